@@ -1,0 +1,181 @@
+"""The local search backend: one index generation = SQLite store + FAISS + bm25s files.
+
+It implements the small interface in `retriever.backend.SearchBackend` (add, remove,
+search by text, search by vector, fetch passages) so another engine (Milvus) can sit
+beside it later.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from indexer.bm25 import BM25Config, TermIndex
+from indexer.dense import FaissConfig, VectorIndex
+from indexer.errors import IndexerError
+from indexer.manifest import IndexMismatchError, rebuild_hint
+from store import DocumentStore, Passage, StoreConfig, chunk_key
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "clinqa.db"
+FAISS_FILE = "dense.faiss"
+BM25_DIR = "bm25"
+TOKENS_FILE = "tokens.jsonl.gz"
+
+
+def sqlite_url(generation_dir: Path) -> str:
+    return f"sqlite:///{Path(generation_dir).resolve() / DB_FILE}"
+
+
+class LocalBackend:
+    """FAISS (`IndexIDMap2`, inner product) + bm25s + the document store, in one directory."""
+
+    name = "faiss+bm25s"
+
+    def __init__(
+        self,
+        directory: Path,
+        dimension: int,
+        tokenize: Callable[[str], list[str]],
+        faiss_config: FaissConfig,
+        bm25_config: BM25Config,
+        database_url: str | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.dimension = dimension
+        self.tokenize = tokenize
+        self.faiss_config = faiss_config
+        self.bm25_config = bm25_config
+        self.store = DocumentStore(StoreConfig(database_url or sqlite_url(self.directory)))
+        self.vectors = VectorIndex(dimension, faiss_config)
+        self.terms = TermIndex(bm25_config)
+        self._tokens: dict[str, list[str]] = {}
+        self._row_source: np.ndarray = np.zeros(0, dtype=object)
+        self._key_source: dict[int, str] = {}
+
+    # -- lifecycle -------------------------------------------------------
+    def create(self) -> "LocalBackend":
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.store.open(create=True)
+        return self
+
+    def open(self, expected_chunks: int | None = None, index_dir: Path | None = None) -> "LocalBackend":
+        where = index_dir or self.directory
+        faiss_path = self.directory / FAISS_FILE
+        if not faiss_path.is_file() or not (self.directory / BM25_DIR).is_dir():
+            raise IndexMismatchError(
+                f"index files are missing in {self.directory} ({FAISS_FILE} or {BM25_DIR}/)",
+                rebuild_hint(where),
+            )
+        self.store.open(create=False)
+        self.vectors = VectorIndex.load(faiss_path, self.dimension, self.faiss_config)
+        self.terms = TermIndex.load(self.directory / BM25_DIR)
+        db_chunks = self.store.count_chunks()
+        sizes = {"database": db_chunks, "faiss": self.vectors.size, "bm25": self.terms.size}
+        if expected_chunks is not None:
+            sizes["manifest"] = expected_chunks
+        if len(set(sizes.values())) != 1:
+            raise IndexMismatchError(
+                f"index parts disagree on the number of chunks: {sizes}",
+                rebuild_hint(where),
+            )
+        self._refresh_sources()
+        return self
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _refresh_sources(self) -> None:
+        sources = {cid: src for cid, _text, src, _title in self.store.iter_chunks()}
+        self._row_source = np.array([sources.get(c, "") for c in self.terms.chunk_ids], dtype=object)
+        self._key_source = {chunk_key(c): s for c, s in sources.items()}
+
+    # -- writes ----------------------------------------------------------
+    def add(self, passages: Sequence[Passage], vectors: np.ndarray) -> None:
+        self.vectors.add([p.key for p in passages], vectors)
+
+    def remove(self, chunk_ids: Sequence[str]) -> None:
+        self.vectors.remove([chunk_key(c) for c in chunk_ids])
+
+    def rebuild_terms(self, show_progress: bool = False) -> None:
+        """bm25s cannot add rows (idf changes), so the term index is rebuilt from cached tokens."""
+        self._load_tokens()
+        ids: list[str] = []
+        token_lists: list[list[str]] = []
+        for chunk_id, text, _src, title in self.store.iter_chunks():
+            tokens = self._tokens.get(chunk_id)
+            if tokens is None:
+                tokens = self.tokenize(f"{title}\n{text}")
+                self._tokens[chunk_id] = tokens
+            ids.append(chunk_id)
+            token_lists.append(tokens)
+        live = set(ids)
+        self._tokens = {c: t for c, t in self._tokens.items() if c in live}
+        self.terms = TermIndex(self.bm25_config)
+        self.terms.build(ids, token_lists, show_progress=show_progress)
+
+    def _load_tokens(self) -> None:
+        path = self.directory / BM25_DIR / TOKENS_FILE
+        if self._tokens or not path.is_file():
+            return
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                chunk_id, tokens = json.loads(line)
+                self._tokens[chunk_id] = tokens
+
+    def save(self) -> None:
+        self.vectors.save(self.directory / FAISS_FILE)
+        self.terms.save(self.directory / BM25_DIR)
+        with gzip.GzipFile(self.directory / BM25_DIR / TOKENS_FILE, "wb", mtime=0) as raw:
+            for chunk_id in self.terms.chunk_ids:
+                raw.write((json.dumps([chunk_id, self._tokens.get(chunk_id, [])]) + "\n").encode())
+
+    # -- reads -----------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self.terms.size
+
+    def search_text(self, query: str, k: int, sources: Collection[str] | None = None) -> list[tuple[str, float]]:
+        mask = None
+        if sources:
+            mask = np.isin(self._row_source, list(sources))
+        return self.terms.search(self.tokenize(query), k, mask=mask)
+
+    def search_vector(
+        self, vector: np.ndarray, k: int, sources: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        if sources:
+            allowed = [key for key, s in self._key_source.items() if s in set(sources)]
+            results = self._search_vector_subset(vector, k, allowed)
+        else:
+            results = self.vectors.search(vector, k)
+        return [(f"{key:015x}", score) for key, score in results]
+
+    def _search_vector_subset(self, vector: np.ndarray, k: int, keys: list[int]) -> list[tuple[int, float]]:
+        import faiss
+
+        if not keys:
+            return []
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(keys, dtype=np.int64)))
+        q = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        scores, ids = self.vectors.index.search(q, min(k, len(keys)), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+
+    def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
+        return self.store.passages(chunk_ids)
+
+    def sources(self) -> list[str]:
+        return sorted(set(self._key_source.values()))
+
+
+def check_dimension(vectors: np.ndarray, dimension: int) -> None:
+    if vectors.ndim != 2 or vectors.shape[1] != dimension:
+        raise IndexerError(
+            f"encoder produced vectors of shape {vectors.shape}, the index expects dimension {dimension}",
+            "use the encoder the index was built with, or rebuild the index",
+        )

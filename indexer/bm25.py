@@ -1,0 +1,122 @@
+"""BM25 term index on `bm25s`, stored as plain files (JSON + NumPy arrays, no pickle)."""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.errors import IndexerError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BM25Config:
+    k1: float = 1.2
+    b: float = 0.75
+    # "lucene" (always-positive idf, Lucene/Pyserini default) or "robertson" (= rank_bm25's BM25Okapi
+    # when no term occurs in more than half of the passages).
+    method: str = "lucene"
+
+    def __post_init__(self) -> None:
+        if self.method not in {"lucene", "robertson", "atire", "bm25l", "bm25+"}:
+            raise IndexerError(f"unknown BM25 method {self.method!r}", "use 'lucene' or 'robertson'")
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise IndexerError(f"invalid BM25 parameters k1={self.k1} b={self.b}", "use k1 >= 0 and 0 <= b <= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TermIndex:
+    """A bm25s index whose rows are chunk ids."""
+
+    def __init__(self, config: BM25Config | None = None) -> None:
+        self.config = config or BM25Config()
+        self._bm25 = None
+        self.chunk_ids: list[str] = []
+
+    @property
+    def size(self) -> int:
+        return len(self.chunk_ids)
+
+    def build(self, chunk_ids: Sequence[str], token_lists: Sequence[list[str]], show_progress: bool = False) -> None:
+        import bm25s
+
+        if len(chunk_ids) != len(token_lists):
+            raise ValueError("chunk_ids and token_lists differ in length")
+        self.chunk_ids = list(chunk_ids)
+        if not self.chunk_ids:
+            self._bm25 = None
+            return
+        bm25 = bm25s.BM25(k1=self.config.k1, b=self.config.b, method=self.config.method)
+        # An empty token list would make bm25s drop the row; a placeholder keeps rows aligned.
+        bm25.index([t if t else [""] for t in token_lists], show_progress=show_progress)
+        self._bm25 = bm25
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        if self._bm25 is None:
+            return np.zeros(0, dtype=np.float32)
+        known = [t for t in query_tokens if t in self._bm25.vocab_dict]
+        if not known:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def search(
+        self, query_tokens: list[str], k: int, mask: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (chunk_id, score) with score > 0; `mask` (bool per row) restricts the rows."""
+        scores = self.scores(query_tokens)
+        if scores.size == 0 or k <= 0:
+            return []
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, scores.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        # Ties broken by row (stable) so results are deterministic.
+        top = top[np.lexsort((top, -scores[top]))]
+        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "chunk_ids.json").write_text(json.dumps(self.chunk_ids))
+        (directory / "config.json").write_text(json.dumps(self.config.to_dict()))
+        if self._bm25 is not None:
+            self._bm25.save(str(directory / "bm25s"), allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path, mmap: bool = False) -> "TermIndex":
+        import bm25s
+
+        try:
+            config = BM25Config(**json.loads((directory / "config.json").read_text()))
+            chunk_ids = json.loads((directory / "chunk_ids.json").read_text())
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexerError(
+                f"BM25 files in {directory} are missing or unreadable: {exc}",
+                "rebuild the index with `clinqa index build`",
+            ) from exc
+        index = cls(config)
+        index.chunk_ids = chunk_ids
+        if chunk_ids:
+            index._bm25 = bm25s.BM25.load(str(directory / "bm25s"), mmap=mmap, allow_pickle=False)
+        return index
+
+
+def build_term_index(
+    chunks: Sequence[tuple[str, str]],
+    tokenize: Callable[[str], list[str]],
+    config: BM25Config,
+    show_progress: bool = False,
+) -> TermIndex:
+    from tqdm.auto import tqdm
+
+    ids = [c for c, _ in chunks]
+    tokens = [tokenize(t) for _, t in tqdm(chunks, desc="BM25 tokenize", disable=not show_progress, unit="chunk")]
+    index = TermIndex(config)
+    index.build(ids, tokens, show_progress=show_progress)
+    return index

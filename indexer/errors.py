@@ -1,0 +1,34 @@
+"""Errors raised by the indexer. Each carries a hint that says how to fix it.
+
+The CLI prints `message` and `hint` instead of a traceback, so a hint should name the
+action (a flag, a command, a file to fix), not restate the problem.
+"""
+from __future__ import annotations
+
+
+class IndexerError(Exception):
+    """Base class for problems while loading, chunking or indexing documents."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class LoaderError(IndexerError):
+    """A source file (or one record in it) could not be read."""
+
+
+class UnsupportedFormatError(LoaderError):
+    """The format of a file is unknown or was named wrongly."""
+
+
+class EmptyCorpusError(IndexerError):
+    """Nothing to index: no document could be loaded or every document was empty."""
+
+
+class ChunkingError(IndexerError):
+    """Invalid chunking configuration."""

@@ -1,0 +1,60 @@
+"""Opening an index directory for search (read side)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from indexer.backend import LocalBackend
+from indexer.manifest import TOKENIZER_NAME, IndexMismatchError, manifest_hash, read_manifest, rebuild_hint
+from indexer.tokenize import tokenize
+from indexer.writer import IndexConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedIndex:
+    index_dir: Path
+    manifest: dict[str, Any]
+    backend: LocalBackend
+
+    @property
+    def encoder_model(self) -> str:
+        return self.manifest["encoder"]["model"]
+
+    @property
+    def manifest_hash(self) -> str:
+        return manifest_hash(self.manifest)
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def open_index(index_dir: Path | str, encoder: str | None = None) -> LoadedIndex:
+    """Open the live generation of an index; refuse what this code cannot honour."""
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    built_with = manifest["encoder"]["model"]
+    if encoder is not None and encoder != built_with:
+        raise IndexMismatchError(
+            f"the index in {index_dir} was built with encoder {built_with!r}, not {encoder!r}",
+            f"drop --encoder (the index's encoder is used by default), or {rebuild_hint(index_dir)} --encoder {encoder}",
+        )
+    if manifest.get("tokenizer") != TOKENIZER_NAME:
+        raise IndexMismatchError(
+            f"the index was tokenised with {manifest.get('tokenizer')!r}; this clinqa uses {TOKENIZER_NAME!r}",
+            rebuild_hint(index_dir),
+        )
+    config = IndexConfig.from_manifest(manifest)
+    backend = LocalBackend(
+        index_dir / manifest["generation"],
+        int(manifest["encoder"]["dimension"]),
+        tokenize,
+        config.faiss,
+        config.bm25,
+        database_url=config.database_url,
+    )
+    backend.open(expected_chunks=int(manifest["counts"]["chunks"]), index_dir=index_dir)
+    return LoadedIndex(index_dir=index_dir, manifest=manifest, backend=backend)

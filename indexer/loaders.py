@@ -1,0 +1,706 @@
+"""Load documents from files and folders into `Document`s.
+
+`load_documents` never raises for a bad file: each file (or JSONL line, or archive member)
+that cannot be read becomes a `LoadFailure` with the reason and a hint, and the run goes
+on. Only a wrong call (an unknown `format` name) raises `UnsupportedFormatError`.
+
+Formats (by extension, or forced for every file with `format=`):
+
+| format   | extensions               | one Document per            | doc_id                                 |
+|----------|--------------------------|-----------------------------|----------------------------------------|
+| jsonl    | .jsonl .jsonl.gz .ndjson | line                        | the line's `id` (or `doc_id`)          |
+| medquad  | .xml, .tar.gz/.tgz       | QA pair with an answer      | `medquad:<source attr>/<stem>_<pid>`   |
+| pubmedqa | .json (detected)         | PMID                        | `pubmed:<PMID>`                        |
+| squad    | .json (detected)         | distinct (title, context)   | `squad_doc_id(title, context)`         |
+| text     | .txt                     | file                        | `file:<relative path>`                 |
+| markdown | .md .markdown            | file                        | `file:<relative path>`                 |
+| html     | .html .htm               | file                        | `file:<relative path>`                 |
+| pdf      | .pdf                     | file                        | `file:<relative path>`                 |
+
+Decisions:
+- MedQuAD ids: the `<Document id>` attribute is *not* unique (GARD and GHR both number
+  from 0000001; ten CancerGov files share two ids), so the id is built from the collection
+  (`source` attribute) and the file stem, which are unique: `medquad:GARD/0000004_1`.
+  The few files in the older schema (`<doc docid corpus>`, `<pair>`, `<DiseaseFile fid>`)
+  are read too.
+- File-based ids are the path relative to the folder that was passed (POSIX separators),
+  or the file name when a file was passed, so loading the same file again yields the same
+  id and updates that document.
+- Text files must be UTF-8 (a BOM is accepted). There is no encoding guessing: latin-1
+  decodes any bytes, so a guess would silently garble text; the failure says how to
+  convert (`iconv`).
+- Every title and text passes `normalize_text` here, once; all offsets later refer to it.
+- Documents whose text is empty after normalisation, duplicate doc ids (first one wins),
+  hidden files and archive members that are not XML are reported in `skipped`.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import re
+import tarfile
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from indexer.errors import LoaderError, UnsupportedFormatError
+from indexer.text import normalize_text, normalize_title
+from store.types import Document
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("jsonl", "medquad", "pubmedqa", "squad", "text", "markdown", "html", "pdf")
+MAX_TITLE_CHARS = 200
+MEDQUAD_LICENSE = "CC BY 4.0"
+PUBMEDQA_LICENSE = "MIT"
+
+_EXTENSIONS: dict[str, str] = {
+    ".jsonl": "jsonl",
+    ".jsonl.gz": "jsonl",
+    ".ndjson": "jsonl",
+    ".xml": "medquad",
+    ".tar.gz": "medquad",
+    ".tgz": "medquad",
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".json": "json",  # pubmedqa or squad, decided from the content
+}
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A file, line or archive member that could not be loaded."""
+
+    path: str
+    reason: str
+    hint: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}" + (f" (hint: {self.hint})" if self.hint else "")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Something deliberately not loaded (empty answer, duplicate id, hidden file)."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class LoadReport:
+    documents: list[Document] = field(default_factory=list)
+    failures: list[LoadFailure] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        return f"{len(self.documents)} documents, {len(self.failures)} failures, {len(self.skipped)} skipped"
+
+
+# ---------------------------------------------------------------------------------------
+# Entry point
+
+
+def load_documents(
+    paths: Sequence[str | Path] | str | Path,
+    format: str | None = None,
+    source: str | None = None,
+) -> LoadReport:
+    """Load every file in `paths` (folders are walked recursively, in sorted order).
+
+    `format` forces one format for all files (see `FORMATS`); otherwise it is chosen by
+    extension. `source` names the collection for file-based formats and SQuAD (default:
+    "local" and the file stem respectively).
+    """
+    if format is not None and format not in FORMATS:
+        raise UnsupportedFormatError(f"unknown format {format!r}", f"use one of: {', '.join(FORMATS)}")
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    report = LoadReport()
+    seen: set[str] = set()
+    for arg in paths:
+        root = Path(arg)
+        if not root.exists():
+            report.failures.append(LoadFailure(str(root), "no such file or folder", "check the path"))
+            continue
+        if root.is_dir():
+            files = _walk(root, report)
+            base = root
+        else:
+            files = [root]
+            base = root.parent
+        for path in files:
+            rel = path.relative_to(base).as_posix()
+            for item in _load_file(path, rel, format, source):
+                if isinstance(item, Document):
+                    if item.doc_id in seen:
+                        report.skipped.append(Skipped(str(path), f"duplicate doc_id {item.doc_id!r} (first kept)"))
+                    elif not item.text:
+                        report.skipped.append(Skipped(str(path), f"{item.doc_id}: empty text"))
+                    else:
+                        seen.add(item.doc_id)
+                        report.documents.append(item)
+                elif isinstance(item, LoadFailure):
+                    log.warning("%s", item)
+                    report.failures.append(item)
+                else:
+                    report.skipped.append(item)
+    log.info("loaded %s", report.summary())
+    return report
+
+
+def _walk(root: Path, report: LoadReport) -> list[Path]:
+    files: list[Path] = []
+    for path in sorted(root.rglob("*")):
+        rel_parts = path.relative_to(root).parts
+        if any(part.startswith(".") for part in rel_parts):
+            if path.is_file():
+                report.skipped.append(Skipped(str(path), "hidden file"))
+            continue
+        if path.is_file():
+            files.append(path)
+    return files
+
+
+def detect_format(path: str | Path) -> str | None:
+    """Format name for a file name by its extension ("json" = pubmedqa or squad), or None."""
+    name = Path(path).name.lower()
+    for ext in sorted(_EXTENSIONS, key=len, reverse=True):
+        if name.endswith(ext):
+            return _EXTENSIONS[ext]
+    return None
+
+
+Item = Document | LoadFailure | Skipped
+
+
+def _load_file(path: Path, rel: str, format: str | None, source: str | None) -> Iterator[Item]:
+    fmt = format or detect_format(path)
+    if fmt is None:
+        yield LoadFailure(
+            str(path),
+            f"unknown file type {path.suffix or '(no extension)'!r}",
+            f"rename it to a known extension or pass format= (one of: {', '.join(FORMATS)})",
+        )
+        return
+    try:
+        if fmt == "jsonl":
+            yield from _load_jsonl(path, source)
+        elif fmt == "medquad":
+            if path.name.lower().endswith((".tar.gz", ".tgz", ".tar")):
+                yield from _load_medquad_archive(path)
+            else:
+                yield from parse_medquad_xml(path.read_bytes(), path.stem, str(path))
+        elif fmt in ("json", "pubmedqa", "squad"):
+            data = _read_json(path)
+            if fmt == "json":
+                fmt = _detect_json_layout(data, path)
+            if fmt == "pubmedqa":
+                yield from parse_pubmedqa(data, str(path))
+            else:
+                yield from parse_squad(data, source or path.name.split(".")[0], str(path))
+        elif fmt in ("text", "markdown"):
+            markdown = fmt == "markdown" or path.suffix.lower() in (".md", ".markdown")
+            yield _text_document(read_utf8(path), rel, source, markdown=markdown)
+        elif fmt == "html":
+            yield html_document(read_utf8(path), rel, source or "local")
+        elif fmt == "pdf":
+            yield _pdf_document(path, rel, source)
+    except LoaderError as exc:
+        yield LoadFailure(str(path), exc.message, exc.hint)
+    except OSError as exc:
+        yield LoadFailure(str(path), f"cannot read file: {exc.strerror or exc}", "check that it exists and is readable")
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop a corpus build
+        log.debug("unexpected error loading %s", path, exc_info=True)
+        yield LoadFailure(
+            str(path), f"cannot load as {fmt}: {type(exc).__name__}: {exc}", f"check that the file is valid {fmt}"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+
+def read_utf8(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoaderError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            f"convert it, e.g. `iconv -f latin1 -t utf-8 '{path}' > '{path.with_suffix('.utf8' + path.suffix)}'` "
+            "(use the file's real source encoding for -f)",
+        ) from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(read_utf8(path))
+    except json.JSONDecodeError as exc:
+        raise LoaderError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", "fix or re-export the file"
+        ) from None
+
+
+def _detect_json_layout(data: Any, path: Path) -> str:
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        return "squad"
+    if isinstance(data, dict) and data and all(isinstance(v, dict) and "CONTEXTS" in v for v in data.values()):
+        return "pubmedqa"
+    raise UnsupportedFormatError(
+        "JSON layout not recognised (neither SQuAD {'data': [...]} nor PubMedQA {PMID: {'CONTEXTS': ...}})",
+        "for one document per line use JSONL (.jsonl); or pass format='squad'/'pubmedqa'",
+    )
+
+
+def _metadata_value(value: Any) -> Any:
+    # Metadata goes to JSON columns; keep it JSON-serialisable.
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+# ---------------------------------------------------------------------------------------
+# JSONL
+
+_ONE_OBJECT = "each line must be one JSON object"
+_JSONL_FIELDS = {"id", "doc_id", "title", "text", "url", "source", "license", "metadata"}
+
+
+def _load_jsonl(path: Path, source: str | None) -> Iterator[Item]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    default_source = source or path.name.split(".")[0]
+    try:
+        with opener(path, "rb") as fh:  # bytes, so a bad line does not end the file
+            for lineno, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                yield _jsonl_record(raw, lineno, str(path), default_source)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        yield LoadFailure(str(path), f"corrupt gzip file: {exc}", "re-create or re-download it")
+
+
+def _jsonl_record(raw: bytes, lineno: int, path: str, default_source: str) -> Item:
+    try:
+        obj = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return LoadFailure(path, "line is not UTF-8", "convert the file with `iconv -f latin1 -t utf-8`", lineno)
+    except json.JSONDecodeError as exc:
+        return LoadFailure(path, f"invalid JSON: {exc.msg} (column {exc.colno})", _ONE_OBJECT, lineno)
+    if not isinstance(obj, dict):
+        return LoadFailure(path, f"expected a JSON object, got {type(obj).__name__}", _ONE_OBJECT, lineno)
+    doc_id = obj.get("id", obj.get("doc_id"))
+    text = obj.get("text")
+    missing = [k for k, v in (("id", doc_id), ("text", text)) if v in (None, "")]
+    if missing:
+        hint = 'each line needs "id" and "text" (and usually "title")'
+        return LoadFailure(path, f"missing {' and '.join(missing)}", hint, lineno)
+    if not isinstance(text, str):
+        reason = f'"text" must be a string, got {type(text).__name__}'
+        return LoadFailure(path, reason, "store the document text as a string", lineno)
+    metadata: dict[str, Any] = {}
+    if isinstance(obj.get("metadata"), dict):
+        metadata.update(obj["metadata"])
+    metadata.update({k: _metadata_value(v) for k, v in obj.items() if k not in _JSONL_FIELDS})
+    return Document(
+        doc_id=str(doc_id),
+        title=normalize_title(str(obj.get("title") or "")),
+        text=normalize_text(text),
+        url=obj.get("url") or None,
+        source=str(obj.get("source") or default_source),
+        license=obj.get("license") or None,
+        metadata=metadata,
+    )
+
+
+def document_to_json(doc: Document) -> dict[str, Any]:
+    """The JSONL record `load_documents` reads back into an equal Document."""
+    return {
+        "id": doc.doc_id,
+        "title": doc.title,
+        "text": doc.text,
+        "url": doc.url,
+        "source": doc.source,
+        "license": doc.license,
+        "metadata": doc.metadata,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# MedQuAD
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _children(el: ET.Element, *names: str) -> list[ET.Element]:
+    return [c for c in el if _local(c.tag) in names]
+
+
+def _child(el: ET.Element, *names: str) -> ET.Element | None:
+    found = _children(el, *names)
+    return found[0] if found else None
+
+
+def _texts(el: ET.Element | None, *names: str) -> list[str]:
+    if el is None:
+        return []
+    return [t for c in el.iter() if _local(c.tag) in names and (t := normalize_title(c.text or ""))]
+
+
+def parse_medquad_xml(data: bytes, stem: str, origin: str) -> Iterator[Item]:
+    """Documents (one per answered QA pair) from one MedQuAD XML file."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        yield LoadFailure(origin, f"invalid XML: {exc}", "the file is not well-formed MedQuAD XML")
+        return
+    collection = root.get("source") or root.get("corpus") or "unknown"
+    url = root.get("url") or None
+    focus_el = _child(root, "focus", "doctitle-focus")
+    focus = normalize_title(focus_el.text or "") if focus_el is not None else ""
+    annotations = _child(root, "focusannotations") or root
+    base_meta: dict[str, Any] = {"focus": focus, "collection": collection, "file": origin.rsplit("/", 1)[-1]}
+    doc_attr = root.get("id") or root.get("docid") or root.get("fid")
+    if doc_attr:
+        base_meta["medquad_id"] = doc_attr
+    for key, names in (
+        ("cuis", ("cui",)),
+        ("semantic_types", ("semantictype",)),
+        ("semantic_group", ("semanticgroup",)),
+        ("synonyms", ("synonym",)),
+        ("category", ("category",)),
+    ):
+        values = _texts(annotations, *names)
+        if values:
+            base_meta[key] = values[0] if key in ("semantic_group", "category") else values
+    pairs_el = _child(root, "qapairs")
+    pairs = _children(pairs_el, "qapair", "pair") if pairs_el is not None else []
+    if not pairs:
+        yield Skipped(origin, "no QA pairs")
+        return
+    for n, pair in enumerate(pairs, start=1):
+        pid = pair.get("pid") or str(n)
+        q = _child(pair, "question")
+        a = _child(pair, "answer")
+        question = normalize_title(q.text or "") if q is not None else ""
+        answer = normalize_text("".join(a.itertext())) if a is not None else ""
+        if not answer:
+            yield Skipped(f"{origin}#{pid}", "empty answer")
+            continue
+        meta = dict(base_meta)
+        if q is not None:
+            meta.update({k: v for k, v in (("qtype", q.get("qtype")), ("qid", q.get("qid"))) if v})
+        yield Document(
+            doc_id=f"medquad:{collection}/{stem}_{pid}",
+            title=question[:MAX_TITLE_CHARS],
+            text=answer,
+            url=url,
+            source=f"MedQuAD/{collection}",
+            license=MEDQUAD_LICENSE,
+            metadata=meta,
+        )
+
+
+def _load_medquad_archive(path: Path) -> Iterator[Item]:
+    try:
+        tar = tarfile.open(path, "r:*")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        yield LoadFailure(str(path), f"not a readable tar archive: {exc}", "check the download (tar -tzf FILE)")
+        return
+    with tar:
+        try:
+            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            yield LoadFailure(str(path), f"corrupt tar archive: {exc}", "check the download (tar -tzf FILE)")
+            return
+        for member in members:
+            origin = f"{path}:{member.name}"
+            if not member.name.lower().endswith(".xml"):
+                yield Skipped(origin, "not an XML member")
+                continue
+            try:
+                fh = tar.extractfile(member)
+                data = fh.read() if fh is not None else b""
+            except (tarfile.TarError, EOFError, OSError) as exc:
+                yield LoadFailure(origin, f"cannot read archive member: {exc}", "check the archive (tar -tzf FILE)")
+                continue
+            yield from parse_medquad_xml(data, Path(member.name).stem, origin)
+
+
+# ---------------------------------------------------------------------------------------
+# PubMedQA
+
+
+def parse_pubmedqa(data: Any, origin: str) -> Iterator[Item]:
+    """One Document per PMID: contexts + long answer as the abstract, question as title."""
+    if not isinstance(data, dict):
+        yield LoadFailure(origin, "PubMedQA JSON must be an object keyed by PMID", "use ori_pqal.json-style files")
+        return
+    for pmid, rec in data.items():
+        if not isinstance(rec, dict) or not isinstance(rec.get("CONTEXTS"), list):
+            yield LoadFailure(
+                f"{origin}#{pmid}", "record has no CONTEXTS list", "each PMID needs QUESTION and CONTEXTS"
+            )
+            continue
+        paragraphs = [str(c) for c in rec["CONTEXTS"]]
+        if rec.get("LONG_ANSWER"):
+            paragraphs.append(str(rec["LONG_ANSWER"]))
+        meta: dict[str, Any] = {"pmid": str(pmid)}
+        for key, name in (("MESHES", "mesh"), ("LABELS", "section_labels"), ("YEAR", "year")):
+            if rec.get(key) is not None:
+                meta[name] = _metadata_value(rec[key])
+        yield Document(
+            doc_id=f"pubmed:{pmid}",
+            title=normalize_title(str(rec.get("QUESTION") or ""))[:MAX_TITLE_CHARS],
+            text=normalize_text("\n\n".join(paragraphs)),
+            url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
+            source="PubMedQA",
+            license=PUBMEDQA_LICENSE,
+            metadata=meta,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# SQuAD
+
+
+def squad_doc_id(title: str, context: str) -> str:
+    """Id of the Document made from a SQuAD paragraph; independent of the file it is in.
+
+    Title and context are normalised first, so callers can pass the raw JSON strings.
+    Evaluation uses this to know which document holds a question's answer.
+    """
+    key = f"{normalize_title(title)}\x00{normalize_text(context)}"
+    return "ctx:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_squad(data: Any, source: str, origin: str) -> Iterator[Item]:
+    articles = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(articles, list):
+        yield LoadFailure(origin, "SQuAD JSON needs a top-level 'data' list", "use SQuAD v1.1/v2.0 layout")
+        return
+    seen: set[str] = set()
+    for a_idx, article in enumerate(articles):
+        if not isinstance(article, dict):
+            yield LoadFailure(f"{origin}#data[{a_idx}]", "article is not an object", "fix the SQuAD file")
+            continue
+        title = normalize_title(str(article.get("title") or ""))
+        for p_idx, para in enumerate(article.get("paragraphs") or []):
+            context = para.get("context") if isinstance(para, dict) else None
+            if not isinstance(context, str):
+                where = f"{origin}#data[{a_idx}].paragraphs[{p_idx}]"
+                yield LoadFailure(where, "paragraph has no context", "fix the SQuAD file")
+                continue
+            doc_id = squad_doc_id(title, context)
+            if doc_id in seen:  # SQuAD repeats a context once per question group sometimes
+                continue
+            seen.add(doc_id)
+            yield Document(
+                doc_id=doc_id,
+                title=title[:MAX_TITLE_CHARS],
+                text=normalize_text(context),
+                source=source,
+                metadata={
+                    "article_title": title,
+                    "article_index": a_idx,
+                    "paragraph_index": p_idx,
+                    "question_ids": [str(q.get("id")) for q in para.get("qas") or [] if isinstance(q, dict)],
+                },
+            )
+
+
+# ---------------------------------------------------------------------------------------
+# Text, Markdown, HTML
+
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def text_title(text: str, markdown: bool = False) -> str:
+    """First Markdown heading (if `markdown`) or first non-empty line, at most 200 chars."""
+    if markdown:
+        m = _MD_HEADING.search(text)
+        if m:
+            return normalize_title(m.group(1))[:MAX_TITLE_CHARS]
+    for line in text.splitlines():
+        if line.strip():
+            return normalize_title(line.lstrip("# "))[:MAX_TITLE_CHARS]
+    return ""
+
+
+def _text_document(raw: str, rel: str, source: str | None, markdown: bool) -> Document:
+    text = normalize_text(raw)
+    return Document(
+        doc_id="file:" + rel,
+        title=text_title(text, markdown),
+        text=text,
+        source=source or "local",
+        metadata={"path": rel, "format": "markdown" if markdown else "text"},
+    )
+
+
+_DROP_TAGS = ("script", "style", "nav", "head", "noscript", "template", "svg", "iframe")
+_PARAGRAPH_TAGS = (
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "ul", "ol", "dl",
+    "section", "article", "header", "footer", "figure", "main", "aside", "form", "hr",
+)
+_PARA, _LINE = "\x02", "\x01"
+_BREAKS = re.compile(r"[ \t]*(?:[\x01\x02][ \t]*)+")
+_LINE_TAGS = ("div", "li", "tr", "dt", "dd", "caption", "figcaption", "br", "td", "th")
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """(title, visible text) of an HTML page.
+
+    Source newlines inside text are layout, not content, so each text node's whitespace is
+    collapsed first (except in <pre>); block elements then become line breaks, paragraphs
+    and headings blank lines.
+    """
+    from bs4 import BeautifulSoup, NavigableString
+    from bs4.element import Comment, Doctype, ProcessingInstruction
+
+    soup = BeautifulSoup(html, "html.parser")
+    title = ""
+    if soup.title and soup.title.get_text(strip=True):
+        title = soup.title.get_text(" ", strip=True)
+    elif soup.find("h1"):
+        title = soup.find("h1").get_text(" ", strip=True)
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for node in soup.find_all(string=True):
+        if isinstance(node, (Comment, Doctype, ProcessingInstruction)):
+            node.extract()
+        elif not any(p.name == "pre" for p in node.parents):
+            node.replace_with(NavigableString(re.sub(r"\s+", " ", str(node))))
+    # Markers first, newlines later: adjacent blocks (</li><li>) must give one line break,
+    # not one per element, and a paragraph edge wins over a line edge.
+    for tag in soup.find_all(_PARAGRAPH_TAGS):
+        tag.insert_before(_PARA)
+        tag.insert_after(_PARA)
+    for tag in soup.find_all(_LINE_TAGS):
+        if tag.name in ("td", "th"):
+            tag.insert_after(" ")  # cells of a row stay on one line
+        elif tag.name == "br":
+            tag.insert_after(_LINE)
+        else:
+            tag.insert_before(_LINE)
+            tag.insert_after(_LINE)
+    raw = _BREAKS.sub(lambda m: "\n\n" if _PARA in m.group(0) else "\n", soup.get_text())
+    text = normalize_text(raw)
+    if not title:
+        title = text_title(text)
+    return normalize_title(title)[:MAX_TITLE_CHARS], text
+
+
+def html_document(raw: str, rel: str, source: str) -> Document:
+    title, text = html_to_text(raw)
+    return Document(
+        doc_id="file:" + rel, title=title, text=text, source=source, metadata={"path": rel, "format": "html"}
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# PDF
+
+_BULLET = re.compile(r"^(?:[-*\u2022\u25aa\u25cf\u2023\u2043]|\d{1,3}[.)]|[a-z][.)])\s")
+
+
+def clean_pdf_text(pages: Sequence[str]) -> str:
+    """Join PDF page texts into paragraphs.
+
+    - A line ending in "<lowercase letter>-" followed by a line starting with a lowercase
+      letter is a hyphenated word: joined without the hyphen (hyper-/tension ->
+      hypertension). If the next line starts with a digit or capital, the hyphen is real
+      and kept, joined without a space (COVID-/19 -> COVID-19, SARS-/CoV-2).
+    - Other wrapped lines are joined with a space. A blank line, a bullet/numbered item,
+      or a short line ending a sentence (under 60% of the page's longest line) ends a
+      paragraph.
+    - Pages are separated by a paragraph break.
+    """
+    out_pages: list[str] = []
+    for page in pages:
+        lines = [ln.strip() for ln in normalize_text(page).split("\n")]
+        width = max((len(ln) for ln in lines), default=0)
+        paragraphs: list[str] = []
+        current = ""
+        for line in lines:
+            if not line:
+                if current:
+                    paragraphs.append(current)
+                current = ""
+                continue
+            if current and _BULLET.match(line):
+                paragraphs.append(current)
+                current = ""
+            if not current:
+                current = line
+            elif current.endswith("-") and len(current) >= 2 and current[-2].isalpha():
+                if current[-2].islower() and line[0].islower():
+                    current = current[:-1] + line
+                else:
+                    current = current + line
+            else:
+                current = current + " " + line
+            if line[-1] in ".!?:" and len(line) < 0.6 * width:
+                paragraphs.append(current)
+                current = ""
+        if current:
+            paragraphs.append(current)
+        if paragraphs:
+            out_pages.append("\n\n".join(paragraphs))
+    return normalize_text("\n\n".join(out_pages))
+
+
+def _pdf_document(path: Path, rel: str, source: str | None) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    # pypdf logs every repairable glitch as a warning; those are not our failures.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoaderError(
+                "the PDF is password-protected", "decrypt it first (e.g. `qpdf --decrypt in.pdf out.pdf`)"
+            )
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except LoaderError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise LoaderError(
+            f"cannot read PDF: {exc}", "the file is corrupt or not a PDF; open it in a viewer or re-export it"
+        ) from None
+    text = clean_pdf_text(pages)
+    if not text:
+        raise LoaderError(
+            "the PDF has no extractable text (a scanned image?)", "run OCR first, e.g. `ocrmypdf in.pdf out.pdf`"
+        )
+    return Document(
+        doc_id="file:" + rel,
+        title=normalize_title(str(meta_title))[:MAX_TITLE_CHARS] or text_title(text),
+        text=text,
+        source=source or "local",
+        metadata={"path": rel, "format": "pdf", "pages": len(pages)},
+    )

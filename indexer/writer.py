@@ -1,0 +1,457 @@
+"""Builds and changes index directories, atomically.
+
+Layout of an index directory:
+
+    DIR/manifest.json      what is in it and how it was built; names the live generation
+    DIR/gen-<id>/          one generation: clinqa.db (SQLite), dense.faiss, bm25/
+    DIR/.lock              serialises writers
+
+Every change (build, add, remove) writes a *new* generation (a copy of the live one, then
+changed), then swaps `manifest.json` with an atomic rename. A failure or a kill at any
+point leaves the old manifest, and so the old generation, serving. The previous generation
+is kept so that a server that loaded it keeps working until it reloads.
+"""
+from __future__ import annotations
+
+import fcntl
+import functools
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from indexer.backend import LocalBackend, check_dimension
+from indexer.bm25 import BM25Config
+from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
+from indexer.dense import DenseEncoder, EncoderConfig, FaissConfig, resolve_encoder_path
+from indexer.errors import EmptyCorpusError, IndexerError
+from indexer.loaders import LoadReport, load_documents
+from indexer.manifest import (
+    FORMAT_VERSION,
+    IndexMismatchError,
+    corpus_checksum,
+    manifest_hash,
+    read_manifest,
+    rebuild_hint,
+    write_manifest,
+    TOKENIZER_NAME,
+)
+from indexer.tokenize import tokenize
+from store import Document, Passage
+
+log = logging.getLogger(__name__)
+
+GENERATION_PREFIX = "gen-"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How an index is built. Recorded in the manifest; `add` reuses the manifest's values."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    faiss: FaissConfig = field(default_factory=FaissConfig)
+    bm25: BM25Config = field(default_factory=BM25Config)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    # Counts chunk sizes in this model's word pieces; the default reader shares its vocabulary.
+    chunk_tokenizer: str | None = None
+    database_url: str | None = None  # None: SQLite inside the generation directory
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any]) -> "IndexConfig":
+        enc = manifest["encoder"]
+        ch = manifest["chunking"]
+        return cls(
+            encoder=EncoderConfig(model=enc["model"], max_seq_length=enc.get("max_seq_length", 256)),
+            faiss=FaissConfig(**manifest.get("faiss", {})),
+            bm25=BM25Config(**manifest["bm25"]),
+            chunking=ChunkingConfig(max_tokens=ch["max_tokens"], overlap_tokens=ch["overlap_tokens"]),
+            chunk_tokenizer=ch.get("tokenizer"),
+            database_url=manifest.get("database_url"),
+        )
+
+
+@dataclass(frozen=True)
+class ChangeReport:
+    """What a build/add/remove did (the CLI prints it; tests check it)."""
+
+    action: str
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    failures: tuple[Any, ...] = ()
+    chunks_embedded: int = 0
+    documents: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def summary(self) -> str:
+        parts = [f"{self.action}:"]
+        if self.action != "remove":
+            parts.append(
+                f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged "
+                f"(skipped), {len(self.failures)} failed;"
+            )
+        else:
+            parts.append(f"{len(self.removed)} removed, {len(self.missing)} not found;")
+        parts.append(
+            f"index now holds {self.documents} documents / {self.chunks} chunks "
+            f"({self.chunks_embedded} chunks embedded in {self.seconds:.1f} s)"
+        )
+        return " ".join(parts)
+
+
+class IndexWriter:
+    """The only code that writes an index directory."""
+
+    def __init__(self, index_dir: Path | str, config: IndexConfig | None = None, show_progress: bool = True) -> None:
+        self.index_dir = Path(index_dir)
+        self.config = config or IndexConfig()
+        self.show_progress = show_progress
+        self._encoder: DenseEncoder | None = None
+        self._token_spans: Callable[[str], list[tuple[int, int]]] | None = None
+
+    # -- public ------------------------------------------------------------
+    def build(self, sources: Sequence[str | Path], format: str | None = None) -> ChangeReport:
+        """Build a fresh index from sources; replaces whatever the directory served."""
+        report = self._load(sources, format)
+        docs = _dedupe(report.documents)
+        if not docs:
+            raise EmptyCorpusError(
+                "no documents to index: "
+                + (f"{len(report.failures)} file(s) failed to load" if report.failures else "the sources are empty"),
+                "pass files or folders holding .jsonl/.jsonl.gz, MedQuAD .xml/.tar.gz, PubMedQA/SQuAD .json, "
+                ".txt, .md, .html or .pdf documents",
+            )
+        with self._locked():
+            self._check_target()
+            start = time.perf_counter()
+            gen = self._new_generation()
+            try:
+                backend = self._backend(gen, create=True)
+                items = self._chunk(docs)
+                added, _ = backend.store.upsert(items)
+                passages = [p for _, ps in items for p in ps]
+                self._embed_into(backend, passages)
+                backend.rebuild_terms(show_progress=self.show_progress)
+                backend.save()
+                manifest = self._manifest(gen, backend, created_at=None)
+                backend.store.record_build("build", manifest_hash(manifest), {"documents": len(docs)})
+                backend.close()
+                self._swap(manifest)
+            except BaseException:
+                shutil.rmtree(gen, ignore_errors=True)
+                raise
+            return ChangeReport(
+                action="build",
+                added=tuple(d.doc_id for d in docs),
+                failures=tuple(report.failures),
+                chunks_embedded=len(passages),
+                documents=manifest["counts"]["documents"],
+                chunks=manifest["counts"]["chunks"],
+                seconds=time.perf_counter() - start,
+                manifest=manifest,
+            )
+
+    def add(self, sources: Sequence[str | Path], format: str | None = None,
+            transform: Callable[[Document], Document] | None = None) -> ChangeReport:
+        """Add or update documents without re-embedding unchanged chunks."""
+        report = self._load(sources, format)
+        docs = _dedupe(report.documents)
+        if transform is not None:
+            docs = [transform(d) for d in docs]
+        with self._locked():
+            manifest = read_manifest(self.index_dir)
+            self._adopt(manifest)
+            start = time.perf_counter()
+            current = self.index_dir / manifest["generation"]
+            known = self._open_store_checksums(manifest, current, [d.doc_id for d in docs])
+            new = [d for d in docs if d.doc_id not in known]
+            changed = [d for d in docs if d.doc_id in known and known[d.doc_id] != d.checksum]
+            unchanged = [d for d in docs if d.doc_id in known and known[d.doc_id] == d.checksum]
+            if not new and not changed:
+                return ChangeReport(
+                    action="add", unchanged=tuple(d.doc_id for d in unchanged), failures=tuple(report.failures),
+                    documents=manifest["counts"]["documents"], chunks=manifest["counts"]["chunks"],
+                    seconds=time.perf_counter() - start, manifest=manifest,
+                )
+            gen = self._copy_generation(current)
+            try:
+                backend = self._backend(gen, create=False)
+                backend.open(expected_chunks=manifest["counts"]["chunks"], index_dir=self.index_dir)
+                items = self._chunk(new + changed)
+                added_ids, removed_ids = backend.store.upsert(items)
+                backend.remove(removed_ids)
+                by_id = {p.chunk_id: p for _, ps in items for p in ps}
+                self._embed_into(backend, [by_id[c] for c in added_ids])
+                backend.rebuild_terms(show_progress=self.show_progress)
+                backend.save()
+                new_manifest = self._manifest(gen, backend, created_at=manifest.get("created_at"))
+                backend.store.record_build(
+                    "add", manifest_hash(new_manifest),
+                    {"added": [d.doc_id for d in new][:1000], "updated": [d.doc_id for d in changed][:1000]},
+                )
+                backend.close()
+                self._swap(new_manifest)
+            except BaseException:
+                shutil.rmtree(gen, ignore_errors=True)
+                raise
+            return ChangeReport(
+                action="add",
+                added=tuple(d.doc_id for d in new),
+                updated=tuple(d.doc_id for d in changed),
+                unchanged=tuple(d.doc_id for d in unchanged),
+                failures=tuple(report.failures),
+                chunks_embedded=len(added_ids),
+                documents=new_manifest["counts"]["documents"],
+                chunks=new_manifest["counts"]["chunks"],
+                seconds=time.perf_counter() - start,
+                manifest=new_manifest,
+            )
+
+    def remove(self, doc_ids: Sequence[str]) -> ChangeReport:
+        with self._locked():
+            manifest = read_manifest(self.index_dir)
+            self._adopt(manifest)
+            start = time.perf_counter()
+            current = self.index_dir / manifest["generation"]
+            known = self._open_store_checksums(manifest, current, list(doc_ids))
+            present = [d for d in doc_ids if d in known]
+            missing = tuple(d for d in doc_ids if d not in known)
+            if not present:
+                return ChangeReport(action="remove", missing=missing, documents=manifest["counts"]["documents"],
+                                    chunks=manifest["counts"]["chunks"], manifest=manifest)
+            gen = self._copy_generation(current)
+            try:
+                backend = self._backend(gen, create=False)
+                backend.open(expected_chunks=manifest["counts"]["chunks"], index_dir=self.index_dir)
+                removed_chunks = backend.store.remove(present)
+                backend.remove(removed_chunks)
+                backend.rebuild_terms(show_progress=self.show_progress)
+                backend.save()
+                new_manifest = self._manifest(gen, backend, created_at=manifest.get("created_at"))
+                backend.store.record_build("remove", manifest_hash(new_manifest), {"removed": present[:1000]})
+                backend.close()
+                self._swap(new_manifest)
+            except BaseException:
+                shutil.rmtree(gen, ignore_errors=True)
+                raise
+            return ChangeReport(
+                action="remove", removed=tuple(present), missing=missing,
+                documents=new_manifest["counts"]["documents"], chunks=new_manifest["counts"]["chunks"],
+                seconds=time.perf_counter() - start, manifest=new_manifest,
+            )
+
+    # -- steps -------------------------------------------------------------
+    def _load(self, sources: Sequence[str | Path], format: str | None) -> LoadReport:
+        missing = [str(s) for s in sources if not Path(s).exists()]
+        if missing:
+            raise IndexerError(
+                f"source not found: {', '.join(missing)}",
+                "check the path; sources are files or folders of documents",
+            )
+        report = load_documents(list(sources), format=format)
+        for failure in report.failures:
+            log.warning("skipped %s", failure)
+        return report
+
+    def _encoder_ready(self) -> DenseEncoder:
+        if self._encoder is None:
+            self._encoder = DenseEncoder(self.config.encoder)
+            self._encoder.warm_up()
+        return self._encoder
+
+    def _spans(self) -> Callable[[str], list[tuple[int, int]]]:
+        if self._token_spans is None:
+            name = self.config.chunk_tokenizer or self.config.encoder.model
+            self._token_spans = hf_token_spans(_load_tokenizer(resolve_encoder_path(name)))
+        return self._token_spans
+
+    def _chunk(self, docs: Sequence[Document]) -> list[tuple[Document, list[Passage]]]:
+        spans = self._spans()
+        return [
+            (d, chunk_document(d, spans, self.config.chunking))
+            for d in tqdm(docs, desc="chunk", unit="doc", disable=not self.show_progress)
+        ]
+
+    def _embed_into(self, backend: LocalBackend, passages: Sequence[Passage]) -> None:
+        if not passages:
+            return
+        encoder = self._encoder_ready()
+        batch = 2048
+        bar = tqdm(total=len(passages), desc="embed", unit="chunk", disable=not self.show_progress)
+        for i in range(0, len(passages), batch):
+            part = passages[i : i + batch]
+            vectors = encoder.encode([embedding_text(p) for p in part])
+            check_dimension(vectors, backend.dimension)
+            backend.add(part, vectors)
+            bar.update(len(part))
+        bar.close()
+
+    def _backend(self, gen: Path, create: bool) -> LocalBackend:
+        dimension = self._dimension
+        backend = LocalBackend(
+            gen, dimension, tokenize, self.config.faiss, self.config.bm25,
+            database_url=self.config.database_url,
+        )
+        return backend.create() if create else backend
+
+    @property
+    def _dimension(self) -> int:
+        if getattr(self, "_dim", None) is None:
+            self._dim = self._encoder_ready().dimension
+        return self._dim
+
+    def _adopt(self, manifest: dict[str, Any]) -> None:
+        """Changes to an existing index use the settings it was built with."""
+        wanted = self.config.encoder.model
+        built = manifest["encoder"]["model"]
+        if self._explicit_encoder and wanted != built:
+            raise IndexMismatchError(
+                f"the index was built with encoder {built!r}, not {wanted!r}",
+                f"drop --encoder to use {built!r}, or {rebuild_hint(self.index_dir)} with --encoder {wanted}",
+            )
+        self.config = IndexConfig.from_manifest(manifest)
+        self._dim = int(manifest["encoder"]["dimension"])
+
+    @property
+    def _explicit_encoder(self) -> bool:
+        return self.config.encoder.model != EncoderConfig().model
+
+    def _open_store_checksums(self, manifest: dict[str, Any], gen: Path, doc_ids: list[str]) -> dict[str, str]:
+        backend = self._backend_readonly(gen)
+        try:
+            return backend.store.open().checksums(doc_ids)
+        finally:
+            backend.close()
+
+    def _backend_readonly(self, gen: Path) -> LocalBackend:
+        return LocalBackend(gen, self._dim, tokenize, self.config.faiss, self.config.bm25,
+                            database_url=self.config.database_url)
+
+    def _manifest(self, gen: Path, backend: LocalBackend, created_at: str | None) -> dict[str, Any]:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        checksums = backend.store.checksums()
+        return {
+            "format_version": FORMAT_VERSION,
+            "generation": gen.name,
+            "created_at": created_at or now,
+            "updated_at": now,
+            "backend": backend.name,
+            "encoder": {
+                "model": self.config.encoder.model,
+                "dimension": backend.dimension,
+                "max_seq_length": self.config.encoder.max_seq_length,
+                "normalized": True,
+                "embedded_text": "title + newline + passage",
+            },
+            "faiss": asdict(self.config.faiss),
+            "bm25": self.config.bm25.to_dict(),
+            "tokenizer": TOKENIZER_NAME,
+            "chunking": {
+                "max_tokens": self.config.chunking.max_tokens,
+                "overlap_tokens": self.config.chunking.overlap_tokens,
+                "tokenizer": self.config.chunk_tokenizer or self.config.encoder.model,
+            },
+            "database_url": self.config.database_url,
+            "counts": {"documents": len(checksums), "chunks": backend.size},
+            "corpus_checksum": corpus_checksum(checksums),
+        }
+
+    # -- directory handling --------------------------------------------------
+    def _check_target(self) -> None:
+        d = self.index_dir
+        if d.exists() and not d.is_dir():
+            raise IndexerError(f"{d} exists and is not a directory", "choose another --index path")
+        if d.is_dir():
+            foreign = [p.name for p in d.iterdir()
+                       if not (p.name.startswith(GENERATION_PREFIX) or p.name in {"manifest.json", ".lock"}
+                               or p.name.startswith(".manifest.json"))]
+            if foreign and not (d / "manifest.json").exists():
+                raise IndexerError(
+                    f"{d} is not empty and is not a clinqa index (found {', '.join(sorted(foreign)[:3])})",
+                    "pass an empty or new directory to --index",
+                )
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.index_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.index_dir / ".lock", "a+") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexerError(
+                    f"another process is changing the index in {self.index_dir}",
+                    "wait for it to finish, then run this command again",
+                ) from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _new_generation(self) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        gen = self.index_dir / f"{GENERATION_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
+        gen.mkdir(mode=0o700)
+        return gen
+
+    def _copy_generation(self, current: Path) -> Path:
+        if not current.is_dir():
+            raise IndexMismatchError(f"the live generation {current} is missing", rebuild_hint(self.index_dir))
+        gen = self._new_generation()
+        for item in current.iterdir():
+            if item.is_dir():
+                shutil.copytree(item, gen / item.name)
+            else:
+                shutil.copy2(item, gen / item.name)
+        return gen
+
+    def _swap(self, manifest: dict[str, Any]) -> None:
+        previous = None
+        try:
+            previous = read_manifest(self.index_dir)["generation"]
+        except IndexerError:
+            pass
+        write_manifest(self.index_dir, manifest)
+        keep = {manifest["generation"], previous}
+        # Older generations (and debris of killed builds) go; the previous one stays for live readers.
+        for p in self.index_dir.iterdir():
+            if p.name.startswith(GENERATION_PREFIX) and p.name not in keep:
+                shutil.rmtree(p, ignore_errors=True)
+        for root, dirs, files in os.walk(self.index_dir / manifest["generation"]):
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o600)
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o700)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def embedding_text(p: Passage) -> str:
+    return f"{p.title}\n{p.text}" if p.title else p.text
+
+
+def _dedupe(docs: Sequence[Document]) -> list[Document]:
+    """The same doc id twice in one run: the last one wins (as a later file would)."""
+    seen: dict[str, Document] = {}
+    for d in docs:
+        if d.doc_id in seen:
+            log.warning("document id %s appears more than once; keeping the last", d.doc_id)
+        seen[d.doc_id] = d
+    return list(seen.values())

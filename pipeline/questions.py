@@ -1,0 +1,66 @@
+"""Question validation and batch query files: pure functions."""
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import InvalidQuestionError, PipelineError
+
+DEFAULT_MAX_QUESTION_CHARS = 2000
+
+
+def clean_question(question: str, max_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> str:
+    """Return the question ready for search, or raise InvalidQuestionError saying what to change.
+
+    Control characters become spaces (they carry no meaning and break tokenisers);
+    whitespace is collapsed; any script is accepted.
+    """
+    if not isinstance(question, str):
+        raise InvalidQuestionError("the question must be text", "pass the question as a string")
+    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise InvalidQuestionError(
+            "the question is empty", 'type a question, e.g. clinqa ask "What are the symptoms of glaucoma?"'
+        )
+    if len(cleaned) > max_chars:
+        raise InvalidQuestionError(
+            f"the question is {len(cleaned):,} characters long; the limit is {max_chars:,}",
+            "ask a shorter question (one clinical question, not a whole document); "
+            "to search with a document, index it with `clinqa index add` instead",
+        )
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Query:
+    id: str
+    question: str
+
+
+def read_queries(path: Path | str) -> list[Query]:
+    """A JSONL file of {"id", "question"} objects; errors name the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"queries file not found: {path}", 'give a JSONL file with one {"id", "question"} per line')
+    queries: list[Query] = []
+    with open(path, encoding="utf-8", errors="strict") as fh:
+        try:
+            lines = fh.readlines()
+        except UnicodeDecodeError as exc:
+            raise PipelineError(f"{path} is not UTF-8 text: {exc}", "save the file as UTF-8") from exc
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise PipelineError(f"{path}:{n}: invalid JSON ({exc.msg})", 'each line must be {"id": "...", "question": "..."}') from exc
+        if not isinstance(obj, dict) or "question" not in obj:
+            raise PipelineError(f"{path}:{n}: expected an object with a \"question\" field", 'each line must be {"id": "...", "question": "..."}')
+        queries.append(Query(id=str(obj.get("id", n)), question=str(obj["question"])))
+    if not queries:
+        raise PipelineError(f"{path} holds no queries", 'add lines like {"id": "q1", "question": "What causes gout?"}')
+    return queries

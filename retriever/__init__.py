@@ -1,0 +1,7 @@
+"""Hybrid retrieval (BM25 + dense) with pure fusion functions."""
+from retriever.errors import RetrieverError
+from retriever.fusion import convex_fusion, min_max, reciprocal_rank_fusion
+from retriever.retriever import HybridRetriever, RetrieverConfig
+from retriever.types import Hit
+
+__all__ = ["Hit", "HybridRetriever", "RetrieverConfig", "RetrieverError", "convex_fusion", "min_max", "reciprocal_rank_fusion"]

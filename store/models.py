@@ -1,0 +1,65 @@
+"""Typed SQLAlchemy 2.x ORM models. Portable column types only (no SQLite-only SQL)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+
+    doc_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str] = mapped_column(String(256), default="", index=True)
+    license: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    checksum: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    metadata_json: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+
+    chunks: Mapped[list["ChunkRow"]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="ChunkRow.order"
+    )
+
+
+class ChunkRow(Base):
+    __tablename__ = "chunks"
+
+    chunk_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Integer form of chunk_id: the FAISS IndexIDMap2 id.
+    key: Mapped[int] = mapped_column(BigInteger, unique=True, index=True)
+    doc_id: Mapped[str] = mapped_column(
+        String(512), ForeignKey("documents.doc_id", ondelete="CASCADE"), index=True
+    )
+    order: Mapped[int] = mapped_column("chunk_order", Integer)
+    text: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column("char_start", Integer)
+    end: Mapped[int] = mapped_column("char_end", Integer)
+
+    document: Mapped[DocumentRow] = relationship(back_populates="chunks")
+
+    __table_args__ = (Index("ix_chunks_doc_order", "doc_id", "chunk_order"),)
+
+
+class BuildRow(Base):
+    """One row per index change (build, add, remove): when, what, which manifest."""
+
+    __tablename__ = "index_builds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    manifest_hash: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

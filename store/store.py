@@ -1,0 +1,304 @@
+"""The document store: the only code that touches SQL."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.errors import StoreError
+from store.models import Base, BuildRow, ChunkRow, DocumentRow
+from store.types import Document, Passage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Any SQLAlchemy URL; the index uses `sqlite:///<index generation>/clinqa.db` by default."""
+
+    url: str
+
+    def __post_init__(self) -> None:
+        if not self.url or "://" not in self.url:
+            raise StoreError(
+                f"invalid database URL {self.url!r}",
+                "give an SQLAlchemy URL such as sqlite:///path/clinqa.db or "
+                "postgresql+psycopg://user@host/db",
+            )
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc_id: str
+    title: str
+    url: str | None
+    source: str
+    license: str | None
+    checksum: str
+    added_at: datetime
+    num_chunks: int
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class DocumentStore:
+    """Documents, their chunks and the index build log."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    # -- lifecycle -------------------------------------------------------
+    def open(self, create: bool = False) -> "DocumentStore":
+        try:
+            engine = create_engine(self.config.url)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            if create:
+                Base.metadata.create_all(engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot open database {self.config.url}: {exc.__class__.__name__}: {exc}",
+                "check the URL, that the server is running and that you may write there",
+            ) from exc
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        return self
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = None
+        self._sessions = None
+
+    def __enter__(self) -> "DocumentStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def session(self) -> Session:
+        if self._sessions is None:
+            raise StoreError("the store is not open", "call DocumentStore.open() first")
+        return self._sessions()
+
+    # -- writes ----------------------------------------------------------
+    def upsert(
+        self, items: Iterable[tuple[Document, Sequence[Passage]]]
+    ) -> tuple[list[str], list[str]]:
+        """Insert or replace documents with their chunks in one transaction.
+
+        Returns (chunk ids added, chunk ids removed) so callers can update the
+        vector and term indexes without re-embedding unchanged chunks.
+        """
+        added: list[str] = []
+        removed: list[str] = []
+        with self.session() as s, s.begin():
+            for doc, passages in items:
+                old = s.get(DocumentRow, doc.doc_id)
+                if old is not None:
+                    old_ids = [c.chunk_id for c in old.chunks]
+                    s.delete(old)
+                    s.flush()
+                    removed.extend(old_ids)
+                row = DocumentRow(
+                    doc_id=doc.doc_id,
+                    title=doc.title,
+                    text=doc.text,
+                    url=doc.url,
+                    source=doc.source,
+                    license=doc.license,
+                    checksum=doc.checksum,
+                    metadata_json=dict(doc.metadata),
+                )
+                row.chunks = [
+                    ChunkRow(
+                        chunk_id=p.chunk_id,
+                        key=p.key,
+                        doc_id=doc.doc_id,
+                        order=p.order,
+                        text=p.text,
+                        start=p.start,
+                        end=p.end,
+                    )
+                    for p in passages
+                ]
+                s.add(row)
+                added.extend(p.chunk_id for p in passages)
+        # A chunk that is both removed and re-added (same content) needs no change.
+        both = set(added) & set(removed)
+        return [c for c in added if c not in both], [c for c in removed if c not in both]
+
+    def remove(self, doc_ids: Sequence[str]) -> list[str]:
+        """Delete documents; returns the chunk ids that went with them."""
+        with self.session() as s, s.begin():
+            chunk_ids = list(
+                s.scalars(select(ChunkRow.chunk_id).where(ChunkRow.doc_id.in_(list(doc_ids))))
+            )
+            s.execute(delete(ChunkRow).where(ChunkRow.doc_id.in_(list(doc_ids))))
+            s.execute(delete(DocumentRow).where(DocumentRow.doc_id.in_(list(doc_ids))))
+        return chunk_ids
+
+    def record_build(self, action: str, manifest_hash: str, details: dict[str, Any]) -> None:
+        with self.session() as s, s.begin():
+            s.add(BuildRow(action=action, manifest_hash=manifest_hash, details=details))
+
+    # -- reads -----------------------------------------------------------
+    def checksums(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
+        with self.session() as s:
+            q = select(DocumentRow.doc_id, DocumentRow.checksum)
+            if doc_ids is not None:
+                q = q.where(DocumentRow.doc_id.in_(list(doc_ids)))
+            return {d: c for d, c in s.execute(q)}
+
+    def existing(self, doc_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        ids = list(doc_ids)
+        with self.session() as s:
+            for i in range(0, len(ids), 500):
+                found.update(
+                    s.scalars(select(DocumentRow.doc_id).where(DocumentRow.doc_id.in_(ids[i : i + 500])))
+                )
+        return found
+
+    def count_documents(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(DocumentRow)) or 0)
+
+    def count_chunks(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(ChunkRow)) or 0)
+
+    def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
+        """Passages by chunk id (missing ids are absent from the result)."""
+        out: dict[str, Passage] = {}
+        ids = list(dict.fromkeys(chunk_ids))
+        with self.session() as s:
+            for i in range(0, len(ids), 500):
+                q = (
+                    select(ChunkRow, DocumentRow)
+                    .join(DocumentRow, ChunkRow.doc_id == DocumentRow.doc_id)
+                    .where(ChunkRow.chunk_id.in_(ids[i : i + 500]))
+                )
+                for chunk, doc in s.execute(q):
+                    out[chunk.chunk_id] = _passage(chunk, doc)
+        return out
+
+    def passages_by_key(self, keys: Sequence[int]) -> dict[int, Passage]:
+        out: dict[int, Passage] = {}
+        ks = [int(k) for k in dict.fromkeys(keys)]
+        with self.session() as s:
+            for i in range(0, len(ks), 500):
+                q = (
+                    select(ChunkRow, DocumentRow)
+                    .join(DocumentRow, ChunkRow.doc_id == DocumentRow.doc_id)
+                    .where(ChunkRow.key.in_(ks[i : i + 500]))
+                )
+                for chunk, doc in s.execute(q):
+                    out[chunk.key] = _passage(chunk, doc)
+        return out
+
+    def iter_chunks(self, batch_size: int = 2000) -> Iterator[tuple[str, str, str, str]]:
+        """(chunk_id, text, source, title) of every chunk, in chunk-id order."""
+        last = ""
+        while True:
+            with self.session() as s:
+                rows = s.execute(
+                    select(ChunkRow.chunk_id, ChunkRow.text, DocumentRow.source, DocumentRow.title)
+                    .join(DocumentRow, ChunkRow.doc_id == DocumentRow.doc_id)
+                    .where(ChunkRow.chunk_id > last)
+                    .order_by(ChunkRow.chunk_id)
+                    .limit(batch_size)
+                ).all()
+            if not rows:
+                return
+            for chunk_id, text, source, title in rows:
+                yield chunk_id, text, source, title
+            last = rows[-1][0]
+
+    def document(self, doc_id: str) -> Document | None:
+        with self.session() as s:
+            row = s.get(DocumentRow, doc_id)
+            if row is None:
+                return None
+            return Document(
+                doc_id=row.doc_id,
+                title=row.title,
+                text=row.text,
+                url=row.url,
+                source=row.source,
+                license=row.license,
+                metadata=dict(row.metadata_json or {}),
+            )
+
+    def list_documents(self, limit: int | None = None, offset: int = 0) -> list[DocumentInfo]:
+        with self.session() as s:
+            counts = (
+                select(ChunkRow.doc_id, func.count().label("n"))
+                .group_by(ChunkRow.doc_id)
+                .subquery()
+            )
+            q = (
+                select(DocumentRow, func.coalesce(counts.c.n, 0))
+                .outerjoin(counts, counts.c.doc_id == DocumentRow.doc_id)
+                .order_by(DocumentRow.added_at.desc(), DocumentRow.doc_id)
+                .offset(offset)
+            )
+            if limit is not None:
+                q = q.limit(limit)
+            return [
+                DocumentInfo(
+                    doc_id=d.doc_id,
+                    title=d.title,
+                    url=d.url,
+                    source=d.source,
+                    license=d.license,
+                    checksum=d.checksum,
+                    added_at=d.added_at,
+                    num_chunks=int(n),
+                )
+                for d, n in s.execute(q)
+            ]
+
+    def sources(self) -> list[str]:
+        with self.session() as s:
+            return sorted(s.scalars(select(DocumentRow.source).distinct()))
+
+    def builds(self) -> list[dict[str, Any]]:
+        with self.session() as s:
+            return [
+                {
+                    "created_at": b.created_at.isoformat(),
+                    "action": b.action,
+                    "manifest_hash": b.manifest_hash,
+                    "details": b.details,
+                }
+                for b in s.scalars(select(BuildRow).order_by(BuildRow.id))
+            ]
+
+
+def _passage(chunk: ChunkRow, doc: DocumentRow) -> Passage:
+    return Passage(
+        chunk_id=chunk.chunk_id,
+        doc_id=chunk.doc_id,
+        order=chunk.order,
+        text=chunk.text,
+        start=chunk.start,
+        end=chunk.end,
+        title=doc.title,
+        url=doc.url,
+        source=doc.source,
+        license=doc.license,
+    )

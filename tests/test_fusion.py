@@ -1,0 +1,61 @@
+import pytest
+
+from retriever.fusion import convex_fusion, min_max, reciprocal_rank_fusion, single_leg
+
+pytestmark = pytest.mark.unit
+
+
+def test_rrf_matches_hand_computed_scores():
+    legs = {"bm25": [("a", 9.0), ("b", 5.0), ("c", 1.0)], "dense": [("b", 0.9), ("d", 0.8)]}
+    fused = reciprocal_rank_fusion(legs, k=60)
+    scores = {f.id: f.score for f in fused}
+    assert scores["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert scores["a"] == pytest.approx(1 / 61)
+    assert scores["d"] == pytest.approx(1 / 62)
+    assert scores["c"] == pytest.approx(1 / 63)
+    assert [f.id for f in fused] == ["b", "a", "d", "c"]
+    b = fused[0]
+    assert b.ranks == {"bm25": 2, "dense": 1}
+    assert b.scores == {"bm25": 5.0, "dense": 0.9}
+
+
+def test_rrf_is_deterministic_on_ties():
+    legs = {"bm25": [("x", 1.0)], "dense": [("y", 1.0)]}
+    assert [f.id for f in reciprocal_rank_fusion(legs)] == ["x", "y"]
+    assert [f.id for f in reciprocal_rank_fusion(dict(reversed(list(legs.items()))))] == ["x", "y"]
+
+
+def test_rrf_counts_a_duplicate_once():
+    fused = reciprocal_rank_fusion({"bm25": [("a", 2.0), ("a", 1.0)]}, k=0)
+    assert len(fused) == 1 and fused[0].score == pytest.approx(1.0)
+
+
+def test_min_max_constant_and_empty():
+    assert min_max([]) == []
+    assert min_max([3.0, 3.0]) == [1.0, 1.0]
+    assert min_max([1.0, 3.0, 2.0]) == [0.0, 1.0, 0.5]
+
+
+def test_convex_fusion_weights():
+    legs = {"bm25": [("a", 10.0), ("b", 0.0)], "dense": [("b", 0.9), ("a", 0.1)]}
+    only_dense = convex_fusion(legs, {"bm25": 0.0, "dense": 1.0})
+    assert [f.id for f in only_dense] == ["b", "a"]
+    only_bm25 = convex_fusion(legs, {"bm25": 1.0, "dense": 0.0})
+    assert [f.id for f in only_bm25] == ["a", "b"]
+    mixed = {f.id: f.score for f in convex_fusion(legs, {"bm25": 0.3, "dense": 0.7})}
+    assert mixed["a"] == pytest.approx(0.3 * 1.0 + 0.7 * 0.0)
+    assert mixed["b"] == pytest.approx(0.3 * 0.0 + 0.7 * 1.0)
+    with pytest.raises(ValueError):
+        convex_fusion(legs, {"bm25": 0.0, "dense": 0.0})
+
+
+def test_convex_missing_leg_adds_zero():
+    fused = convex_fusion({"bm25": [("a", 2.0), ("b", 1.0)], "dense": [("c", 0.5)]}, {"bm25": 0.5, "dense": 0.5})
+    scores = {f.id: f.score for f in fused}
+    assert scores == {"a": 0.5, "b": 0.0, "c": 0.5}
+    assert fused[0].ranks in ({"bm25": 1}, {"dense": 1})
+
+
+def test_single_leg_keeps_scores_and_ranks():
+    fused = single_leg("bm25", [("a", 3.0), ("b", 2.0)])
+    assert [(f.id, f.score, f.ranks) for f in fused] == [("a", 3.0, {"bm25": 1}), ("b", 2.0, {"bm25": 2})]

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+from pipeline.engine import rank_answers
+from pipeline.errors import InvalidQuestionError, PipelineError
+from pipeline.questions import clean_question, read_queries
+from reader.types import Answer
+from retriever.types import Hit
+from store.types import Passage
+
+pytestmark = pytest.mark.unit
+
+
+def test_clean_question_normalises_and_refuses():
+    assert clean_question("  What\tcauses\x00 gout?\n") == "What causes gout?"
+    assert clean_question("Что такое подагра? 痛风是什么") == "Что такое подагра? 痛风是什么"
+    assert clean_question("'; DROP TABLE documents; --") == "'; DROP TABLE documents; --"
+    assert clean_question("<script>alert(1)</script>") == "<script>alert(1)</script>"
+    for bad in ("", "   ", "\x00\x01"):
+        with pytest.raises(InvalidQuestionError) as err:
+            clean_question(bad)
+        assert "empty" in err.value.message and err.value.hint
+    with pytest.raises(InvalidQuestionError) as err:
+        clean_question("a" * 100_000)
+    assert "100,000" in err.value.message and "2,000" in err.value.message
+
+
+def test_read_queries_names_the_bad_line(tmp_path):
+    good = tmp_path / "q.jsonl"
+    good.write_text('{"id": "1", "question": "a?"}\n\n{"question": "b?"}\n')
+    assert [(q.id, q.question) for q in read_queries(good)] == [("1", "a?"), ("3", "b?")]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "question": "a?"}\n{not json}\n')
+    with pytest.raises(PipelineError) as err:
+        read_queries(bad)
+    assert "bad.jsonl:2" in err.value.message
+    nofield = tmp_path / "nofield.jsonl"
+    nofield.write_text(json.dumps({"id": 1, "text": "x"}) + "\n")
+    with pytest.raises(PipelineError) as err:
+        read_queries(nofield)
+    assert "question" in err.value.message
+
+
+def _p(cid: str) -> Passage:
+    return Passage(cid, "d" + cid, 0, "some text", 0, 9)
+
+
+def test_rank_answers_interpolates_reader_and_retrieval():
+    hits = [Hit(_p("a"), 3.0), Hit(_p("b"), 1.0)]
+    answers = [Answer("x", 5.0, 0.6, _p("b"), 0, 1), Answer("y", 4.0, 0.55, _p("a"), 0, 1)]
+    only_reader = rank_answers(answers, hits, 0.0, 5)
+    assert [r.answer.text for r in only_reader] == ["x", "y"]
+    mixed = rank_answers(answers, hits, 0.5, 5)
+    assert [r.answer.text for r in mixed] == ["y", "x"]
+    assert mixed[0].final_score == pytest.approx(0.5 * 0.55 + 0.5 * 1.0)
+    assert mixed[0].hit_rank == 1 and mixed[1].hit_rank == 2
+    assert len(rank_answers(answers, hits, 0.2, 1)) == 1

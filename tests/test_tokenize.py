@@ -1,0 +1,106 @@
+"""BM25 tokenizer: every rule of the module docstring, one case each."""
+from __future__ import annotations
+
+import pytest
+
+from indexer.tokenize import STOP_WORDS, BiomedicalTokenizer, TokenizerConfig, tokenize
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("IL-6", ["il-6", "il6", "il", "6"]),
+        ("COVID-19", ["covid-19", "covid19", "covid", "19"]),
+        ("SARS-CoV-2", ["sars-cov-2", "sarscov2", "sars", "cov", "2"]),
+        ("5-HT3", ["5-ht3", "5ht3", "5", "ht3"]),
+        ("HbA1c", ["hba1c"]),
+        ("β-blocker", ["β-blocker", "βblocker", "beta-blocker", "betablocker", "β", "beta", "blocker"]),
+        ("t(9;22)", ["t(9;22)", "9;22"]),
+        ("t(9;22)(q34;q11)", ["t(9;22)(q34;q11)", "9;22", "q34;q11"]),
+        ("inv(16)", ["inv(16)", "16"]),
+    ],
+)
+def test_biomedical_tokens(text: str, expected: list[str]) -> None:
+    assert tokenize(text) == expected
+
+
+def test_parts_of_a_compound_match_a_query_for_the_parts() -> None:
+    doc = set(tokenize("Elevated IL-6 after SARS-CoV-2 infection"))
+    assert {"il", "6", "sars", "cov"} <= doc
+    assert "il6" in doc and set(tokenize("IL6")) <= doc  # spelling without hyphen meets
+
+
+def test_greek_and_spelled_out_meet() -> None:
+    doc = set(tokenize("Patients on β-blockers"))
+    assert set(tokenize("beta blockers")) <= doc
+    assert set(tokenize("beta-blockers")) <= doc
+    # and the other way round
+    assert set(tokenize("TNF alpha")) <= set(tokenize("TNF-α levels"))
+    assert "alpha" in tokenize("Α")  # capital alpha
+
+
+def test_micro_prefix_not_spelled() -> None:
+    assert tokenize("5 μg") == ["5", "μg"]
+    assert tokenize("µg") == ["μg"]  # micro sign is NFKC-folded to Greek mu
+    assert "mu" in tokenize("μ-opioid receptor")
+
+
+def test_plain_words_lowercase_stop_words_punctuation() -> None:
+    assert tokenize("What are the symptoms of Diabetes, and how is it treated?!") == [
+        "symptoms", "diabetes", "treated",
+    ]
+
+
+def test_numbers_decimals_and_separators() -> None:
+    assert tokenize("2.5 mg/dL in 10% of 1990s") == ["2.5", "mg", "dl", "10", "1990s"]
+    assert tokenize("end of sentence. Next") == ["end", "sentence", "next"]
+
+
+def test_possessive_and_contractions() -> None:
+    assert tokenize("Alzheimer’s and Crohn's disease") == ["alzheimer", "crohn", "disease"]
+    assert tokenize("don't") == []
+
+
+def test_single_letters_kept_except_a_and_i() -> None:
+    assert tokenize("vitamin D, hepatitis B, T cells, a dose I took") == [
+        "vitamin", "d", "hepatitis", "b", "t", "cells", "dose", "took",
+    ]
+
+
+def test_latin_abbreviations_leave_no_stray_letters() -> None:
+    assert tokenize("drugs, e.g. aspirin, i.e. NSAIDs (Smith et al.) vs. placebo") == [
+        "drugs", "aspirin", "nsaids", "smith", "placebo",
+    ]
+
+
+def test_uppercase_acronym_is_not_a_stop_word() -> None:
+    assert tokenize("ALL in all") == ["all"]
+    assert tokenize("NO synthase, US imaging") == ["no", "synthase", "us", "imaging"]
+    assert tokenize("T-ALL") == ["t-all", "tall", "t", "all"]
+
+
+def test_stop_word_list_is_function_words_only() -> None:
+    assert 120 <= len(STOP_WORDS) <= 220
+    for meaningful in ("b", "c", "d", "t", "k", "no2", "pain", "blood", "type", "ii", "ms"):
+        assert meaningful not in STOP_WORDS
+
+
+def test_config_switches() -> None:
+    plain = BiomedicalTokenizer(TokenizerConfig(compound_parts=False, greek_variants=False))
+    assert plain("IL-6 β-blocker") == ["il-6", "β-blocker"]
+    cased = BiomedicalTokenizer(TokenizerConfig(lowercase=False, stop_words=["the"]))
+    assert cased("The IL-6") == ["IL-6", "IL6", "IL", "6"]
+
+
+def test_config_round_trip() -> None:
+    config = TokenizerConfig(stop_words=["b", "a"], greek_variants=False)
+    data = config.to_dict()
+    assert data["stop_words"] == ["a", "b"]
+    assert TokenizerConfig.from_dict(data) == config
+
+
+def test_empty() -> None:
+    assert tokenize("") == []
+    assert tokenize(" ,.;- ") == []

