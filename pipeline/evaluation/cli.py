@@ -1,0 +1,197 @@
+"""`clinqa eval reader|retrieval|e2e|compare`, registered by ui/cli.py.
+
+    clinqa eval reader    --dataset FILE [--format squad|bioasq] [--reader shipped|base|DIR] [--limit N] [--json] [--out DIR]
+    clinqa eval retrieval --dataset FILE|BEIR_DIR [--index DIR | --build-index [DIR]] [--mode bm25|dense|hybrid|all] [--json] [--out DIR]
+    clinqa eval e2e       --dataset FILE [--index DIR | --build-index [DIR]] [--reader ...] [--json] [--out DIR]
+    clinqa eval compare   [--dataset NAME=FILE ...] [--reader DIR ...] [--out FILE.md] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+SHARED_DATA = Path("/work/shared/data")
+DEFAULT_COMPARE = {
+    "COVID-QA dev": SHARED_DATA / "covidqa" / "dev.json",
+    "BioASQ factoid dev": SHARED_DATA / "bioasq" / "BioASQ-val-factoid.json",
+}
+
+
+def cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "clinqa" / "eval"
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False)
+
+
+def _index(args: argparse.Namespace, dataset: Path) -> Path:
+    """--build-index DIR builds the dataset's own documents into DIR; bare --build-index
+    uses a cache folder keyed by the dataset's content (reused on the next run)."""
+    from pipeline.evaluation.runners import build_eval_index
+
+    if args.build_index is None:
+        return args.index
+    if args.build_index == "auto":
+        from pipeline.evaluation.compare import index_for
+
+        if dataset.is_dir():
+            from pipeline.evaluation.datasets import load_beir
+
+            target = cache_dir() / f"index-{dataset.name}-{load_beir(dataset).sha256[:12]}"
+            if not (target / "manifest.json").is_file():
+                build_eval_index(dataset, target, progress=_progress(args))
+            return target
+        return index_for(dataset, cache_dir(), _progress(args))
+    return build_eval_index(dataset, Path(args.build_index), progress=_progress(args))
+
+
+def _emit(result: Any, args: argparse.Namespace) -> int:
+    from pipeline.evaluation.report import fmt, ordered, to_json, write_outputs
+
+    if args.out:
+        path = write_outputs(result, Path(args.out))
+        print(f"wrote {path.parent}/{{metrics.json,predictions.jsonl,report.md}}", file=sys.stderr)
+    if args.json:
+        print(to_json(result))
+        return 0
+    rows = result.runs or {result.task: result.metrics}
+    for name, metrics in rows.items():
+        print(f"{name}: " + "  ".join(f"{k}={fmt(metrics[k])}" for k in ordered(metrics)))
+    if result.runs:
+        m = result.metrics
+        print(f"latency per query (legs): p50 {m['latency_ms_p50']:.1f} ms, p95 {m['latency_ms_p95']:.1f} ms")
+    print("(all quality metrics are percentages)")
+    return 0
+
+
+def cmd_reader(args: argparse.Namespace) -> int:
+    from pipeline.evaluation.datasets import load_qa_dataset
+    from pipeline.evaluation.runners import describe_reader, evaluate_reader, load_reader, reader_config
+
+    ds = load_qa_dataset(args.dataset, format=args.format, question_type=args.question_type, limit=args.limit)
+    reader = load_reader(reader_config(args.reader, args.backend, cache_dir()))
+    result = evaluate_reader(ds, reader, describe_reader(reader, str(args.reader)), n_best=args.n_best,
+                             list_threshold=args.list_threshold, progress=_progress(args))
+    return _emit(result, args)
+
+
+def cmd_retrieval(args: argparse.Namespace) -> int:
+    from pipeline.evaluation.datasets import load_retrieval_dataset
+    from pipeline.evaluation.runners import evaluate_retrieval, run_names
+
+    ds = load_retrieval_dataset(args.dataset, format=args.format, limit=args.limit)
+    runs = run_names(args.mode, args.fusion, args.dense_weight)
+    result = evaluate_retrieval(_index(args, args.dataset), ds, runs, depth=args.depth, progress=_progress(args))
+    return _emit(result, args)
+
+
+def cmd_e2e(args: argparse.Namespace) -> int:
+    from pipeline.evaluation.datasets import load_qa_dataset
+    from pipeline.evaluation.runners import evaluate_e2e, reader_config
+
+    ds = load_qa_dataset(args.dataset, format=args.format, question_type=args.question_type, limit=args.limit)
+    cfg = reader_config(args.reader, args.backend, cache_dir())
+    result = evaluate_e2e(_index(args, args.dataset), ds, cfg, str(args.reader), top_k=args.top_k, mode=args.mode,
+                          top_answers=args.top_answers, progress=_progress(args))
+    return _emit(result, args)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pipeline.evaluation.compare import render, run_compare, to_json
+    from pipeline.evaluation.errors import EvaluationError
+
+    datasets: dict[str, Path] = {}
+    for spec in args.dataset or []:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            raise EvaluationError(f"--dataset {spec!r} is not NAME=FILE", 'e.g. --dataset "COVID-QA dev=/path/dev.json"')
+        datasets[name] = Path(path)
+    datasets = datasets or DEFAULT_COMPARE
+    readers = ([] if args.no_base else ["base"]) + ["shipped"] + list(args.reader or [])
+    comp = run_compare(datasets, args.work, readers, limit=args.limit, progress=_progress(args),
+                       with_retrieval=not args.no_retrieval)
+    text = render(comp)
+    if args.out:
+        out = Path(args.out)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    print(json.dumps(to_json(comp), indent=2, default=str) if args.json else text)
+    return 0
+
+
+def _common(p: argparse.ArgumentParser, qa: bool = True) -> None:
+    p.add_argument("--dataset", type=Path, required=True,
+                   help="SQuAD v1.1 JSON file (COVID-QA, BioASQ-in-SQuAD)" + ("" if qa else ", or a BEIR folder"))
+    p.add_argument("--format", choices=["squad", "bioasq"],
+                   help="dataset layout (default: bioasq when every id is <24 hex>_<n>, else squad)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    p.add_argument("--json", action="store_true", help="print one JSON object: metrics + config")
+    p.add_argument("--out", type=Path, help="write metrics.json, predictions.jsonl, report.md and plots into DIR")
+
+
+def _reader_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--question-type", choices=["extractive", "factoid", "list"],
+                   help="scoring: SQuAD EM/F1 (extractive), BioASQ factoid or list (default: from the format and file name)")
+    p.add_argument("--reader", default="shipped",
+                   help="'shipped' (models/reader, default), 'base' (MiniLM with an untrained QA head) or a model directory")
+    p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default: the reader config's)")
+
+
+def _index_args(p: argparse.ArgumentParser) -> None:
+    from ui.cli import default_index_dir
+
+    p.add_argument("--index", type=Path, default=default_index_dir(), help="index directory (default: %(default)s)")
+    p.add_argument("--build-index", nargs="?", const="auto", metavar="DIR",
+                   help="first index the dataset's own documents into DIR (alone: a cached folder under "
+                        f"{cache_dir()}) and evaluate on that index")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("eval", help="benchmark the reader, retrieval or the whole pipeline").add_subparsers(
+        dest="eval_command", metavar="WHAT")
+
+    p = ev.add_parser("reader", help="reader on gold contexts: SQuAD EM/F1, BioASQ strict/lenient/MRR")
+    _common(p)
+    _reader_args(p)
+    p.add_argument("--n-best", type=int, default=20, help="answers kept per question before merging (default 20)")
+    p.add_argument("--list-threshold", type=float,
+                   help="BioASQ list questions: keep answers with at least this probability (default: the reader's threshold)")
+    p.set_defaults(func=cmd_reader)
+
+    p = ev.add_parser("retrieval", help="Recall@k, MRR@10, nDCG@10 (ranx) at document level")
+    _common(p, qa=False)
+    _index_args(p)
+    p.add_argument("--mode", choices=["bm25", "dense", "hybrid", "all"], default="all",
+                   help="retriever(s) to score; all = bm25, dense, hybrid RRF and hybrid convex at dense weights 0.3/0.5/0.7")
+    p.add_argument("--fusion", choices=["rrf", "convex"], default="rrf", help="fusion for --mode hybrid (default rrf)")
+    p.add_argument("--dense-weight", type=float, default=0.5, help="dense weight for --mode hybrid --fusion convex")
+    p.add_argument("--depth", type=int, default=100, help="passages retrieved per query (default 100)")
+    p.set_defaults(func=cmd_retrieval)
+
+    p = ev.add_parser("e2e", help="open-domain QA over the whole index: EM/F1, answer recall, gold-document recall, latency")
+    _common(p)
+    _reader_args(p)
+    _index_args(p)
+    p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid", help="retrieval mode (default hybrid)")
+    p.add_argument("--top-k", type=int, default=10, help="passages read per question (default 10)")
+    p.add_argument("--top-answers", type=int, default=5, help="answers kept per question (default 5)")
+    p.set_defaults(func=cmd_e2e)
+
+    p = ev.add_parser("compare", help="Markdown table: retrievers and readers side by side on the dev sets")
+    p.add_argument("--dataset", action="append", metavar="NAME=FILE",
+                   help="dataset to compare on (repeatable; default: COVID-QA dev and BioASQ factoid dev from /work/shared/data)")
+    p.add_argument("--reader", action="append", metavar="DIR", help="extra reader directory (repeatable)")
+    p.add_argument("--no-base", action="store_true", help="skip the untrained base reader")
+    p.add_argument("--no-retrieval", action="store_true", help="readers only")
+    p.add_argument("--work", type=Path, default=cache_dir(), help="where evaluation indexes are built and reused")
+    p.add_argument("--limit", type=int, help="only the first N questions per dataset")
+    p.add_argument("--out", type=Path, help="also write the Markdown to this file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    p.set_defaults(func=cmd_compare)

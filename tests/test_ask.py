@@ -1,0 +1,85 @@
+"""`ask` end to end: index -> hybrid retrieval -> reader -> ranked answers, CLI and JSON contract."""
+import json
+
+import pytest
+
+from indexer.writer import IndexWriter
+from pipeline.engine import EngineConfig, QAEngine
+from reader.config import ReaderConfig
+from reader.testing import make_tiny_qa_model
+from ui.cli import main
+
+pytestmark = pytest.mark.integration
+
+DOCS = [
+    {"id": "gout", "title": "Gout", "source": "demo", "url": "https://example.org/gout", "license": "CC BY 4.0",
+     "text": "Gout is caused by uric acid crystals in the joints. Colchicine and NSAIDs treat acute attacks."},
+    {"id": "asthma", "title": "Asthma", "source": "demo",
+     "text": "Asthma narrows the airways. Inhaled corticosteroids control airway inflammation."},
+]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ask")
+    src = root / "docs.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in DOCS))
+    IndexWriter(root / "index", show_progress=False).build([src])
+    reader_dir = make_tiny_qa_model(root / "reader")
+    return root / "index", reader_dir
+
+
+def test_engine_answers_with_offsets_into_passage_and_document(setup):
+    index_dir, reader_dir = setup
+    engine = QAEngine(EngineConfig(index_dir=index_dir, reader=ReaderConfig(model=str(reader_dir), backend="torch",
+                                                                             no_answer_threshold=0.0)))
+    result = engine.ask("What causes gout?", top_k=2)
+    assert result.hits and result.answers and result.confident
+    for r in result.answers:
+        a, p = r.answer, r.answer.passage
+        assert p.text[a.start:a.end] == a.text
+        doc = engine.index.backend.store.document(p.doc_id)
+        assert doc.text[a.doc_start:a.doc_end] == a.text
+        assert 0.0 <= a.probability <= 1.0
+    scores = [r.final_score for r in result.answers]
+    assert scores == sorted(scores, reverse=True)
+    assert set(result.timings_ms) == {"retrieve", "read", "total"}
+    engine.close()
+
+
+def test_threshold_above_one_means_no_confident_answer(setup):
+    index_dir, reader_dir = setup
+    engine = QAEngine(EngineConfig(index_dir=index_dir, reader=ReaderConfig(model=str(reader_dir), backend="torch",
+                                                                             no_answer_threshold=1.0)))
+    result = engine.ask("zxqv blorf?")
+    assert not result.confident and result.hits
+    engine.close()
+
+
+def test_cli_ask_json_contract_and_batch(setup, tmp_path, capsys):
+    index_dir, reader_dir = setup
+    code = main(["ask", "--index", str(index_dir), "--reader", str(reader_dir), "--backend", "torch", "--json",
+                 "What treats asthma?"])
+    out = capsys.readouterr().out
+    obj = json.loads(out)
+    assert code == 0 and obj["question"] == "What treats asthma?"
+    ans = obj["answers"][0]
+    assert {"text", "score", "probability", "doc_id", "title", "url", "passage", "start", "end"} <= set(ans)
+    assert ans["passage"][ans["start"]:ans["end"]] == ans["text"]
+    assert {"retrieve", "read", "total"} <= set(obj["timings_ms"])
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"id": "x1", "question": "What causes gout?"}\n{"id": "x2", "question": "asthma airways"}\n')
+    code = main(["ask", "--index", str(index_dir), "--reader", str(reader_dir), "--backend", "torch",
+                 "--queries", str(q)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert code == 0 and [x["id"] for x in lines] == ["x1", "x2"]
+
+
+def test_cli_names_the_reader_and_explains_a_missing_one(setup, tmp_path, capsys):
+    index_dir, reader_dir = setup
+    code = main(["ask", "--index", str(index_dir), "--reader", str(reader_dir), "--backend", "torch", "What causes gout?"])
+    captured = capsys.readouterr()
+    assert code == 0 and str(reader_dir) in captured.err and "not a diagnosis" in captured.out
+    code = main(["ask", "--index", str(index_dir), "--reader", str(tmp_path / "no-reader"), "What causes gout?"])
+    err = capsys.readouterr().err
+    assert code == 1 and "clinqa train reader" in err
