@@ -133,3 +133,20 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     for cmd in ("index", "search", "ask", "train"):
         assert cmd in out
+
+
+def test_index_add_warns_about_phi_and_deidentifies(index_dir, tmp_path, capsys):
+    import shutil
+
+    idx = tmp_path / "idx"
+    shutil.copytree(index_dir, idx)
+    note = tmp_path / "note.txt"
+    note.write_text("Discharge note\n\nPatient John Smith, MRN: 00482913, DOB 03/14/1952, was given colchicine.\n")
+    code, out, err = run(capsys, "-q", "index", "add", "--index", str(idx), str(note))
+    assert code == 0 and "patient identifiers" in err and "--deidentify" in err
+    assert "00482913" not in err  # the warning names kinds, not values
+    code, out, err = run(capsys, "-q", "index", "add", "--index", str(idx), "--deidentify", str(note))
+    assert code == 0 and "de-identified 1 document" in err
+    code, out, _ = run(capsys, "search", "--index", str(idx), "--json", "colchicine discharge note")
+    texts = " ".join(h["text"] for h in json.loads(out)["hits"])
+    assert "colchicine" in texts and "00482913" not in texts and "John Smith" not in texts and "<MRN>" in texts

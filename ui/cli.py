@@ -101,10 +101,14 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 def cmd_index_add(args: argparse.Namespace) -> int:
     from indexer.writer import IndexWriter
+    from pipeline.deid import PhiCheck
 
     writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
-    report = writer.add(args.sources, format=args.format)
+    phi = PhiCheck(deidentify=args.deidentify)
+    report = writer.add(args.sources, format=args.format, transform=phi)
     _print_change(report, args.json)
+    if phi.warning():
+        print(f"clinqa: warning: {phi.warning()}", file=sys.stderr)
     return 0
 
 
@@ -300,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
         "retrieval and an extractive reader. Decision support, not a diagnosis.",
         epilog=f'Start: clinqa index build {BUNDLED_CORPUS.relative_to(BUNDLED_CORPUS.parents[2])} && clinqa ask "{EXAMPLE_QUESTION}"',
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress messages (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     idx = sub.add_parser("index", help="build and change an index").add_subparsers(dest="index_command", metavar="ACTION")
@@ -312,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = idx.add_parser("add", help="add or update documents (unchanged ones are skipped, nothing re-embedded)")
     _add_index_arg(p)
     _add_build_args(p)
+    p.add_argument("--deidentify", action="store_true",
+                   help="replace patient identifiers (names, dates, MRNs, phones, ...) with placeholders before indexing")
     p.set_defaults(func=cmd_index_add)
     p = idx.add_parser("remove", help="remove documents by id")
     _add_index_arg(p)
@@ -369,9 +375,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO,
+        level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Log records may quote questions or document text: scrub PHI before any handler writes.
+    # Lazy (warm_up=False): Presidio loads only when a record is actually emitted.
+    from privacy.logging import install_log_scrubbing
+
+    install_log_scrubbing(warm_up=False)
     for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not getattr(args, "func", None):
