@@ -9,3 +9,5 @@ if ! $PY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13
   $PY -m pip install -q torch==2.13.0
 fi
 $PY -m pip install -q -e ".[dev]"
+# ranx compiles its metrics with numba on first use (about a minute); do it once here, cached.
+$PY -c "from pipeline.evaluation.metrics import retrieval_metrics as r; r({'q': {'d': 1}}, {'q': ['d']})" >/dev/null 2>&1 || true

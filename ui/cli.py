@@ -166,8 +166,9 @@ def _engine(args: argparse.Namespace) -> Any:
         reader_cfg = ReaderConfig(**kwargs)
     return QAEngine(EngineConfig(
         index_dir=Path(args.index),
-        retriever=RetrieverConfig(mode=args.mode, top_k=args.top_k, fusion=args.fusion),
+        retriever=RetrieverConfig(mode=args.mode, top_k=args.top_k, fusion=args.fusion, dense_weight=args.dense_weight),
         reader=reader_cfg,
+        retrieval_weight=getattr(args, "retrieval_weight", 0.2),
     ))
 
 
@@ -289,12 +290,16 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     p.add_argument("--queries", type=Path, help='batch mode: JSONL file of {"id", "question"}; one JSON result per line')
     p.add_argument("--top-k", type=int, default=10, help="passages to retrieve (default 10)")
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid", help="retrieval mode (default hybrid)")
-    p.add_argument("--fusion", choices=["rrf", "convex"], default="rrf", help="hybrid fusion (default rrf, k=60)")
+    p.add_argument("--fusion", choices=["rrf", "convex"], default="convex",
+                   help="hybrid fusion: convex (min-max scores, dense weight --dense-weight; default) or rrf (k=60)")
+    p.add_argument("--dense-weight", type=float, default=0.5, help="convex fusion: weight of the dense leg (default 0.5)")
     p.add_argument("--source", action="append", help="only passages from this source collection (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
     if reader:
         p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
         p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
+        p.add_argument("--retrieval-weight", type=float, default=0.2,
+                       help="answer score = (1-w) * reader probability + w * retrieval score (default 0.2)")
 
 
 def build_parser() -> argparse.ArgumentParser:

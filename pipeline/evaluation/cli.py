@@ -33,6 +33,7 @@ def _progress(args: argparse.Namespace) -> bool:
 def _index(args: argparse.Namespace, dataset: Path) -> Path:
     """--build-index DIR builds the dataset's own documents into DIR; bare --build-index
     uses a cache folder keyed by the dataset's content (reused on the next run)."""
+    from pipeline.evaluation.errors import EvaluationError
     from pipeline.evaluation.runners import build_eval_index
 
     if args.build_index is None:
@@ -48,7 +49,14 @@ def _index(args: argparse.Namespace, dataset: Path) -> Path:
                 build_eval_index(dataset, target, progress=_progress(args))
             return target
         return index_for(dataset, cache_dir(), _progress(args))
-    return build_eval_index(dataset, Path(args.build_index), progress=_progress(args))
+    target = Path(args.build_index)
+    if target.exists() and any(target.iterdir()):
+        # Building replaces what the folder serves: never overwrite someone's real index by accident.
+        raise EvaluationError(
+            f"{target} is not empty; --build-index writes a fresh index there",
+            f"pass a new directory, or evaluate on the existing index with --index {target}",
+        )
+    return build_eval_index(dataset, target, progress=_progress(args))
 
 
 def _emit(result: Any, args: argparse.Namespace) -> int:

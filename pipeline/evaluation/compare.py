@@ -25,6 +25,7 @@ from pipeline.evaluation.runners import (
     reader_config,
     run_names,
 )
+from reader.errors import ReaderError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ LABELS = {
     "list_precision": "P", "list_recall": "R", "list_f1": "F1", "recall@5": "R@5", "recall@20": "R@20",
     "recall@100": "R@100", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
 }
+
+READER_LABELS = {"base": "base: MiniLM + untrained QA head", "shipped": "shipped: models/reader"}
 
 
 @dataclass
@@ -81,9 +84,10 @@ def run_compare(
                     loaded[spec] = load_reader(reader_config(spec, None, work))
                 reader = loaded[spec]
                 row[name] = evaluate_reader(ds, reader, describe_reader(reader, spec), progress=progress).metrics
-            except EvaluationError as exc:
-                log.warning("reader %s skipped: %s", spec, exc.message)
-                row[name] = f"not available: {exc.message} ({exc.hint})"
+            except (EvaluationError, ReaderError) as exc:
+                message = getattr(exc, "message", None) or exc.args[0]
+                log.warning("reader %s skipped: %s", spec, message)
+                row[name] = f"not available: {message} ({exc.hint})"
     return comp
 
 
@@ -140,9 +144,9 @@ def render_readers(comp: Comparison) -> str:
                 cells.append(f"{m[c]:.1f}")
             else:
                 cells.append("n/a")
-                if m and m not in notes:
+                if m and f"{spec}: {m}" not in notes:
                     notes.append(f"{spec}: {m}")
-        lines.append(f"| {spec} | " + " | ".join(cells) + " |")
+        lines.append(f"| {READER_LABELS.get(spec, spec)} | " + " | ".join(cells) + " |")
     if notes:
         lines += [""] + [f"- {x}" for x in notes]
     return "\n".join(lines)

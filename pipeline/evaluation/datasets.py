@@ -59,10 +59,6 @@ class QADataset:
     sha256: str
     items: tuple[QAItem, ...]
 
-    @property
-    def gold_doc_ids(self) -> dict[str, set[str]]:
-        return {it.id: {c.doc_id for c in it.contexts} for it in self.items}
-
 
 @dataclass(frozen=True)
 class RetrievalDataset:
@@ -84,6 +80,11 @@ def file_sha256(path: Path) -> str:
 
 
 def _read_json(path: Path) -> Any:
+    if path.is_dir():
+        raise DatasetFormatError(
+            f"{path} is a folder; this evaluation needs questions with gold answers",
+            "pass a SQuAD v1.1 JSON file (BEIR folders have no answers: use them with `clinqa eval retrieval`)",
+        )
     if not path.is_file():
         raise DatasetFormatError(f"dataset not found: {path}", "pass an existing SQuAD v1.1 JSON file with --dataset")
     try:

@@ -24,8 +24,9 @@ METRIC_ORDER = (
 
 
 def ordered(metrics: dict[str, float]) -> list[str]:
-    known = [k for k in METRIC_ORDER if k in metrics]
-    return known + sorted(k for k in metrics if k not in METRIC_ORDER)
+    """Stable display order: known metrics, then others (e.g. answer_recall@K) by name, `n` last."""
+    known = [k for k in METRIC_ORDER if k in metrics and k != "n"]
+    return known + sorted(k for k in metrics if k not in METRIC_ORDER) + (["n"] if "n" in metrics else [])
 
 
 def fmt(value: Any) -> str:

@@ -71,7 +71,9 @@ def git_commit() -> str | None:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    if out.returncode != 0:  # not a git checkout (e.g. an installed copy), or no commit yet
+        return None
+    return out.stdout.strip() or None
 
 
 def _bar(items: Sequence[Any], desc: str, progress: bool):
@@ -95,16 +97,16 @@ def base_reader_dir(cache: Path) -> Path:
 
     torch.manual_seed(0)
     model = AutoModelForQuestionAnswering.from_pretrained(minilm_path())
-    tmp = Path(tempfile.mkdtemp(prefix=".base-reader-", dir=cache if cache.is_dir() else None))
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".base-reader-", dir=cache))  # same filesystem, so the rename is atomic
     model.save_pretrained(tmp)
     AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(tmp)
-    cache.mkdir(parents=True, exist_ok=True)
     tmp.rename(out)
     return out
 
 
 def reader_config(spec: str | None, backend: str | None, cache: Path) -> Any:
-    """`None`/"shipped" = models/reader; "base" = untrained MiniLM + fresh QA head; else a path or name."""
+    """`None`/"shipped" = models/reader; "base" = untrained MiniLM + fresh QA head; else a local model directory."""
     from reader.config import DEFAULT_MODEL_DIR, ReaderConfig
 
     if spec in (None, "shipped"):
@@ -253,6 +255,13 @@ def evaluate_retrieval(
     engine = open_engine(index_dir, depth=depth).warm_up(with_reader=False)
     try:
         retriever, backend = engine.retriever, engine.index.backend
+        gold = sorted({d for rel in ds.qrels.values() for d in rel})
+        in_index = len(backend.store.existing(gold))
+        if in_index < len(gold):
+            log.warning(
+                "%d of %d relevant documents are not in the index %s, so no retriever can find them; "
+                "to evaluate on the dataset's own documents pass --build-index", len(gold) - in_index, len(gold), index_dir,
+            )
         configs = {name: _run_config(name, depth) for name in runs}
         need = {leg for name in runs for leg in (SINGLE_LEGS if name.startswith("hybrid") else (name,))}
         leg_mode = "hybrid" if len(need) == 2 else next(iter(need))
@@ -281,11 +290,12 @@ def evaluate_retrieval(
                 ds.qrels, rankings[name], cutoffs=RECALL_CURVE_CUTOFFS, extra=()).items() if k != "n"}
             for name in runs
         }
-        primary = next((n for n in runs if n.startswith("hybrid")), runs[0]) if len(runs) > 1 else runs[0]
+        primary = next((n for n in runs if n.startswith("hybrid")), runs[0])
         metrics = {**metrics_by_run[primary], **latency_percentiles(latency)}
         config = {
             "dataset": str(ds.path), "dataset_sha256": ds.sha256, "index": str(index_dir),
             "index_manifest_hash": engine.index.manifest_hash, "encoder": engine.index.encoder_model,
+            "relevant_docs_in_index": f"{in_index}/{len(gold)}",
             "runs": list(runs), "primary_run": primary, "depth": depth, "git_commit": git_commit(),
         }
     finally:
