@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "medquad", "pubmedqa", "squad", "text", "markdown", "html", "pdf")
 MAX_TITLE_CHARS = 200
+# Archive limits: a crafted .tar.gz (zip bomb) must not exhaust memory or disk.
+MAX_ARCHIVE_MEMBERS = 100_000
+MAX_ARCHIVE_MEMBER_BYTES = 50 * 1024 * 1024
+MAX_ARCHIVE_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 MEDQUAD_LICENSE = "CC BY 4.0"
 PUBMEDQA_LICENSE = "MIT"
 
@@ -431,14 +435,30 @@ def _load_medquad_archive(path: Path) -> Iterator[Item]:
         return
     with tar:
         try:
-            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
+            members = []
+            for m in tar:  # streamed, so a tar of millions of entries is refused early
+                if len(members) >= MAX_ARCHIVE_MEMBERS:
+                    yield LoadFailure(str(path), f"archive has more than {MAX_ARCHIVE_MEMBERS:,} members",
+                                      "split it into smaller archives or unpack it and pass the folder")
+                    return
+                if m.isfile():
+                    members.append(m)
+            members.sort(key=lambda m: m.name)
         except (tarfile.TarError, EOFError, OSError) as exc:
             yield LoadFailure(str(path), f"corrupt tar archive: {exc}", "check the download (tar -tzf FILE)")
+            return
+        if sum(m.size for m in members) > MAX_ARCHIVE_TOTAL_BYTES:
+            yield LoadFailure(str(path), f"archive unpacks to more than {MAX_ARCHIVE_TOTAL_BYTES >> 30} GB",
+                              "unpack it yourself and pass the folder, or split it")
             return
         for member in members:
             origin = f"{path}:{member.name}"
             if not member.name.lower().endswith(".xml"):
                 yield Skipped(origin, "not an XML member")
+                continue
+            if member.size > MAX_ARCHIVE_MEMBER_BYTES:
+                yield LoadFailure(origin, f"member is {member.size >> 20} MB; the limit is "
+                                  f"{MAX_ARCHIVE_MEMBER_BYTES >> 20} MB", "remove or split that file")
                 continue
             try:
                 fh = tar.extractfile(member)

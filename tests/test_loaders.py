@@ -360,3 +360,27 @@ def test_default_corpus_loads() -> None:
     assert len({d.doc_id for d in report.documents}) == 16423
     first = report.documents[0]
     assert first.doc_id == "medquad:CancerGov/0000001_1_1" and first.license == "CC BY 4.0"
+
+
+def test_archive_bombs_are_refused(tmp_path, monkeypatch):
+    import io
+    import tarfile
+
+    import indexer.loaders as loaders
+
+    path = tmp_path / "bomb.tar.gz"
+    big = b"<Document/>" + b" " * 5000
+    with tarfile.open(path, "w:gz") as tar:
+        for name in ("a.xml", "b.xml"):
+            info = tarfile.TarInfo(name)
+            info.size = len(big)
+            tar.addfile(info, io.BytesIO(big))
+    monkeypatch.setattr(loaders, "MAX_ARCHIVE_MEMBER_BYTES", 1000)
+    report = loaders.load_documents([path], format="medquad")
+    assert len(report.failures) == 2 and "limit" in report.failures[0].reason
+    monkeypatch.setattr(loaders, "MAX_ARCHIVE_TOTAL_BYTES", 4000)
+    report = loaders.load_documents([path], format="medquad")
+    assert len(report.failures) == 1 and "unpacks to more than" in report.failures[0].reason
+    monkeypatch.setattr(loaders, "MAX_ARCHIVE_MEMBERS", 1)
+    report = loaders.load_documents([path], format="medquad")
+    assert "more than 1 members" in report.failures[0].reason
