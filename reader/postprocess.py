@@ -1,0 +1,107 @@
+"""Span selection from start/end logits: pure functions, no model.
+
+Same rule as Hugging Face `postprocess_qa_predictions`: for every window take the top
+`n_best` start and end logits, pair them (end >= start, both inside the context, at most
+`max_answer_tokens` long), score = start logit + end logit, and rank candidates from ALL
+windows (and all passages) together. Because windows overlap, the same span can be
+found twice: identical (passage, char span) pairs keep their best score, and identical
+normalised text across passages keeps only the best occurrence, so the n-best list shows
+distinct answers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from reader.squad import normalize_answer
+
+
+@dataclass(frozen=True)
+class SpanCandidate:
+    """A candidate answer: char span [start, end) in passage `passage_index`."""
+
+    passage_index: int
+    start: int
+    end: int
+    score: float
+    text: str
+    window_index: int
+
+
+def select_spans(
+    start_logits: Sequence[Sequence[float]],
+    end_logits: Sequence[Sequence[float]],
+    offsets: Sequence[Sequence[tuple[int, int] | None]],
+    window_passage: Sequence[int],
+    passage_texts: Sequence[str],
+    n_best: int = 20,
+    max_answer_tokens: int = 30,
+) -> list[SpanCandidate]:
+    """Rank answer spans over all windows of one question.
+
+    Args:
+        start_logits, end_logits: per window, one logit per token (padding may extend
+            beyond `offsets`; extra positions are ignored).
+        offsets: per window, (char_start, char_end) in the passage for context tokens and
+            None for question/special/padding tokens.
+        window_passage: per window, the index of its passage in `passage_texts`.
+        passage_texts: the passages' texts (answers are sliced from them).
+    Returns:
+        At most `n_best` distinct candidates, best first.
+    """
+    if not (len(start_logits) == len(end_logits) == len(offsets) == len(window_passage)):
+        raise ValueError("start_logits, end_logits, offsets and window_passage must have one entry per window")
+    best_by_span: dict[tuple[int, int, int], SpanCandidate] = {}
+    for w, (sl, el, offs, p) in enumerate(zip(start_logits, end_logits, offsets, window_passage)):
+        n = len(offs)
+        sl = np.asarray(sl, dtype=np.float64)[:n]
+        el = np.asarray(el, dtype=np.float64)[:n]
+        # argsort on the negated logits: stable, so ties keep token order (deterministic).
+        starts = np.argsort(-sl, kind="stable")[:n_best]
+        ends = np.argsort(-el, kind="stable")[:n_best]
+        text = passage_texts[p]
+        for s in starts:
+            if offs[s] is None:
+                continue
+            for e in ends:
+                if offs[e] is None or e < s or e - s + 1 > max_answer_tokens:
+                    continue
+                cs, ce = offs[s][0], offs[e][1]
+                if ce <= cs:
+                    continue
+                score = float(sl[s] + el[e])
+                key = (p, cs, ce)
+                prev = best_by_span.get(key)
+                if prev is None or score > prev.score:
+                    best_by_span[key] = SpanCandidate(p, cs, ce, score, text[cs:ce], w)
+    ranked = sorted(best_by_span.values(), key=lambda c: (-c.score, c.passage_index, c.start, c.end))
+    out: list[SpanCandidate] = []
+    seen_text: set[str] = set()
+    for c in ranked:
+        norm = normalize_answer(c.text) or c.text.strip()
+        if not norm or norm in seen_text:
+            continue
+        seen_text.add(norm)
+        out.append(c)
+        if len(out) >= n_best:
+            break
+    return out
+
+
+def null_score(start_logits: Sequence[Sequence[float]], end_logits: Sequence[Sequence[float]]) -> float:
+    """No-answer score as in `run_qa.py`: the minimum CLS (index 0) score over windows.
+    Returns -inf when there are no windows."""
+    scores = [float(s[0]) + float(e[0]) for s, e in zip(start_logits, end_logits)]
+    return min(scores) if scores else -math.inf
+
+
+def softmax(scores: Sequence[float], temperature: float = 1.0) -> list[float]:
+    """Numerically stable softmax of scores / temperature (empty in, empty out)."""
+    if not len(scores):
+        return []
+    x = np.asarray(scores, dtype=np.float64) / max(temperature, 1e-6)
+    x = np.exp(x - x.max())
+    return (x / x.sum()).tolist()

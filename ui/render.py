@@ -1,0 +1,210 @@
+"""HTML for the web UI, as small pure functions (unit-tested without a browser or Gradio).
+
+Every piece of text that comes from a question, a document or a file name goes through
+`html.escape` here, so markup in any of them is shown as text and never run. URLs become
+links only when they are http(s): a document could carry `javascript:` in its url field.
+"""
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+NOTICE = (
+    "Decision support from the indexed literature, not a diagnosis. Answers are extracted from "
+    "the documents below by a machine-reading model and may be wrong or incomplete: check the "
+    "source and use clinical judgement."
+)
+LEG_NAMES = {"bm25": "BM25 (keywords)", "dense": "Dense (meaning)"}
+
+
+def esc(text: Any) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is an absolute http(s) link, else None (no javascript:, data:, relative)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """`text` escaped, with text[start:end] wrapped in <mark> (offsets clamped to the text)."""
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    return f"{esc(text[:start])}<mark>{esc(text[start:end])}</mark>{esc(text[end:])}"
+
+
+def percent(p: float) -> str:
+    return f"{max(0.0, min(1.0, p)):.0%}"
+
+
+def render_confidence(probability: float) -> str:
+    p = max(0.0, min(1.0, probability))
+    return (
+        f'<div class="cq-conf" title="calibrated probability that this answer is correct">'
+        f'<div class="cq-bar"><span style="width:{p * 100:.1f}%"></span></div>'
+        f'<span class="cq-pct">{percent(p)} confidence</span></div>'
+    )
+
+
+def render_source(passage: Any) -> str:
+    """Title (a link when the URL is safe), source collection and licence of a passage."""
+    title = esc(passage.title or passage.doc_id)
+    url = safe_url(passage.url)
+    link = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>' if url else title
+    meta = [f"source: {esc(passage.source or 'unknown')}", f"licence: {esc(passage.license or 'not stated')}"]
+    if url:
+        meta.append(f'<span class="cq-url">{esc(url)}</span>')
+    return f'<div class="cq-src"><span class="cq-title">{link}</span> <span class="cq-meta">{" · ".join(meta)}</span></div>'
+
+
+def render_why(ranked: Any, hit: Any, threshold: float) -> str:
+    """The evidence for one answer: retrieval ranks and scores per leg, fused, reader."""
+    rows = []
+    if hit is not None:
+        for leg in ("bm25", "dense"):
+            if leg in hit.ranks:
+                rows.append((LEG_NAMES[leg], f"#{hit.ranks[leg]}", f"{hit.scores.get(leg, float('nan')):.4f}"))
+            else:
+                rows.append((LEG_NAMES[leg], "not in this leg's results", "–"))
+        rows.append(("Fused retrieval", f"#{ranked.hit_rank}", f"{hit.score:.4f}"))
+    a = ranked.answer
+    rows.append(("Reader span score", "", f"{a.score:.3f}"))
+    rows.append(("Reader probability", "", f"{a.probability:.3f} (threshold {threshold:.2f})"))
+    rows.append(("Final score", "", f"{ranked.final_score:.3f}"))
+    body = "".join(f"<tr><th>{esc(n)}</th><td>{esc(r)}</td><td>{esc(s)}</td></tr>" for n, r, s in rows)
+    return (
+        '<details class="cq-why"><summary>Why this answer</summary>'
+        f'<table><thead><tr><th></th><th>rank</th><th>score</th></tr></thead><tbody>{body}</tbody></table>'
+        "<p>Final score = reader probability blended with the passage's normalised retrieval score. "
+        "Use <em>Explain tokens</em> below for the words that drove the reader.</p></details>"
+    )
+
+
+def render_answer_html(result: Any) -> str:
+    """The answer list of an `AskResult`, or its no-answer state with the best passages."""
+    if not result.confident:
+        return render_no_answer(result)
+    cards = []
+    for i, r in enumerate(result.answers, 1):
+        a, p = r.answer, r.answer.passage
+        hit = result.hits[r.hit_rank - 1] if 0 < r.hit_rank <= len(result.hits) else None
+        cards.append(
+            f'<div class="cq-answer" data-rank="{i}">'
+            f'<div class="cq-head"><span class="cq-num">{i}.</span> <span class="cq-text">{esc(a.text)}</span></div>'
+            f"{render_confidence(a.probability)}"
+            f'<blockquote class="cq-passage">{highlight(p.text, a.start, a.end)}</blockquote>'
+            f"{render_source(p)}{render_why(r, hit, result.no_answer_threshold)}</div>"
+        )
+    return f'<div class="cq-answers" data-state="answers">{"".join(cards)}{_timing(result)}</div>'
+
+
+def render_no_answer(result: Any, limit: int = 3) -> str:
+    intro = (
+        f'<div class="cq-noanswer"><strong>No confident answer.</strong> No answer found in the indexed '
+        f"literature cleared the confidence threshold ({percent(result.no_answer_threshold)}), so none is "
+        "shown rather than a guess."
+    )
+    if not result.hits:
+        return (f'<div class="cq-answers" data-state="no-answer">{intro} No passage matched the question either: '
+                "try other words, another retrieval mode or fewer source filters.</div></div>")
+    passages = "".join(
+        f'<div class="cq-answer cq-hit"><blockquote class="cq-passage">{esc(h.passage.text)}</blockquote>'
+        f"{render_source(h.passage)}</div>"
+        for h in result.hits[:limit]
+    )
+    return (f'<div class="cq-answers" data-state="no-answer">{intro} The closest passages are below; read them '
+            f"yourself.</div>{passages}{_timing(result)}</div>")
+
+
+def _timing(result: Any) -> str:
+    t = result.timings_ms
+    return (f'<p class="cq-timing">retrieval {t.get("retrieve", 0):.0f} ms · reader {t.get("read", 0):.0f} ms · '
+            f"{len(result.hits)} passages read</p>")
+
+
+def render_error_html(message: str, hint: str = "") -> str:
+    hint_html = f'<div class="cq-hint">{esc(hint)}</div>' if hint else ""
+    return f'<div class="cq-error" role="alert" data-state="error">{esc(message)}{hint_html}</div>'
+
+
+def render_message_html(message: str) -> str:
+    return f'<div class="cq-message">{esc(message)}</div>'
+
+
+def render_tokens(text: str, tokens: Sequence[Any], mark: tuple[int, int] | None = None) -> str:
+    """`text` with each attributed token shaded by its weight (green +, red -); the gaps
+    between tokens are kept as they are. `mark`: a character span to underline (the answer)."""
+    out, pos = [], 0
+    for tok in sorted(tokens, key=lambda t: t[1]):
+        _, s, e, w = tok
+        if s < pos:  # overlapping offsets (some tokenizers): keep the first token
+            continue
+        out.append(esc(text[pos:s]))
+        colour = "22,163,74" if w >= 0 else "220,38,38"
+        in_answer = mark is not None and s < mark[1] and e > mark[0]
+        cls = "cq-tok cq-tok-ans" if in_answer else "cq-tok"
+        out.append(
+            f'<span class="{cls}" style="background:rgba({colour},{min(abs(w), 1.0):.2f})" '
+            f'title="{w:+.3f}">{esc(text[s:e])}</span>'
+        )
+        pos = e
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def render_explanation_html(explanation: Any, question: str, passage: str, start: int, end: int) -> str:
+    """Question and passage with the attribution of the answer's span score to each token."""
+    return (
+        '<div class="cq-explain" data-state="explanation">'
+        "<p>Integrated gradients of the answer's span score with respect to each input token: "
+        "<span class=\"cq-tok\" style=\"background:rgba(22,163,74,.6)\">green</span> pushed the reader towards "
+        "this answer, <span class=\"cq-tok\" style=\"background:rgba(220,38,38,.6)\">red</span> away from it; "
+        "the answer is underlined. Hover a token for its weight.</p>"
+        f'<div class="cq-exq"><strong>Question:</strong> {render_tokens(question, explanation.question)}</div>'
+        f'<blockquote class="cq-passage">{render_tokens(passage, explanation.passage, (start, end))}</blockquote></div>'
+    )
+
+
+@dataclass(frozen=True)
+class UploadRow:
+    name: str  # the safe file name
+    status: str  # added | updated | unchanged | skipped | failed
+    detail: str = ""
+
+
+def render_upload_report(rows: Sequence[UploadRow]) -> str:
+    if not rows:
+        return render_message_html("Choose one or more files first.")
+    body = "".join(
+        f'<tr class="cq-{esc(r.status)}"><td>{esc(r.name)}</td><td>{esc(r.status)}</td><td>{esc(r.detail)}</td></tr>'
+        for r in rows
+    )
+    counts = {s: sum(r.status == s for r in rows) for s in ("added", "updated", "unchanged", "skipped", "failed")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    return (f'<div class="cq-report" data-state="upload-report"><p>{esc(summary)}</p><table><thead><tr><th>file</th>'
+            f"<th>result</th><th>details</th></tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def render_index_info(manifest: dict[str, Any], reader: str, sources: Sequence[str]) -> str:
+    counts, enc = manifest.get("counts", {}), manifest.get("encoder", {})
+    rows = [
+        ("Documents", counts.get("documents", "?")),
+        ("Passages (chunks)", counts.get("chunks", "?")),
+        ("Encoder", f"{enc.get('model', '?')} ({enc.get('dimension', '?')} dims)"),
+        ("Vector index", (manifest.get("faiss") or {}).get("kind", "?")),
+        ("Built", manifest.get("created_at", "?")),
+        ("Last changed", manifest.get("updated_at", "?")),
+        ("Reader", reader),
+        ("Source collections", ", ".join(sources) or "none"),
+    ]
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f'<table class="cq-info" data-state="index-info">{body}</table>'
