@@ -150,3 +150,16 @@ def test_index_add_warns_about_phi_and_deidentifies(index_dir, tmp_path, capsys)
     code, out, _ = run(capsys, "search", "--index", str(idx), "--json", "colchicine discharge note")
     texts = " ".join(h["text"] for h in json.loads(out)["hits"])
     assert "colchicine" in texts and "00482913" not in texts and "John Smith" not in texts and "<MRN>" in texts
+
+
+@pytest.mark.parametrize("argv,needles", [
+    (["train", "--help"], ["reader", "mlm", "ner", "classify"]),
+    (["eval", "--help"], ["reader", "retrieval", "e2e", "compare", "ner", "classify"]),
+    (["annotations", "--help"], ["import", "export"]),
+])
+def test_every_subcommand_is_wired(capsys, argv, needles):
+    with pytest.raises(SystemExit):
+        main(argv)
+    out = capsys.readouterr().out
+    for n in needles:
+        assert n in out

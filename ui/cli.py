@@ -39,7 +39,8 @@ def _errors() -> tuple[type[BaseException], ...]:
     from store.errors import StoreError
 
     families: list[type[BaseException]] = [IndexerError, PipelineError, ReaderError, RetrieverError, StoreError]
-    for mod, name in (("pipeline.evaluation.errors", "EvaluationError"), ("privacy.errors", "PrivacyError")):
+    for mod, name in (("pipeline.evaluation.errors", "EvaluationError"), ("privacy.errors", "PrivacyError"),
+                      ("tasks.errors", "TaskError")):
         try:
             families.append(getattr(__import__(mod, fromlist=[name]), name))
         except (ImportError, AttributeError):
@@ -361,7 +362,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     for hook in _extension_hooks():
         hook(sub)
+    # The other fine-tuning tasks (NER, classification) and annotation import/export.
+    from tasks.cli import register_annotations, register_eval, register_train
+
+    register_train(train)
+    if "eval" in sub.choices:
+        register_eval(_subcommands(sub.choices["eval"]))
+    register_annotations(sub)
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> Any:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def _extension_hooks() -> list[Callable[[Any], None]]:

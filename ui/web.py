@@ -410,8 +410,11 @@ def build_app(engine: Any, config: ServeConfig, access: Access | None = None) ->
             return html_out, found, gr.Dropdown(choices=choices, value=0 if found else None, interactive=bool(found)), ""
 
         ask_outputs = [answers, targets, explain_choice, explanation]
-        ask_button.click(_guarded(on_ask, 4), [question, top_k, mode, sources], ask_outputs, concurrency_id="read")
-        question.submit(_guarded(on_ask, 4), [question, top_k, mode, sources], ask_outputs, concurrency_id="read")
+        # A stable API name: the load test (benchmarks/load_test.py) and scripted clients call /ask.
+        ask_button.click(_guarded(on_ask, 4), [question, top_k, mode, sources], ask_outputs, concurrency_id="read",
+                         api_name="ask")
+        question.submit(_guarded(on_ask, 4), [question, top_k, mode, sources], ask_outputs, concurrency_id="read",
+                        api_name=False)
 
         def on_explain(choice: int | None, found: list[dict[str, Any]], request: gr.Request) -> str:
             target = found[choice] if found and choice is not None and 0 <= choice < len(found) else None

@@ -1,0 +1,36 @@
+"""The shared training loop's pure parts: LR schedule, batching, padding."""
+import pytest
+import torch
+
+from tasks.ner import IGNORE
+from tasks.training import epoch_batches, lr_factor, pad_batch
+
+pytestmark = pytest.mark.unit
+
+
+def test_lr_factor_warms_up_then_decays_to_zero():
+    assert lr_factor(0.0, 0.1) == 0.0
+    assert lr_factor(0.05, 0.1) == pytest.approx(0.5)
+    assert lr_factor(0.1, 0.1) == pytest.approx(1.0)
+    assert lr_factor(0.55, 0.1) == pytest.approx(0.5)
+    assert lr_factor(1.0, 0.1) == 0.0 and lr_factor(1.3, 0.1) == 0.0  # past the budget: no negative LR
+    assert lr_factor(0.0, 0.0) == 1.0
+
+
+def test_epoch_batches_deterministic_cover_everything():
+    lengths = [5, 1, 9, 3, 7, 2, 8]
+    a = epoch_batches(lengths, 2, seed=1, epoch=0)
+    assert a == epoch_batches(lengths, 2, seed=1, epoch=0)
+    assert a != epoch_batches(lengths, 2, seed=1, epoch=1)
+    assert sorted(i for b in a for i in b) == list(range(7))
+
+
+def test_pad_batch_token_and_sequence_labels():
+    tok = pad_batch([{"input_ids": [1, 2, 3], "labels": [IGNORE, 4, IGNORE]}, {"input_ids": [1, 2], "labels": [IGNORE, 0]}], 0, IGNORE)
+    assert tok["input_ids"].tolist() == [[1, 2, 3], [1, 2, 0]]
+    assert tok["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert tok["labels"].tolist() == [[IGNORE, 4, IGNORE], [IGNORE, 0, IGNORE]]
+    cls = pad_batch([{"input_ids": [1], "labels": 2}, {"input_ids": [1, 2], "labels": 0}], 0, None)
+    assert cls["labels"].dtype == torch.long and cls["labels"].tolist() == [2, 0]
+    multi = pad_batch([{"input_ids": [1], "labels": [1.0, 0.0]}], 0, None)
+    assert multi["labels"].dtype == torch.float
