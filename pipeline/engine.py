@@ -33,6 +33,10 @@ class EngineConfig:
     retrieval_weight: float = 0.2
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
     top_answers: int = 5
+    # Threads for query encoding (torch) and FAISS search. One query is too small to gain from
+    # more, and OpenMP spin-waiting next to other busy threads made a 8 ms query take 480 ms
+    # (measured, docs/benchmarks.md). None leaves the libraries' defaults.
+    query_threads: int | None = 1
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,12 @@ class QAEngine:
 
     # -- loading -----------------------------------------------------------
     def warm_up(self, with_reader: bool = True) -> "QAEngine":
+        if self.config.query_threads:
+            import faiss
+            import torch
+
+            torch.set_num_threads(self.config.query_threads)
+            faiss.omp_set_num_threads(self.config.query_threads)
         if self.index is None:
             self.index = open_index(self.config.index_dir)
             # The query encoder is the one the index was built with (the manifest says which);
