@@ -5,17 +5,11 @@ action (a flag, a command, a file to fix), not restate the problem.
 """
 from __future__ import annotations
 
+from store.errors import HintedError
 
-class IndexerError(Exception):
+
+class IndexerError(HintedError):
     """Base class for problems while loading, chunking or indexing documents."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
 
 
 class LoaderError(IndexerError):

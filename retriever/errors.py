@@ -1,12 +1,8 @@
 """Retriever errors; each carries a hint that says how to fix it."""
 from __future__ import annotations
 
+from store.errors import HintedError
 
-class RetrieverError(Exception):
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
-    def __str__(self) -> str:
-        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+class RetrieverError(HintedError):
+    """Base class of this package's errors."""

@@ -1,15 +1,11 @@
 """Evaluation errors. Each carries a hint; the CLI prints message + hint and exits 1."""
 from __future__ import annotations
 
+from store.errors import HintedError
 
-class EvaluationError(Exception):
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
-    def __str__(self) -> str:
-        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+class EvaluationError(HintedError):
+    """Base class of this package's errors."""
 
 
 class DatasetFormatError(EvaluationError):
