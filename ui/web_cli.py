@@ -65,6 +65,12 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"reader: {engine.reader_description}", file=sys.stderr)
     app = build_app(engine, config, access)
     url = launch(app, config, access, block=False)
+    # uvicorn's loggers have their own handlers (added at launch) and do not propagate to the
+    # root logger, so the PHI filter is attached to them here as well.
+    from privacy.logging import install_log_scrubbing
+
+    for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error", "gradio"):
+        install_log_scrubbing(logging.getLogger(name), warm_up=False)
     print(f"clinqa web UI: {url}  ({'login required' if access.required else 'local use, no login'}; Ctrl-C stops)",
           file=sys.stderr)
     try:
