@@ -247,17 +247,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 # -- train -----------------------------------------------------------------------
 def cmd_train_reader(args: argparse.Namespace) -> int:
-    from reader.train import train_reader_from_args
+    from reader.train import config_from_args, train_reader
 
-    metrics = train_reader_from_args(args)
+    metrics = train_reader(config_from_args(args))
     print(json.dumps(metrics, indent=2, default=str))
     return 0
 
 
 def cmd_train_mlm(args: argparse.Namespace) -> int:
-    from reader.mlm import train_mlm_from_args
+    from reader.mlm import mlm_config_from_args, train_mlm
 
-    metrics = train_mlm_from_args(args)
+    metrics = train_mlm(mlm_config_from_args(args))
     print(json.dumps(metrics, indent=2, default=str))
     return 0
 
