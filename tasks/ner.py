@@ -21,6 +21,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from tasks.errors import DataFormatError, TaskError
+from tasks.training import add_training_args, training_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -410,33 +411,14 @@ def add_train_ner_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--train", nargs="+", required=True, metavar="FILE", help="token<TAB>tag training files")
     parser.add_argument("--dev", default="", metavar="FILE", help="token<TAB>tag dev file (model selection)")
     parser.add_argument("--out", required=True, help="output model directory")
-    parser.add_argument("--epochs", type=float, default=d["epochs"])
-    parser.add_argument("--lr", type=float, default=d["lr"])
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
-    parser.add_argument("--max-seq-len", type=int, default=d["max_seq_len"])
-    parser.add_argument("--warmup", type=float, default=d["warmup"], help="warm-up fraction of optimizer steps")
-    parser.add_argument("--weight-decay", type=float, default=d["weight_decay"])
-    parser.add_argument("--seed", type=int, default=d["seed"])
-    parser.add_argument("--threads", type=int, default=d["threads"])
-    parser.add_argument("--checkpoint-minutes", type=float, default=d["checkpoint_minutes"])
-    parser.add_argument("--eval-every", type=int, default=d["eval_every"], help="optimizer steps; 0 = every epoch")
-    parser.add_argument("--time-budget-min", type=float, default=d["time_budget_min"],
-                        help="stop after this many minutes of training; the LR schedule is fitted to it (0 = off)")
-    parser.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after N optimizer steps (0 = off)")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for training on CPU")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs only)")
+    add_training_args(parser, d)
     return parser
 
 
 def ner_config_from_args(args: argparse.Namespace) -> NerTrainConfig:
     return NerTrainConfig(
-        base=args.base, train_files=tuple(args.train), dev_file=args.dev, out_dir=args.out, epochs=args.epochs,
-        lr=args.lr, batch_size=args.batch_size, max_seq_len=args.max_seq_len, warmup=args.warmup,
-        weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
-        checkpoint_minutes=args.checkpoint_minutes, eval_every=args.eval_every, time_budget_min=args.time_budget_min,
-        max_steps=args.max_steps, bf16=args.bf16, resume=args.resume,
-        progress=not args.no_progress,
+        base=args.base, train_files=tuple(args.train), dev_file=args.dev, out_dir=args.out,
+        **training_kwargs(args),
     )
 
 

@@ -311,3 +311,34 @@ def set_seed_and_threads(seed: int, threads: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+# Command-line options of the shared loop: NER and classification add their data options
+# and call these, so both stay in step with run_training's knobs.
+_TRAINING_FIELDS = ("epochs", "lr", "batch_size", "max_seq_len", "warmup", "weight_decay", "seed", "threads",
+                    "checkpoint_minutes", "eval_every", "time_budget_min", "max_steps", "bf16", "resume")
+
+
+def add_training_args(parser: Any, d: dict[str, Any]) -> None:
+    """Add the training-loop options; `d` maps config field names to their defaults."""
+    parser.add_argument("--epochs", type=float, default=d["epochs"])
+    parser.add_argument("--lr", type=float, default=d["lr"])
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
+    parser.add_argument("--max-seq-len", type=int, default=d["max_seq_len"])
+    parser.add_argument("--warmup", type=float, default=d["warmup"], help="warm-up fraction of optimizer steps")
+    parser.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    parser.add_argument("--seed", type=int, default=d["seed"])
+    parser.add_argument("--threads", type=int, default=d["threads"])
+    parser.add_argument("--checkpoint-minutes", type=float, default=d["checkpoint_minutes"])
+    parser.add_argument("--eval-every", type=int, default=d["eval_every"], help="optimizer steps; 0 = every epoch")
+    parser.add_argument("--time-budget-min", type=float, default=d["time_budget_min"],
+                        help="stop after this many minutes of training; the LR schedule is fitted to it (0 = off)")
+    parser.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after N optimizer steps (0 = off)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for training on CPU")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs only)")
+
+
+def training_kwargs(args: Any) -> dict[str, Any]:
+    """Config keyword arguments for the options added by `add_training_args`."""
+    return {**{f: getattr(args, f) for f in _TRAINING_FIELDS}, "progress": not args.no_progress}
