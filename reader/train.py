@@ -24,7 +24,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -33,6 +33,8 @@ import numpy as np
 from reader.errors import TrainingError
 from reader.features import TrainFeature, check_stride, make_train_features
 from reader.squad import SquadExample, load_squad
+# The resumable-loop helpers are shared with the NER and classification trainers.
+from tasks.training import atomic_torch_save, epoch_batches, lr_factor, rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 
@@ -104,22 +106,6 @@ class TrainConfig:
 # ----------------------------------------------------------------------------- batching
 
 
-def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, bucket: int = 50) -> list[list[int]]:
-    """Deterministic batches for one epoch: shuffle, sort by length inside chunks of
-    `bucket` batches (so batches hold similar lengths), then shuffle the batch order.
-    Pure function of (lengths, batch_size, seed, epoch): resume relies on that."""
-    rng = random.Random(seed * 1_000_003 + epoch)
-    idx = list(range(len(lengths)))
-    rng.shuffle(idx)
-    chunk = batch_size * bucket
-    batches: list[list[int]] = []
-    for lo in range(0, len(idx), chunk):
-        part = sorted(idx[lo : lo + chunk], key=lambda i: lengths[i])
-        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
 def collate(features: Sequence[TrainFeature], pad_id: int):
     import torch
 
@@ -142,28 +128,6 @@ def collate(features: Sequence[TrainFeature], pad_id: int):
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _rng_state() -> dict:
-    import torch
-
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def _set_rng_state(state: dict) -> None:
-    import torch
-
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    import torch
-
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # a kill mid-write never leaves a half checkpoint
 
 
 def _load_model(base: str):
@@ -272,12 +236,6 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
     optimizer = torch.optim.AdamW(groups, lr=config.lr)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total_steps), total_steps)
 
-    def lr_factor(progress: float) -> float:
-        w = config.warmup
-        if progress < w:
-            return progress / w
-        return max(0.0, (1.0 - progress) / max(1e-9, 1.0 - w))
-
     train_seconds = 0.0  # time spent in training steps (evaluation excluded), kept across resumes
     step = 0  # optimizer steps done
     epoch = 0
@@ -294,7 +252,7 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
         step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         best, history = state["best"], state["history"]
         train_seconds = state.get("train_seconds", 0.0)
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         logger.info("resumed from %s at step %d (epoch %d, batch %d)", state_path, step, epoch, batch_in_epoch)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -302,7 +260,7 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
 
     def save_checkpoint() -> None:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_torch_save(
+        atomic_torch_save(
             {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -312,7 +270,7 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
                 "batch_in_epoch": batch_in_epoch,
                 "best": best,
                 "history": history,
-                "rng": _rng_state(),
+                "rng": rng_state(),
                 "config": config.to_dict(),
                 "n_features": len(features),
                 "train_seconds": train_seconds,
@@ -358,7 +316,7 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
             if config.time_budget_min:
                 progress = max(step / total_steps, train_seconds / (config.time_budget_min * 60))
                 for g in optimizer.param_groups:
-                    g["lr"] = config.lr * lr_factor(progress)
+                    g["lr"] = config.lr * lr_factor(progress, config.warmup)
             loss_sum = 0.0
             for b in group:
                 batch = collate([features[i] for i in b], pad_id)

@@ -81,13 +81,13 @@ def pad_batch(features: Sequence[dict], pad_id: int, label_pad: int | None):
     return batch
 
 
-def _rng_state() -> dict:
+def rng_state() -> dict:
     import torch
 
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
 
 
-def _set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict) -> None:
     import torch
 
     random.setstate(state["python"])
@@ -95,7 +95,7 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
+def atomic_torch_save(obj: Any, path: Path) -> None:
     import torch
 
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -176,7 +176,7 @@ def run_training(
         step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         train_s = state["train_s"]
         best, best_eval, history = state["best"], state["best_eval"], state["history"]
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         logger.info("resumed from %s at step %d (epoch %d, batch %d)", state_path, step, epoch, batch_in_epoch)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -199,7 +199,7 @@ def run_training(
 
     def save_checkpoint() -> None:
         state_path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_torch_save(
+        atomic_torch_save(
             {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -210,7 +210,7 @@ def run_training(
                 "best": best,
                 "best_eval": best_eval,
                 "history": history,
-                "rng": _rng_state(),
+                "rng": rng_state(),
                 "config": config.to_dict(),
                 "n_features": len(features),
             },
