@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
 from tasks.errors import DataFormatError, TaskError
+from tasks.jsonl import iter_jsonl
 from tasks.ner import NerSentence, bio_to_spans, words_with_offsets
 
 logger = logging.getLogger(__name__)
@@ -72,32 +73,25 @@ def read_doccano_ner(path: str | Path) -> list[AnnotatedDoc]:
     {"text", "entities": [{"start_offset", "end_offset", "label"}, ...]}."""
     p = Path(path)
     docs = []
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+    for lineno, obj in iter_jsonl(p):
+        text = obj.get("text") if isinstance(obj, dict) else None
+        if not isinstance(text, str):
+            raise DataFormatError(p, lineno, 'no "text" string', hint='doccano lines look like {"text": ..., "label": [[0, 5, "Disease"]]}')
+        raw = obj.get("entities", obj.get("label", []))
+        spans = []
+        for item in raw or []:
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(p, lineno, f"invalid JSON: {exc.msg}", hint="one JSON object per line") from exc
-            text = obj.get("text") if isinstance(obj, dict) else None
-            if not isinstance(text, str):
-                raise DataFormatError(p, lineno, 'no "text" string', hint='doccano lines look like {"text": ..., "label": [[0, 5, "Disease"]]}')
-            raw = obj.get("entities", obj.get("label", []))
-            spans = []
-            for item in raw or []:
-                try:
-                    if isinstance(item, dict):
-                        s, e, l = int(item["start_offset"]), int(item["end_offset"]), str(item["label"])
-                    else:
-                        s, e, l = int(item[0]), int(item[1]), str(item[2])
-                except (KeyError, IndexError, TypeError, ValueError) as exc:
-                    raise DataFormatError(p, lineno, f"bad span {item!r}",
-                                          hint='spans are [start, end, label] or {"start_offset", "end_offset", "label"}') from exc
-                if not 0 <= s < e <= len(text):
-                    raise DataFormatError(p, lineno, f"span {item!r} is outside the text (length {len(text)})")
-                spans.append(Span(s, e, l))
-            docs.append(AnnotatedDoc(str(obj.get("id", lineno)), text, tuple(sorted(spans, key=lambda x: (x.start, -x.end)))))
+                if isinstance(item, dict):
+                    s, e, l = int(item["start_offset"]), int(item["end_offset"]), str(item["label"])
+                else:
+                    s, e, l = int(item[0]), int(item[1]), str(item[2])
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise DataFormatError(p, lineno, f"bad span {item!r}",
+                                      hint='spans are [start, end, label] or {"start_offset", "end_offset", "label"}') from exc
+            if not 0 <= s < e <= len(text):
+                raise DataFormatError(p, lineno, f"span {item!r} is outside the text (length {len(text)})")
+            spans.append(Span(s, e, l))
+        docs.append(AnnotatedDoc(str(obj.get("id", lineno)), text, tuple(sorted(spans, key=lambda x: (x.start, -x.end)))))
     return docs
 
 
@@ -295,17 +289,10 @@ def read_texts(path: str | Path) -> list[tuple[str, str]]:
         raise TaskError(f"input not found: {p}", hint="pass a .jsonl, a .txt (one document per line) or a folder")
     if p.suffix.lower() == ".jsonl":
         out = []
-        with p.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataFormatError(p, lineno, f"invalid JSON: {exc.msg}") from exc
-                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                    raise DataFormatError(p, lineno, 'no "text" string')
-                out.append((str(obj.get("id", lineno)), obj["text"]))
+        for lineno, obj in iter_jsonl(p):
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise DataFormatError(p, lineno, 'no "text" string')
+            out.append((str(obj.get("id", lineno)), obj["text"]))
         return out
     lines = p.read_text(encoding="utf-8").splitlines()
     return [(str(i), l) for i, l in enumerate(lines, 1) if l.strip()]

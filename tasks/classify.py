@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from tasks.errors import DataFormatError, TaskError
+from tasks.jsonl import iter_jsonl
 from tasks.training import add_training_args, training_kwargs
 
 logger = logging.getLogger(__name__)
@@ -80,20 +81,13 @@ def read_jsonl(path: str | Path, *, text_key: str = "text", label_key: str = "la
     and "cats" (doccano variants) are accepted when `label_key` is absent."""
     p = Path(path)
     examples, any_list = [], False
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(p, lineno, f"invalid JSON: {exc.msg}", hint="one JSON object per line") from exc
-            if not isinstance(obj, dict) or not isinstance(obj.get(text_key), str):
-                raise DataFormatError(p, lineno, f"no {text_key!r} string", hint=f'each line needs {{"{text_key}": ..., "{label_key}": ...}}')
-            key = next((k for k in (label_key, "labels", "cats") if k in obj), label_key)
-            labels, as_list = _parse_label(obj.get(key), p, lineno, label_sep)
-            any_list |= as_list and len(labels) != 1
-            examples.append(ClassExample(obj[text_key], labels, str(obj.get("id", lineno))))
+    for lineno, obj in iter_jsonl(p):
+        if not isinstance(obj, dict) or not isinstance(obj.get(text_key), str):
+            raise DataFormatError(p, lineno, f"no {text_key!r} string", hint=f'each line needs {{"{text_key}": ..., "{label_key}": ...}}')
+        key = next((k for k in (label_key, "labels", "cats") if k in obj), label_key)
+        labels, as_list = _parse_label(obj.get(key), p, lineno, label_sep)
+        any_list |= as_list and len(labels) != 1
+        examples.append(ClassExample(obj[text_key], labels, str(obj.get("id", lineno))))
     return _dataset(examples, any_list if multi_label is None else multi_label, str(p))
 
 
