@@ -91,7 +91,7 @@ class LocalBackend:
         self.store.close()
 
     def _refresh_sources(self) -> None:
-        sources = {cid: src for cid, _text, src, _title in self.store.iter_chunks()}
+        sources = self.store.chunk_sources()
         self._row_source = np.array([sources.get(c, "") for c in self.terms.chunk_ids], dtype=object)
         self._key_source = {chunk_key(c): s for c, s in sources.items()}
 

@@ -123,6 +123,7 @@ class IndexWriter:
         self.show_progress = show_progress
         self._encoder: DenseEncoder | None = None
         self._token_spans: Callable[[str], list[tuple[int, int]]] | None = None
+        self._dim: int | None = None  # from the manifest when changing an index, else from the encoder
 
     # -- public ------------------------------------------------------------
     def build(self, sources: Sequence[str | Path], format: str | None = None) -> ChangeReport:
@@ -178,7 +179,7 @@ class IndexWriter:
             self._adopt(manifest)
             start = time.perf_counter()
             current = self.index_dir / manifest["generation"]
-            known = self._open_store_checksums(manifest, current, [d.doc_id for d in docs])
+            known = self._checksums(current, [d.doc_id for d in docs])
             new = [d for d in docs if d.doc_id not in known]
             changed = [d for d in docs if d.doc_id in known and known[d.doc_id] != d.checksum]
             unchanged = [d for d in docs if d.doc_id in known and known[d.doc_id] == d.checksum]
@@ -228,7 +229,7 @@ class IndexWriter:
             self._adopt(manifest)
             start = time.perf_counter()
             current = self.index_dir / manifest["generation"]
-            known = self._open_store_checksums(manifest, current, list(doc_ids))
+            known = self._checksums(current, list(doc_ids))
             present = [d for d in doc_ids if d in known]
             missing = tuple(d for d in doc_ids if d not in known)
             if not present:
@@ -311,7 +312,7 @@ class IndexWriter:
 
     @property
     def _dimension(self) -> int:
-        if getattr(self, "_dim", None) is None:
+        if self._dim is None:
             self._dim = self._encoder_ready().dimension
         return self._dim
 
@@ -331,16 +332,13 @@ class IndexWriter:
     def _explicit_encoder(self) -> bool:
         return self.config.encoder.model != EncoderConfig().model
 
-    def _open_store_checksums(self, manifest: dict[str, Any], gen: Path, doc_ids: list[str]) -> dict[str, str]:
-        backend = self._backend_readonly(gen)
+    def _checksums(self, gen: Path, doc_ids: list[str]) -> dict[str, str]:
+        """Checksums of those documents in the live generation (read only)."""
+        backend = self._backend(gen, create=False)
         try:
             return backend.store.open().checksums(doc_ids)
         finally:
             backend.close()
-
-    def _backend_readonly(self, gen: Path) -> LocalBackend:
-        return LocalBackend(gen, self._dim, tokenize, self.config.faiss, self.config.bm25,
-                            database_url=self.config.database_url)
 
     def _manifest(self, gen: Path, backend: LocalBackend, created_at: str | None) -> dict[str, Any]:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")

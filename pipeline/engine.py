@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +230,3 @@ class QAEngine:
                 "total": (t2 - t0) * 1000,
             },
         )
-
-    def with_config(self, **changes: Any) -> "QAEngine":
-        engine = QAEngine(replace(self.config, **changes))
-        engine.index, engine.encoder, engine.retriever, engine.reader = self.index, self.encoder, self.retriever, self.reader
-        return engine

@@ -228,6 +228,13 @@ class DocumentStore:
                 yield chunk_id, text, source, title
             last = rows[-1][0]
 
+    def chunk_sources(self) -> dict[str, str]:
+        """Source collection of every chunk (no text loaded: used to build search filters)."""
+        with self.session() as s:
+            return dict(
+                s.execute(select(ChunkRow.chunk_id, DocumentRow.source).join(DocumentRow, ChunkRow.doc_id == DocumentRow.doc_id)).all()
+            )
+
     def document(self, doc_id: str) -> Document | None:
         with self.session() as s:
             row = s.get(DocumentRow, doc_id)

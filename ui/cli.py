@@ -32,20 +32,12 @@ def default_index_dir() -> Path:
 
 
 def _errors() -> tuple[type[BaseException], ...]:
-    from indexer.errors import IndexerError
-    from pipeline.errors import PipelineError
+    """Every package's error family: each carries a message and a hint to print."""
     from reader.errors import ReaderError
-    from retriever.errors import RetrieverError
-    from store.errors import StoreError
+    from store.errors import HintedError
+    from tasks.errors import TaskError
 
-    families: list[type[BaseException]] = [IndexerError, PipelineError, ReaderError, RetrieverError, StoreError]
-    for mod, name in (("pipeline.evaluation.errors", "EvaluationError"), ("privacy.errors", "PrivacyError"),
-                      ("tasks.errors", "TaskError")):
-        try:
-            families.append(getattr(__import__(mod, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(families)
+    return (HintedError, ReaderError, TaskError)
 
 
 def _print_error(exc: BaseException) -> None:
