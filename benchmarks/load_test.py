@@ -80,7 +80,7 @@ def main() -> None:
                 q = QUESTIONS[(n + i) % len(QUESTIONS)]
                 t0 = time.perf_counter()
                 try:
-                    out = client.predict(q, args.top_k, "hybrid", [], api_name="/ask")
+                    out = client.predict(q, args.top_k, "hybrid", [], "", [], api_name="/ask")
                     ok = isinstance(out, (list, tuple)) and "cq-error" not in str(out[0])
                     with lock:
                         if ok:

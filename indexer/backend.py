@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from indexer.bm25 import BM25Config, TermIndex
 from indexer.dense import FaissConfig, VectorIndex
 from indexer.errors import IndexerError
 from indexer.manifest import IndexMismatchError, rebuild_hint
+from retriever.types import SearchFilter
 from store import DocumentStore, Passage, StoreConfig, chunk_key
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ class LocalBackend:
         self.vectors = VectorIndex(dimension, faiss_config)
         self.terms = TermIndex(bm25_config)
         self._tokens: dict[str, list[str]] = {}
-        self._row_source: np.ndarray = np.zeros(0, dtype=object)
         self._key_source: dict[int, str] = {}
+        self._filter_cache: dict[SearchFilter, set[str]] = {}
 
     # -- lifecycle -------------------------------------------------------
     def create(self) -> "LocalBackend":
@@ -92,7 +93,7 @@ class LocalBackend:
 
     def _refresh_sources(self) -> None:
         sources = self.store.chunk_sources()
-        self._row_source = np.array([sources.get(c, "") for c in self.terms.chunk_ids], dtype=object)
+        self._filter_cache = {}
         self._key_source = {chunk_key(c): s for c, s in sources.items()}
 
     # -- writes ----------------------------------------------------------
@@ -140,21 +141,41 @@ class LocalBackend:
     def size(self) -> int:
         return self.terms.size
 
-    def search_text(self, query: str, k: int, sources: Collection[str] | None = None) -> list[tuple[str, float]]:
-        mask = None
-        if sources:
-            mask = np.isin(self._row_source, list(sources))
+    def search_text(self, query: str, k: int, where: SearchFilter | None = None) -> list[tuple[str, float]]:
+        if not where:
+            return self.terms.search(self.tokenize(query), k)
+        allowed = self._allowed(where)
+        if not allowed:
+            return []
+        mask = np.isin(np.asarray(self.terms.chunk_ids, dtype=object), list(allowed))
         return self.terms.search(self.tokenize(query), k, mask=mask)
 
-    def search_vector(
-        self, vector: np.ndarray, k: int, sources: Collection[str] | None = None
-    ) -> list[tuple[str, float]]:
-        if sources:
-            allowed = [key for key, s in self._key_source.items() if s in set(sources)]
-            results = self._search_vector_subset(vector, k, allowed)
+    def search_vector(self, vector: np.ndarray, k: int, where: SearchFilter | None = None) -> list[tuple[str, float]]:
+        if where:
+            results = self._search_vector_subset(vector, k, [chunk_key(c) for c in self._allowed(where)])
         else:
             results = self.vectors.search(vector, k)
         return [(f"{key:015x}", score) for key, score in results]
+
+    def _allowed(self, where: SearchFilter) -> set[str]:
+        """Chunk ids passing the filter; the last few filters are cached (the BM25 and dense
+        legs of one query ask for the same one)."""
+        cached = self._filter_cache.get(where)
+        if cached is not None:
+            return cached
+        sets: list[set[str]] = []
+        if where.sources:
+            wanted = set(where.sources)
+            sets.append({f"{key:015x}" for key, src in self._key_source.items() if src in wanted})
+        for entity in where.entities:
+            sets.append(self.store.chunks_mentioning(entity))
+        if where.categories:
+            sets.append(self.store.chunks_in_categories(where.categories))
+        allowed = set.intersection(*sets) if sets else set()
+        if len(self._filter_cache) >= 16:
+            self._filter_cache.pop(next(iter(self._filter_cache)))
+        self._filter_cache[where] = allowed
+        return allowed
 
     def _search_vector_subset(self, vector: np.ndarray, k: int, keys: list[int]) -> list[tuple[int, float]]:
         import faiss

@@ -29,6 +29,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from indexer.annotate import AnnotateConfig, Annotator
 from indexer.backend import LocalBackend, check_dimension
 from indexer.bm25 import BM25Config
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
@@ -64,6 +65,8 @@ class IndexConfig:
     # Counts chunk sizes in this model's word pieces; the default reader shares its vocabulary.
     chunk_tokenizer: str | None = None
     database_url: str | None = None  # None: SQLite inside the generation directory
+    # Entity mentions and document categories stored at index time (off unless models are named).
+    annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> "IndexConfig":
@@ -78,6 +81,7 @@ class IndexConfig:
             chunking=ChunkingConfig(max_tokens=ch["max_tokens"], overlap_tokens=ch["overlap_tokens"]),
             chunk_tokenizer=ch.get("tokenizer"),
             database_url=manifest.get("database_url"),
+            annotate=AnnotateConfig.from_manifest(manifest.get("annotations")),
         )
 
 
@@ -122,6 +126,7 @@ class IndexWriter:
         self.config = config or IndexConfig()
         self.show_progress = show_progress
         self._encoder: DenseEncoder | None = None
+        self._annotator: Annotator | None = None
         self._token_spans: Callable[[str], list[tuple[int, int]]] | None = None
         self._dim: int | None = None  # from the manifest when changing an index, else from the encoder
 
@@ -147,6 +152,7 @@ class IndexWriter:
                 added, _ = backend.store.upsert(items)
                 passages = [p for _, ps in items for p in ps]
                 self._embed_into(backend, passages)
+                self._annotate_into(backend, docs, passages)
                 backend.rebuild_terms(show_progress=self.show_progress)
                 backend.save()
                 manifest = self._manifest(gen, backend, created_at=None)
@@ -198,6 +204,7 @@ class IndexWriter:
                 backend.remove(removed_ids)
                 by_id = {p.chunk_id: p for _, ps in items for p in ps}
                 self._embed_into(backend, [by_id[c] for c in added_ids])
+                self._annotate_into(backend, new + changed, [by_id[c] for c in added_ids])
                 backend.rebuild_terms(show_progress=self.show_progress)
                 backend.save()
                 new_manifest = self._manifest(gen, backend, created_at=manifest.get("created_at"))
@@ -302,6 +309,19 @@ class IndexWriter:
             bar.update(len(part))
         bar.close()
 
+    def _annotate_into(self, backend: LocalBackend, docs: Sequence[Document], passages: Sequence[Passage]) -> None:
+        """Store NER mentions of new chunks and categories of new/changed documents."""
+        if not self.config.annotate.enabled:
+            return
+        if self._annotator is None:
+            self._annotator = Annotator(self.config.annotate, show_progress=self.show_progress).warm_up()
+        mentions = self._annotator.entities(passages)
+        if mentions:
+            backend.store.add_mentions(mentions)
+        categories = self._annotator.categories(docs)
+        if categories:
+            backend.store.set_categories(categories)
+
     def _backend(self, gen: Path, create: bool) -> LocalBackend:
         dimension = self._dimension
         backend = LocalBackend(
@@ -366,7 +386,11 @@ class IndexWriter:
                 "tokenizer": self.config.chunk_tokenizer or self.config.encoder.model,
             },
             "database_url": self.config.database_url,
-            "counts": {"documents": len(checksums), "chunks": backend.size},
+            "annotations": self.config.annotate.to_manifest(),
+            "counts": {
+                "documents": len(checksums), "chunks": backend.size,
+                "entity_mentions": backend.store.count_mentions(), "categorised_documents": backend.store.count_categorised(),
+            },
             "corpus_checksum": corpus_checksum(checksums),
         }
 

@@ -17,7 +17,7 @@ from indexer.dense import DenseEncoder, EncoderConfig
 from indexer.loaded import LoadedIndex, open_index
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question
 from reader.types import Answer
-from retriever import Hit, HybridRetriever, RetrieverConfig
+from retriever import Hit, HybridRetriever, RetrieverConfig, SearchFilter
 from retriever.fusion import min_max
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class RankedAnswer:
             "score": self.final_score,
             "reader_score": a.score,
             "probability": a.probability,
+            "support": a.support,
             "retrieval_score": self.retrieval_score,
             "hit_rank": self.hit_rank,
             "doc_id": p.doc_id,
@@ -66,6 +67,8 @@ class RankedAnswer:
             "end": a.end,
             "doc_start": a.doc_start,
             "doc_end": a.doc_end,
+            "entities": [m.to_dict() for m in p.entities],
+            "category": p.category.to_dict() if p.category else None,
         }
 
 
@@ -194,24 +197,29 @@ class QAEngine:
     # -- questions -----------------------------------------------------------
     def search(
         self, question: str, top_k: int | None = None, mode: str | None = None,
-        sources: Collection[str] | None = None,
+        sources: Collection[str] | None = None, entities: Collection[str] | None = None,
+        categories: Collection[str] | None = None,
     ) -> SearchResult:
+        """Passages for a question; `sources` / `categories` keep any of those, `entities`
+        keeps passages mentioning all of them (see retriever.types.SearchFilter)."""
         q = clean_question(question, self.config.max_question_chars)
         self.warm_up(with_reader=False)
         assert self.retriever is not None
         t0 = time.perf_counter()
-        hits = self.retriever.search(q, top_k=top_k, mode=mode, sources=sources)
+        where = SearchFilter.of(sources, entities, categories)
+        hits = self.retriever.search(q, top_k=top_k, mode=mode, where=where)
         return SearchResult(q, tuple(hits), {"retrieve": (time.perf_counter() - t0) * 1000})
 
     def ask(
         self, question: str, top_k: int | None = None, mode: str | None = None,
         sources: Collection[str] | None = None, top_answers: int | None = None,
+        entities: Collection[str] | None = None, categories: Collection[str] | None = None,
     ) -> AskResult:
         q = clean_question(question, self.config.max_question_chars)
         self.warm_up(with_reader=True)
         assert self.retriever is not None
         t0 = time.perf_counter()
-        hits = self.retriever.search(q, top_k=top_k, mode=mode, sources=sources)
+        hits = self.retriever.search(q, top_k=top_k, mode=mode, where=SearchFilter.of(sources, entities, categories))
         t1 = time.perf_counter()
         limit = top_answers or self.config.top_answers
         output = self.reader.read(q, [h.passage for h in hits], top_k=max(limit, 5))

@@ -7,6 +7,7 @@ from typing import Literal
 
 from reader.errors import ReaderConfigError
 from reader.features import check_stride
+from reader.postprocess import MERGES
 
 # The shipped reader lives in the repo, next to the packages, so the default works from
 # any working directory (and in an installed editable checkout).
@@ -42,6 +43,9 @@ class ReaderConfig:
     no_answer_threshold: float | None = None
     temperature: float | None = None
     bias: float | None = None
+    # How answers found in several passages are ranked (reader.postprocess): "support" sums
+    # per-passage probabilities (at the calibration temperature), "best" keeps the best span.
+    merge: str = "support"
 
     def __post_init__(self) -> None:
         if self.backend not in ("onnx", "torch"):
@@ -54,6 +58,8 @@ class ReaderConfig:
                 raise ReaderConfigError(f"{name} must be >= 1 (got {getattr(self, name)})", hint=f"set {name} to a positive integer")
         if self.num_threads is not None and self.num_threads < 1:
             raise ReaderConfigError("num_threads must be >= 1 or None", hint="use None for the runtime default")
+        if self.merge not in MERGES:
+            raise ReaderConfigError(f"unknown merge {self.merge!r}", hint=f"use one of {', '.join(MERGES)}")
         if self.temperature is not None and self.temperature <= 0:
             raise ReaderConfigError("temperature must be > 0", hint="use None to read it from calibration.json")
         if self.no_answer_threshold is not None and not 0.0 <= self.no_answer_threshold <= 1.0:

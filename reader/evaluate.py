@@ -123,6 +123,8 @@ def evaluate_reader_files(
     batch_size: int = 32,
     n_best: int = 20,
     max_answer_tokens: int = 30,
+    merge: str = "support",
+    temperature: float = 1.0,
 ) -> dict:
     """SQuAD EM/F1 for every file, plus BioASQ question-level strict/lenient/MRR@5 for
     the factoid files (they are also scored per item with EM/F1)."""
@@ -138,7 +140,8 @@ def evaluate_reader_files(
         exs = load_squad(path)
         m, cands = evaluate_examples(logits_fn, tokenizer, exs, **kw)
         if path in bioasq_factoid:
-            m.update(factoid_metrics({k: [(c.text, c.score) for c in v[0]] for k, v in cands.items()}, exs))
+            m.update(factoid_metrics({k: [(c.text, c.score) for c in v[0]] for k, v in cands.items()}, exs,
+                                     merge=merge, temperature=temperature))
         res[Path(path).stem] = m
     return res
 
@@ -164,6 +167,8 @@ def main(argv=None) -> int:
     ap.add_argument("--doc-stride", type=int, default=128)
     ap.add_argument("--max-answer-tokens", type=int, default=30)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--merge", default="support", choices=["support", "best"],
+                    help="how BioASQ snippet answers are merged (support: at the calibration temperature)")
     ap.add_argument("--out", help="write the JSON here too")
     args = ap.parse_args(argv)
     t0 = time.time()
@@ -185,8 +190,10 @@ def main(argv=None) -> int:
                                           max_answer_tokens=args.max_answer_tokens))
         r.warm_up()
         tok, fn, desc = r._tokenizer, r._logits_fn, r.describe()
+    temperature = 1.0 if args.raw else r.merge_temperature
     res = evaluate_reader_files(fn, tok, args.squad, args.bioasq_factoid, args.max_seq_len, args.doc_stride,
-                                max_answer_tokens=args.max_answer_tokens)
+                                max_answer_tokens=args.max_answer_tokens, merge=args.merge, temperature=temperature)
+    res["merge"] = {"rule": args.merge, "temperature": temperature}
     res["max_answer_tokens"] = args.max_answer_tokens
     res["reader"] = desc
     res["seconds"] = round(time.time() - t0, 1)

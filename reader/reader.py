@@ -188,6 +188,12 @@ class ExtractiveReader:
         self._require()
         return self._calibration.no_answer_threshold
 
+    @property
+    def merge_temperature(self) -> float:
+        """Softmax temperature for merging answers across passages: the calibration's."""
+        self._require()
+        return self._calibration.temperature or 1.0
+
     # ------------------------------------------------------------------ reading
     def read(self, question: str, passages: Sequence[Passage], top_k: int | None = None) -> ReaderOutput:
         """Best answers to `question` found in `passages` (all windows of all passages)."""
@@ -210,6 +216,8 @@ class ExtractiveReader:
             [p.text for p in passages],
             n_best=max(cfg.n_best, k),
             max_answer_tokens=cfg.max_answer_tokens,
+            merge=cfg.merge,
+            temperature=self.merge_temperature,
         )
         probs = probabilities([c.score for c in cands], cal)
         answers = tuple(
@@ -220,6 +228,7 @@ class ExtractiveReader:
                 passage=passages[c.passage_index],
                 start=c.start,
                 end=c.end,
+                support=c.support,
             )
             for c, p in list(zip(cands, probs))[:k]
         )

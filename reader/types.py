@@ -20,6 +20,9 @@ class Answer:
     passage: Passage
     start: int
     end: int
+    # Evidence summed over the passages proposing this answer (ReaderConfig.merge="support");
+    # 0 when answers are ranked by their best span only.
+    support: float = 0.0
 
     @property
     def doc_start(self) -> int:

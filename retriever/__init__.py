@@ -2,6 +2,6 @@
 from retriever.errors import RetrieverError
 from retriever.fusion import convex_fusion, min_max, reciprocal_rank_fusion
 from retriever.retriever import HybridRetriever, RetrieverConfig
-from retriever.types import Hit
+from retriever.types import Hit, SearchFilter
 
-__all__ = ["Hit", "HybridRetriever", "RetrieverConfig", "RetrieverError", "convex_fusion", "min_max", "reciprocal_rank_fusion"]
+__all__ = ["Hit", "HybridRetriever", "RetrieverConfig", "RetrieverError", "SearchFilter", "convex_fusion", "min_max", "reciprocal_rank_fusion"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -11,7 +11,7 @@ import numpy as np
 from retriever.backend import SearchBackend
 from retriever.errors import RetrieverError
 from retriever.fusion import Fused, convex_fusion, reciprocal_rank_fusion, single_leg
-from retriever.types import Hit
+from retriever.types import Hit, SearchFilter
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,14 @@ class HybridRetriever:
                 f"mode {self.config.mode!r} needs a query encoder", "pass embed=..., or use mode 'bm25'"
             )
 
-    def legs(self, query: str, k: int, mode: str, sources: Collection[str] | None = None) -> dict[str, list[tuple[str, float]]]:
+    def legs(self, query: str, k: int, mode: str, where: SearchFilter | None = None) -> dict[str, list[tuple[str, float]]]:
         legs: dict[str, list[tuple[str, float]]] = {}
         if mode in ("bm25", "hybrid"):
-            legs["bm25"] = self.backend.search_text(query, k, sources=sources)
+            legs["bm25"] = self.backend.search_text(query, k, where=where)
         if mode in ("dense", "hybrid"):
             if self.embed is None:
                 raise RetrieverError("dense retrieval needs a query encoder", "use --mode bm25")
-            legs["dense"] = self.backend.search_vector(self.embed(query), k, sources=sources)
+            legs["dense"] = self.backend.search_vector(self.embed(query), k, where=where)
         return legs
 
     def search(
@@ -77,14 +77,14 @@ class HybridRetriever:
         query: str,
         top_k: int | None = None,
         mode: str | None = None,
-        sources: Collection[str] | None = None,
+        where: SearchFilter | None = None,
         config: RetrieverConfig | None = None,
     ) -> list[Hit]:
         cfg = config or self.config
         if top_k is not None or mode is not None:
             cfg = replace(cfg, top_k=top_k or cfg.top_k, mode=mode or cfg.mode)
         fetch = cfg.top_k * cfg.candidate_multiplier
-        legs = self.legs(query, fetch, cfg.mode, sources)
+        legs = self.legs(query, fetch, cfg.mode, where)
         fused = fuse(legs, cfg)[: cfg.top_k]
         passages = self.backend.passages([f.id for f in fused])
         hits = []

@@ -9,6 +9,35 @@ from store.types import Passage
 
 
 @dataclass(frozen=True)
+class SearchFilter:
+    """Restricts search to some passages.
+
+    sources: any of these collections; categories: documents predicted as any of these
+    labels; entities: passages mentioning ALL of these entities (index-time NER), so
+    ["metformin", "lactic acidosis"] finds passages about both. Empty = no restriction.
+    """
+
+    sources: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, sources=None, entities=None, categories=None) -> "SearchFilter | None":
+        """A filter from optional lists with blanks dropped; None when nothing is left."""
+        def clean(values) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(v.strip() for v in (values or ()) if v and v.strip()))
+
+        f = cls(clean(sources), clean(entities), clean(categories))
+        return f if f else None
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.entities or self.categories)
+
+    def to_dict(self) -> dict:
+        return {"sources": list(self.sources), "entities": list(self.entities), "categories": list(self.categories)}
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved passage with the evidence for its rank.
 
@@ -36,4 +65,6 @@ class Hit:
             "score": self.score,
             "ranks": dict(self.ranks),
             "scores": dict(self.scores),
+            "entities": [m.to_dict() for m in p.entities],
+            "category": p.category.to_dict() if p.category else None,
         }

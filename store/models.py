@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -51,6 +51,37 @@ class ChunkRow(Base):
     document: Mapped[DocumentRow] = relationship(back_populates="chunks")
 
     __table_args__ = (Index("ix_chunks_doc_order", "doc_id", "chunk_order"),)
+
+
+class MentionRow(Base):
+    """An entity mention in a chunk (index-time NER). Deleted with its chunk (ON DELETE CASCADE)."""
+
+    __tablename__ = "mentions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chunk_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("chunks.chunk_id", ondelete="CASCADE"), index=True
+    )
+    start: Mapped[int] = mapped_column("char_start", Integer)
+    end: Mapped[int] = mapped_column("char_end", Integer)
+    label: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    # normalize_mention(text): what entity filters match against
+    norm: Mapped[str] = mapped_column(String(512), index=True)
+    score: Mapped[float] = mapped_column(Float, default=1.0)
+
+
+class CategoryRow(Base):
+    """A document's predicted category (index-time classifier)."""
+
+    __tablename__ = "doc_categories"
+
+    doc_id: Mapped[str] = mapped_column(
+        String(512), ForeignKey("documents.doc_id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(256), default="")
+    probability: Mapped[float] = mapped_column(Float)
 
 
 class BuildRow(Base):

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy import create_engine, delete, event, func, inspect, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import StoreError
-from store.models import Base, BuildRow, ChunkRow, DocumentRow
-from store.types import Document, Passage
+from store.models import Base, BuildRow, CategoryRow, ChunkRow, DocumentRow, MentionRow
+from store.types import Category, Document, Mention, Passage, normalize_mention
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class DocumentStore:
         self.config = config
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._annotated = False
 
     # -- lifecycle -------------------------------------------------------
     def open(self, create: bool = False) -> "DocumentStore":
@@ -75,6 +76,9 @@ class DocumentStore:
             ) from exc
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Indexes built before annotations existed lack these tables: they read as empty.
+        tables = set(inspect(engine).get_table_names())
+        self._annotated = {MentionRow.__tablename__, CategoryRow.__tablename__} <= tables
         return self
 
     def close(self) -> None:
@@ -151,6 +155,38 @@ class DocumentStore:
             s.execute(delete(DocumentRow).where(DocumentRow.doc_id.in_(list(doc_ids))))
         return chunk_ids
 
+    def add_mentions(self, mentions: dict[str, Sequence[Mention]]) -> int:
+        """Store entity mentions per chunk id (replacing earlier ones); returns how many."""
+        self._require_annotations()
+        n = 0
+        with self.session() as s, s.begin():
+            ids = list(mentions)
+            for i in range(0, len(ids), 500):
+                s.execute(delete(MentionRow).where(MentionRow.chunk_id.in_(ids[i : i + 500])))
+            rows = [
+                {"chunk_id": c, "char_start": m.start, "char_end": m.end, "label": m.label, "text": m.text,
+                 "norm": normalize_mention(m.text)[:512], "score": float(m.score)}
+                for c, ms in mentions.items() for m in ms
+            ]
+            if rows:
+                s.execute(MentionRow.__table__.insert(), rows)
+            n = len(rows)
+        return n
+
+    def set_categories(self, categories: dict[str, Category]) -> None:
+        """Store each document's predicted category (replacing an earlier one)."""
+        self._require_annotations()
+        with self.session() as s, s.begin():
+            for doc_id, c in categories.items():
+                s.merge(CategoryRow(doc_id=doc_id, label=c.label, name=c.name, probability=float(c.probability)))
+
+    def _require_annotations(self) -> None:
+        if not self._annotated:
+            raise StoreError(
+                "this index database has no annotation tables (built by an older clinqa)",
+                "rebuild the index with `clinqa index build` to store entities and categories",
+            )
+
     def record_build(self, action: str, manifest_hash: str, details: dict[str, Any]) -> None:
         with self.session() as s, s.begin():
             s.add(BuildRow(action=action, manifest_hash=manifest_hash, details=details))
@@ -194,7 +230,96 @@ class DocumentStore:
                 )
                 for chunk, doc in s.execute(q):
                     out[chunk.chunk_id] = _passage(chunk, doc)
-        return out
+        return self._annotate(out)
+
+    def _annotate(self, passages: dict[Any, Passage]) -> dict[Any, Passage]:
+        """Attach stored entity mentions and document categories to passages."""
+        if not self._annotated or not passages:
+            return passages
+        by_chunk = {p.chunk_id: k for k, p in passages.items()}
+        doc_ids = list({p.doc_id for p in passages.values()})
+        mentions: dict[str, list[Mention]] = {}
+        cats: dict[str, Category] = {}
+        with self.session() as s:
+            ids = list(by_chunk)
+            for i in range(0, len(ids), 500):
+                q = select(MentionRow).where(MentionRow.chunk_id.in_(ids[i : i + 500])).order_by(MentionRow.start)
+                for m in s.scalars(q):
+                    mentions.setdefault(m.chunk_id, []).append(Mention(m.start, m.end, m.label, m.text, m.score))
+            for i in range(0, len(doc_ids), 500):
+                for c in s.scalars(select(CategoryRow).where(CategoryRow.doc_id.in_(doc_ids[i : i + 500]))):
+                    cats[c.doc_id] = Category(c.label, c.probability, c.name)
+        return {
+            k: replace(p, entities=tuple(mentions.get(p.chunk_id, ())), category=cats.get(p.doc_id))
+            for k, p in passages.items()
+        }
+
+    def chunks_mentioning(self, entity: str) -> set[str]:
+        """Chunk ids with a mention equal to `entity`, or containing it as whole words
+        ("metformin" matches "metformin hydrochloride", not "metformins")."""
+        term = normalize_mention(entity)
+        if not self._annotated or not term:
+            return set()
+        esc = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.session() as s:
+            q = select(MentionRow.chunk_id).where(
+                or_(
+                    MentionRow.norm == term,
+                    MentionRow.norm.like(f"{esc} %", escape="\\"),
+                    MentionRow.norm.like(f"% {esc}", escape="\\"),
+                    MentionRow.norm.like(f"% {esc} %", escape="\\"),
+                )
+            )
+            return set(s.scalars(q))
+
+    def chunks_in_categories(self, labels: Sequence[str]) -> set[str]:
+        """Chunk ids of documents whose predicted category is one of `labels`."""
+        if not self._annotated or not labels:
+            return set()
+        with self.session() as s:
+            q = (
+                select(ChunkRow.chunk_id)
+                .join(CategoryRow, CategoryRow.doc_id == ChunkRow.doc_id)
+                .where(CategoryRow.label.in_(list(labels)))
+            )
+            return set(s.scalars(q))
+
+    def category_counts(self) -> list[tuple[str, str, int]]:
+        """(label, name, number of documents) per predicted category, most frequent first."""
+        if not self._annotated:
+            return []
+        with self.session() as s:
+            q = (
+                select(CategoryRow.label, func.max(CategoryRow.name), func.count())
+                .group_by(CategoryRow.label)
+                .order_by(func.count().desc(), CategoryRow.label)
+            )
+            return [(label, name or "", int(n)) for label, name, n in s.execute(q)]
+
+    def entity_counts(self, limit: int = 50, label: str | None = None) -> list[tuple[str, str, int]]:
+        """(normalised mention, label, number of chunks) for the most frequent entities."""
+        if not self._annotated:
+            return []
+        with self.session() as s:
+            q = select(MentionRow.norm, MentionRow.label, func.count(func.distinct(MentionRow.chunk_id)).label("n"))
+            if label:
+                q = q.where(MentionRow.label == label)
+            q = q.group_by(MentionRow.norm, MentionRow.label).order_by(
+                func.count(func.distinct(MentionRow.chunk_id)).desc(), MentionRow.norm
+            ).limit(limit)
+            return [(norm, lab, int(n)) for norm, lab, n in s.execute(q)]
+
+    def count_mentions(self) -> int:
+        if not self._annotated:
+            return 0
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(MentionRow)) or 0)
+
+    def count_categorised(self) -> int:
+        if not self._annotated:
+            return 0
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(CategoryRow)) or 0)
 
     def passages_by_key(self, keys: Sequence[int]) -> dict[int, Passage]:
         out: dict[int, Passage] = {}
@@ -208,7 +333,7 @@ class DocumentStore:
                 )
                 for chunk, doc in s.execute(q):
                     out[chunk.key] = _passage(chunk, doc)
-        return out
+        return self._annotate(out)
 
     def iter_chunks(self, batch_size: int = 2000) -> Iterator[tuple[str, str, str, str]]:
         """(chunk_id, text, source, title) of every chunk, in chunk-id order."""

@@ -49,6 +49,39 @@ class Document:
         return text_checksum(f"{self.title}\x00{self.text}")
 
 
+def normalize_mention(text: str) -> str:
+    """Lookup form of an entity mention or entity filter: case-folded, single spaces."""
+    return " ".join(text.casefold().split())
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity found in a passage by the NER model at index time.
+
+    `start`/`end` are character offsets into `Passage.text`."""
+
+    start: int
+    end: int
+    label: str  # entity type, e.g. "Disease" or "Chemical"
+    text: str
+    score: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "label": self.label, "text": self.text, "score": self.score}
+
+
+@dataclass(frozen=True)
+class Category:
+    """A document's predicted category (index-time classifier) and its probability."""
+
+    label: str
+    probability: float
+    name: str = ""  # human-readable label name, when the model provides one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "name": self.name, "probability": self.probability}
+
+
 @dataclass(frozen=True)
 class Passage:
     """A chunk of a document: the unit that is indexed, retrieved and read.
@@ -67,6 +100,9 @@ class Passage:
     url: str | None = None
     source: str = ""
     license: str | None = None
+    # Index-time annotations (empty when the index was built without NER / classifier).
+    entities: tuple[Mention, ...] = ()
+    category: Category | None = None
 
     @property
     def key(self) -> int:

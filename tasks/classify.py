@@ -320,20 +320,18 @@ def _encode(tokenizer, dataset: ClassDataset, label2id: dict[str, int] | None, m
 
 
 def predict_probs(model, tokenizer, dataset: ClassDataset, max_seq_len: int, batch_size: int) -> np.ndarray:
-    """(n_docs, n_labels) probabilities: softmax, or sigmoid for multi-label models."""
-    import torch
-
-    from tasks.training import pad_batch
+    """(n_docs, n_labels) probabilities: softmax, or sigmoid for multi-label models.
+    `model` is a torch sequence classifier or a tasks.runtime.OnnxTaskModel."""
+    from tasks.runtime import batch_logits, pad_ids, sigmoid, softmax
 
     multi = model.config.problem_type == "multi_label_classification"
     feats = _encode(tokenizer, dataset, None, max_seq_len)
     order = sorted(range(len(feats)), key=lambda i: len(feats[i]["input_ids"]))
     out = np.zeros((len(feats), model.config.num_labels), dtype=np.float32)
-    with torch.no_grad():
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo : lo + batch_size]
-            logits = model(**pad_batch([feats[i] for i in idx], tokenizer.pad_token_id or 0, None)).logits.float()
-            out[idx] = (torch.sigmoid(logits) if multi else torch.softmax(logits, dim=-1)).numpy()
+    for lo in range(0, len(order), batch_size):
+        idx = order[lo : lo + batch_size]
+        logits = batch_logits(model, *pad_ids([feats[i] for i in idx], tokenizer.pad_token_id or 0))
+        out[idx] = sigmoid(logits) if multi else softmax(logits)
     return out
 
 
@@ -360,33 +358,49 @@ def tune_threshold(probs: np.ndarray, gold: Sequence[Sequence[str]], id2label: d
     return best
 
 
-def _load_seq_model(model_dir: str | Path):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def _load_seq_model(model_dir: str | Path, backend: str | None = None, threads: int = 0):
+    """(tokenizer, model, task.json content): ONNX when the directory ships model_int8.onnx
+    (backend None), else PyTorch in fp32 (see tasks.runtime)."""
+    from tasks.runtime import load_task_model
 
-    try:
-        tok = AutoTokenizer.from_pretrained(str(model_dir))
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
-    except (OSError, ValueError) as exc:
-        raise TaskError(f"cannot load classifier {model_dir}: {exc}",
-                        hint="pass the --out directory of `clinqa train classify`") from exc
-    model.eval()
+    tok, model = load_task_model(model_dir, "classify", backend=backend, threads=threads)
     info_path = Path(model_dir) / "task.json"
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     return tok, model, info
 
 
 class Classifier:
-    """Classify texts with a trained model. Cheap constructor; `warm_up()` loads."""
+    """Classify texts with a trained model. Cheap constructor; `warm_up()` loads.
+    `backend`: "onnx", "torch" or None (ONNX when the directory ships model_int8.onnx,
+    else PyTorch); `threads`: ONNX Runtime intra-op or torch threads (0 = default)."""
 
-    def __init__(self, model_dir: str | Path, *, max_seq_len: int = 256, batch_size: int = 16) -> None:
+    def __init__(self, model_dir: str | Path, *, max_seq_len: int = 256, batch_size: int = 16, threads: int = 0,
+                 backend: str | None = None) -> None:
+        if backend not in (None, "auto", "onnx", "torch"):
+            raise TaskError(f"unknown backend {backend!r}", hint="use onnx or torch")
         self.model_dir = str(model_dir)
         self.max_seq_len = max_seq_len
         self.batch_size = batch_size
+        self.threads = threads
+        self.backend = backend
         self._loaded = None
 
     def warm_up(self) -> None:
         if self._loaded is None:
-            self._loaded = _load_seq_model(self.model_dir)
+            self._loaded = _load_seq_model(self.model_dir, self.backend, self.threads)
+
+    @property
+    def backend_used(self) -> str | None:
+        """"torch", "onnx:model_int8.onnx", ... once loaded; None before."""
+        from tasks.runtime import backend_name
+
+        return backend_name(self._loaded[1]) if self._loaded is not None else None
+
+    @property
+    def labels(self) -> list[str]:
+        self.warm_up()
+        id2label = self._loaded[1].config.id2label
+        return [id2label[k] for k in sorted(id2label, key=int)]
 
     @property
     def multi_label(self) -> bool:
@@ -406,11 +420,20 @@ class Classifier:
 
 
 def evaluate_classify(model_dir: str | Path, dataset: ClassDataset | str | Path, *, out: str | Path | None = None,
-                      max_seq_len: int = 256, batch_size: int = 32, subdir: str = "") -> dict:
+                      max_seq_len: int = 256, batch_size: int = 32, subdir: str = "", backend: str | None = None,
+                      threads: int = 0) -> dict:
     """{"accuracy", "macro_f1", "micro_f1", "n", "per_class"} (percent). With `out`, writes
-    metrics.json there, plus confusion_matrix.png for single-label models."""
+    metrics.json there, plus confusion_matrix.png for single-label models. `backend`:
+    "onnx", "torch" or None (ONNX when the directory has model_int8.onnx)."""
     ds = dataset if isinstance(dataset, ClassDataset) else load_dataset(dataset, subdir=subdir)
-    tok, model, info = _load_seq_model(model_dir)
+    tok, model, info = _load_seq_model(model_dir, backend, threads)
+    return score_classifier(model, tok, ds, info, out=out, max_seq_len=max_seq_len, batch_size=batch_size,
+                            title=Path(model_dir).name)
+
+
+def score_classifier(model, tok, ds: ClassDataset, info: dict, *, out: str | Path | None = None,
+                     max_seq_len: int = 256, batch_size: int = 32, title: str = "") -> dict:
+    """evaluate_classify on a loaded model (torch or ONNX) and its task.json content."""
     multi = model.config.problem_type == "multi_label_classification"
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     unknown = sorted(set(ds.labels) - set(id2label.values()))
@@ -428,7 +451,7 @@ def evaluate_classify(model_dir: str | Path, dataset: ClassDataset | str | Path,
         if not multi:
             cm = confusion_matrix([g[0] for g in gold], [p[0] for p in pred], labels)
             plot_confusion(cm, labels, o / "confusion_matrix.png",
-                           title=f"{Path(model_dir).name}: accuracy {res['accuracy']:.1f}, macro F1 {res['macro_f1']:.1f}")
+                           title=f"{title}: accuracy {res['accuracy']:.1f}, macro F1 {res['macro_f1']:.1f}")
     return res
 
 

@@ -5,10 +5,16 @@
 
     train ner            add_train_ner_args            cmd_train_ner
     train classify       add_train_classify_args       cmd_train_classify
+    train retriever      add_train_retriever_args      cmd_train_retriever
     eval ner             add_eval_ner_args             cmd_eval_ner
     eval classify        add_eval_classify_args        cmd_eval_classify
     annotations import   add_annotations_import_args   cmd_annotations_import
     annotations export   add_annotations_export_args   cmd_annotations_export
+
+`eval ner|classify` default to the shipped models (tasks.shipped: models/ner,
+models/classifier) and run them with ONNX Runtime when the directory has model_int8.onnx
+(`--backend torch` forces PyTorch). Exporting a trained run for shipping is
+`python -m tasks.export --model RUN_DIR --out models/ner` (tasks.export).
 
 `register_train(train_subparsers)`, `register_eval(eval_subparsers)` and
 `register_annotations(top_level_subparsers)` do that wiring in one call each.
@@ -26,12 +32,14 @@ from typing import Any, Callable
 from tasks.classify import add_train_classify_args
 from tasks.errors import TaskError
 from tasks.ner import add_train_ner_args
+from tasks.retriever import add_train_retriever_args
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "add_train_ner_args", "add_train_classify_args", "add_eval_ner_args", "add_eval_classify_args",
-    "add_annotations_import_args", "add_annotations_export_args", "cmd_train_ner", "cmd_train_classify",
+    "add_train_ner_args", "add_train_classify_args", "add_train_retriever_args", "add_eval_ner_args",
+    "add_eval_classify_args", "add_annotations_import_args", "add_annotations_export_args", "cmd_train_ner",
+    "cmd_train_classify", "cmd_train_retriever",
     "cmd_eval_ner", "cmd_eval_classify", "cmd_annotations_import", "cmd_annotations_export",
     "register_train", "register_eval", "register_annotations", "run_handler",
 ]
@@ -60,51 +68,89 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_retriever(args: argparse.Namespace) -> int:
+    from tasks.retriever import retriever_config_from_args, train_retriever
+
+    metrics = train_retriever(retriever_config_from_args(args))
+    _print_json({"out": args.out, "train_pairs": metrics["train_pairs"], "steps_done": metrics["steps_done"],
+                 "first_loss": metrics["first_loss"], "last_loss": metrics["last_loss"],
+                 "stopped_by": metrics["stopped_by"], "wall_minutes": metrics["wall_minutes"]})
+    return 0
+
+
 # ----------------------------------------------------------------------------- eval
 
 
 def add_eval_ner_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--model", required=True, help="NER model directory (the --out of `train ner`)")
-    parser.add_argument("--data", required=True, help="token<TAB>tag file to score")
-    parser.add_argument("--max-seq-len", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    parser.add_argument("--model", help="NER model directory (the --out of `train ner`, or an export of it); "
+                        "default: the shipped model in models/ner")
+    parser.add_argument("--dataset", "--data", dest="data", required=True, metavar="FILE",
+                        help="token<TAB>tag file to score (e.g. bc5cdr/test.tsv)")
+    _runtime_args(parser, max_seq_len=512)
     parser.add_argument("--out", help="write metrics.json into this folder")
     parser.add_argument("--json", action="store_true", help="print the full metrics as JSON")
     return parser
 
 
 def add_eval_classify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--model", required=True, help="classifier directory (the --out of `train classify`)")
-    parser.add_argument("--data", required=True, help="CSV/JSONL file, folder or .tar.gz (one subfolder per label)")
-    parser.add_argument("--subdir", default="", help="split folder inside --data (Ohsumed: test)")
-    parser.add_argument("--max-seq-len", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    parser.add_argument("--model", help="classifier directory (the --out of `train classify`, or an export of it); "
+                        "default: the shipped model in models/classifier")
+    parser.add_argument("--dataset", "--data", dest="data", required=True, metavar="PATH",
+                        help="CSV/JSONL file, folder or .tar.gz (one subfolder per label)")
+    parser.add_argument("--subdir", default="", help="split folder inside --dataset (Ohsumed: test)")
+    _runtime_args(parser, max_seq_len=256)
     parser.add_argument("--out", help="write metrics.json and confusion_matrix.png into this folder")
     parser.add_argument("--json", action="store_true", help="print the full metrics as JSON")
     return parser
 
 
-def _threads(n: int) -> None:
-    if n:
-        import torch
+def _runtime_args(parser: argparse.ArgumentParser, max_seq_len: int) -> None:
+    parser.add_argument("--backend", choices=["onnx", "torch"],
+                        help="runtime (default: onnx when the model directory has model_int8.onnx, else torch)")
+    parser.add_argument("--max-seq-len", type=int, default=max_seq_len)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime / torch threads (0 = the runtime's default)")
 
-        torch.set_num_threads(n)
+
+def _model_or_shipped(model: str | None, kind: str) -> str:
+    """--model, else the shipped model of that kind (tasks.shipped), else a TaskError
+    saying how to get one."""
+    from tasks import shipped
+
+    if model:
+        return model
+    found = shipped.shipped_ner() if kind == "ner" else shipped.shipped_classifier()
+    if found is None:
+        what, where = (("NER model", "models/ner") if kind == "ner" else ("classifier", "models/classifier"))
+        folder = shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR
+        raise TaskError(f"no --model given and no shipped {what} in {folder}",
+                        hint=f"pass --model DIR (the --out of `clinqa train {kind}`), or export a trained run with "
+                             f"`python -m tasks.export --model RUN_DIR --out {where}`")
+    return str(found)
+
+
+def _run_info(model: str, backend: str | None) -> dict:
+    from tasks.runtime import onnx_file, resolve_backend
+
+    used = resolve_backend(model, backend)
+    return {"model": model, "backend": f"onnx:{onnx_file(model).name}" if used == "onnx" else "torch"}
 
 
 def cmd_eval_ner(args: argparse.Namespace) -> int:
     from tasks.ner import evaluate_ner
 
-    _threads(args.threads)
-    res = evaluate_ner(args.model, args.data, max_seq_len=args.max_seq_len, batch_size=args.batch_size)
+    model = _model_or_shipped(args.model, "ner")
+    res = evaluate_ner(model, args.data, max_seq_len=args.max_seq_len, batch_size=args.batch_size,
+                       backend=args.backend, threads=args.threads)
+    res = {**res, **_run_info(model, args.backend)}
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "metrics.json").write_text(json.dumps(res, indent=2) + "\n")
     if args.json:
         _print_json(res)
     else:
-        print(f"{args.data}: {res['n']} sentences  P {res['precision']:.2f}  R {res['recall']:.2f}  F1 {res['f1']:.2f}")
+        print(f"{args.data}: {res['n']} sentences  P {res['precision']:.2f}  R {res['recall']:.2f}  F1 {res['f1']:.2f}"
+              f"  [{res['model']}, {res['backend']}]")
         for t, m in sorted(res["per_type"].items()):
             print(f"  {t:<12} P {m['precision']:.2f}  R {m['recall']:.2f}  F1 {m['f1']:.2f}  ({m['support']})")
     return 0
@@ -113,14 +159,17 @@ def cmd_eval_ner(args: argparse.Namespace) -> int:
 def cmd_eval_classify(args: argparse.Namespace) -> int:
     from tasks.classify import evaluate_classify
 
-    _threads(args.threads)
-    res = evaluate_classify(args.model, args.data, out=args.out, max_seq_len=args.max_seq_len,
-                            batch_size=args.batch_size, subdir=args.subdir)
+    model = _model_or_shipped(args.model, "classify")
+    res = evaluate_classify(model, args.data, out=args.out, max_seq_len=args.max_seq_len,
+                            batch_size=args.batch_size, subdir=args.subdir, backend=args.backend, threads=args.threads)
+    res = {**res, **_run_info(model, args.backend)}
+    if args.out:  # the same object as --json, with the model and backend used
+        (Path(args.out) / "metrics.json").write_text(json.dumps(res, indent=2) + "\n")
     if args.json:
         _print_json(res)
     else:
         print(f"{args.data}: {res['n']} documents  accuracy {res['accuracy']:.2f}  "
-              f"macro F1 {res['macro_f1']:.2f}  micro F1 {res['micro_f1']:.2f}")
+              f"macro F1 {res['macro_f1']:.2f}  micro F1 {res['micro_f1']:.2f}  [{res['model']}, {res['backend']}]")
         if args.out:
             print(f"metrics and confusion matrix in {args.out}")
     return 0
@@ -225,11 +274,13 @@ def cmd_annotations_export(args: argparse.Namespace) -> int:
 
 
 def register_train(train: Any) -> None:
-    """Add `ner` and `classify` to the `train` subparsers."""
+    """Add `ner`, `classify` and `retriever` to the `train` subparsers."""
     p = train.add_parser("ner", help="fine-tune a medical NER model on token<TAB>tag (BIO) files")
     add_train_ner_args(p).set_defaults(func=cmd_train_ner)
     p = train.add_parser("classify", help="fine-tune a document classifier (CSV/JSONL/folder per label)")
     add_train_classify_args(p).set_defaults(func=cmd_train_classify)
+    p = train.add_parser("retriever", help="contrastive fine-tuning of the dense encoder on question/passage pairs")
+    add_train_retriever_args(p).set_defaults(func=cmd_train_retriever)
 
 
 def register_eval(ev: Any) -> None:

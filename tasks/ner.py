@@ -172,10 +172,9 @@ def entity_metrics(y_true: list[list[str]], y_pred: list[list[str]]) -> dict:
 
 
 def _predict_tags(model, tokenizer, sentences: Sequence[NerSentence], max_seq_len: int, batch_size: int):
-    """Per word: predicted tag and its probability ("O" for words lost to truncation)."""
-    import torch
-
-    from tasks.training import pad_batch
+    """Per word: predicted tag and its probability ("O" for words lost to truncation).
+    `model` is a torch token classifier or a tasks.runtime.OnnxTaskModel."""
+    from tasks.runtime import batch_logits, pad_ids, softmax
 
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     feats, wids = encode(tokenizer, sentences, None, max_seq_len)
@@ -183,23 +182,22 @@ def _predict_tags(model, tokenizer, sentences: Sequence[NerSentence], max_seq_le
     tags: list[list[str]] = [[] for _ in sentences]
     probs: list[list[float]] = [[] for _ in sentences]
     n_cut = 0
-    with torch.no_grad():
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo : lo + batch_size]
-            batch = pad_batch([feats[i] for i in idx], tokenizer.pad_token_id or 0, None)
-            p = torch.softmax(model(**batch).logits.float(), dim=-1).numpy()
-            for row, i in enumerate(idx):
-                first = first_piece_index(wids[i])
-                n_words = len(sentences[i].tokens)
-                n_cut += n_words - len(first)
-                for w in range(n_words):
-                    if w in first:
-                        k = int(np.argmax(p[row, first[w]]))
-                        tags[i].append(id2label[k])
-                        probs[i].append(float(p[row, first[w], k]))
-                    else:
-                        tags[i].append("O")
-                        probs[i].append(0.0)
+    for lo in range(0, len(order), batch_size):
+        idx = order[lo : lo + batch_size]
+        ids, am = pad_ids([feats[i] for i in idx], tokenizer.pad_token_id or 0)
+        p = softmax(batch_logits(model, ids, am))
+        for row, i in enumerate(idx):
+            first = first_piece_index(wids[i])
+            n_words = len(sentences[i].tokens)
+            n_cut += n_words - len(first)
+            for w in range(n_words):
+                if w in first:
+                    k = int(np.argmax(p[row, first[w]]))
+                    tags[i].append(id2label[k])
+                    probs[i].append(float(p[row, first[w], k]))
+                else:
+                    tags[i].append("O")
+                    probs[i].append(0.0)
     if n_cut:
         logger.warning("%d words beyond max_seq_len=%d were tagged O", n_cut, max_seq_len)
     return tags, probs
@@ -209,25 +207,26 @@ def _as_sentences(dataset: str | Path | Sequence[NerSentence]) -> list[NerSenten
     return read_bio(dataset) if isinstance(dataset, (str, Path)) else list(dataset)
 
 
-def _load_token_model(model_dir: str | Path):
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+def _load_token_model(model_dir: str | Path, backend: str | None = None, threads: int = 0):
+    """(tokenizer, model): ONNX when the directory ships model_int8.onnx (backend None),
+    else PyTorch in fp32 (see tasks.runtime)."""
+    from tasks.runtime import load_task_model
 
-    try:
-        tok = AutoTokenizer.from_pretrained(str(model_dir))
-        model = AutoModelForTokenClassification.from_pretrained(str(model_dir))
-    except (OSError, ValueError) as exc:
-        raise TaskError(f"cannot load NER model {model_dir}: {exc}",
-                        hint="pass the --out directory of `clinqa train ner`") from exc
-    model.eval()
-    return tok, model
+    return load_task_model(model_dir, "ner", backend=backend, threads=threads)
 
 
 def evaluate_ner(model_dir: str | Path, dataset: str | Path | Sequence[NerSentence], *, max_seq_len: int = 512,
-                 batch_size: int = 32) -> dict:
+                 batch_size: int = 32, backend: str | None = None, threads: int = 0) -> dict:
     """Entity-level P/R/F1 (percent) of a trained model on a BIO file or sentences:
-    {"precision", "recall", "f1", "n" (sentences), "per_type": {type: {...}}}."""
+    {"precision", "recall", "f1", "n" (sentences), "per_type": {type: {...}}}.
+    `backend`: "onnx", "torch" or None (ONNX when the directory has model_int8.onnx)."""
     sentences = _as_sentences(dataset)
-    tok, model = _load_token_model(model_dir)
+    tok, model = _load_token_model(model_dir, backend, threads)
+    return score_ner(model, tok, sentences, max_seq_len=max_seq_len, batch_size=batch_size)
+
+
+def score_ner(model, tok, sentences: Sequence[NerSentence], *, max_seq_len: int = 512, batch_size: int = 32) -> dict:
+    """evaluate_ner on a loaded model (torch or ONNX)."""
     pred, _ = _predict_tags(model, tok, sentences, max_seq_len, batch_size)
     return entity_metrics([list(s.tags) for s in sentences], pred)
 
@@ -253,25 +252,34 @@ def words_with_offsets(text: str) -> list[tuple[str, int, int]]:
 
 class NerTagger:
     """Tag free text with a trained NER model. The constructor only stores settings;
-    `warm_up()` (called by `tag` when needed) loads the model."""
+    `warm_up()` (called by `tag` when needed) loads the model. `backend`: "onnx", "torch"
+    or None (ONNX when the directory ships model_int8.onnx, else PyTorch); `threads`:
+    ONNX Runtime intra-op threads or torch threads (0 = the runtime's default)."""
 
-    def __init__(self, model_dir: str | Path, *, max_seq_len: int = 256, batch_size: int = 16, threads: int = 0) -> None:
+    def __init__(self, model_dir: str | Path, *, max_seq_len: int = 256, batch_size: int = 16, threads: int = 0,
+                 backend: str | None = None) -> None:
         if max_seq_len < 8:
             raise TaskError(f"max_seq_len={max_seq_len} is too small", hint="use 128-512")
+        if backend not in (None, "auto", "onnx", "torch"):
+            raise TaskError(f"unknown backend {backend!r}", hint="use onnx or torch")
         self.model_dir = str(model_dir)
         self.max_seq_len = max_seq_len
         self.batch_size = batch_size
         self.threads = threads
+        self.backend = backend
         self._tok = None
         self._model = None
 
     def warm_up(self) -> None:
         if self._model is None:
-            if self.threads:
-                import torch
+            self._tok, self._model = _load_token_model(self.model_dir, self.backend, self.threads)
 
-                torch.set_num_threads(self.threads)
-            self._tok, self._model = _load_token_model(self.model_dir)
+    @property
+    def backend_used(self) -> str | None:
+        """"torch", "onnx:model_int8.onnx", ... once loaded; None before."""
+        from tasks.runtime import backend_name
+
+        return backend_name(self._model) if self._model is not None else None
 
     def _chunks(self, words: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
         """Split a text's words into pieces that fit max_seq_len, preferring to cut after

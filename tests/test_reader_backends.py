@@ -70,7 +70,13 @@ def test_answers_are_well_formed(model_dir):
         assert a.passage.text[a.start : a.end] == a.text
         assert a.doc_start == a.passage.start + a.start
         assert 0.0 <= a.probability <= 1.0
-    assert all(x.score >= y.score for x, y in zip(out.answers, out.answers[1:]))
+    # default merge="support": ordered by evidence summed over passages
+    assert all(x.support >= y.support for x, y in zip(out.answers, out.answers[1:]))
+    assert all(0.0 < a.support <= len(PASSAGES) for a in out.answers)
+    best = ExtractiveReader(ReaderConfig(model=str(model_dir), backend="torch", top_k=5, merge="best"))
+    ranked = best.read(QUESTIONS[1], PASSAGES).answers
+    assert all(x.score >= y.score for x, y in zip(ranked, ranked[1:]))
+    assert {a.text for a in ranked} <= {c.text for c in best.read(QUESTIONS[1], PASSAGES, top_k=50).answers}
     assert r.read("   ", PASSAGES).answers == () and r.read("q", []).answers == ()
 
 

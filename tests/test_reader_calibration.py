@@ -56,10 +56,15 @@ def test_calibrate_reports_crossfit_ece():
 
 def test_bioasq_grouping_merge_and_mrr():
     assert question_id("587e1bfdfc7e8dd84f000002_012") == "587e1bfdfc7e8dd84f000002"
-    assert merge_candidates([[("ACE2", 3.0), ("TMPRSS2", 1.0)], [("ace2.", 5.0), ("furin", 2.0)]], k=2) == [
-        "ace2.",
-        "furin",
-    ]
+    lists = [[("ACE2", 3.0), ("TMPRSS2", 1.0)], [("ace2.", 5.0), ("furin", 2.0)]]
+    # best score: furin (2.0) beats TMPRSS2 (1.0)
+    assert merge_candidates(lists, k=2, merge="best") == ["ace2.", "furin"]
+    # support: TMPRSS2 has 12% of its snippet's mass, furin 5% of its snippet's
+    assert merge_candidates(lists, k=2) == ["ace2.", "TMPRSS2"]
+    # an answer proposed by two snippets beats a stronger one proposed by one
+    agree = [[("IL-6", 2.0), ("TNF", 1.9)], [("TNF", 2.0), ("CRP", 1.0)], [("IL-6", 9.0)]]
+    assert merge_candidates(agree, k=1, merge="best") == ["IL-6"]
+    assert merge_candidates([agree[0], agree[1]], k=1) == ["TNF"]
     exs = [
         SquadExample("qa_000", "q", "c", ("ACE2",), (0,)),
         SquadExample("qa_001", "q", "c", ("angiotensin converting enzyme 2",), (0,)),
@@ -72,7 +77,7 @@ def test_bioasq_grouping_merge_and_mrr():
         "qb_000": [("rash", 3.0), ("headache", 2.0), ("fever", 1.0)],  # rank 3
         "qc_000": [("sneezing", 1.0)],  # miss
     }
-    m = factoid_metrics(cands, exs)
+    m = factoid_metrics(cands, exs, merge="best")
     assert m["n_questions"] == 3
     assert m["strict"] == pytest.approx(100 / 3)
     assert m["lenient"] == pytest.approx(200 / 3)

@@ -104,3 +104,25 @@ def test_null_score_and_softmax():
 def test_mismatched_inputs_raise():
     with pytest.raises(ValueError):
         select_spans([np.zeros(3)], [], [OFFS], [0], [TEXT])
+
+
+@pytest.mark.unit
+def test_support_merge_prefers_answers_several_passages_agree_on():
+    # passage 0 proposes "alpha" strongly; passages 1 and 2 both propose "beta" (less strongly).
+    texts = ["alpha x", "gamma y", "gamma z"]
+    offs = [(0, 5), (6, 7)]
+    s0, e0 = [9.0, 0.0], [9.0, 0.0]
+    s1, e1 = [3.0, 2.9], [3.0, 2.9]
+    best = select_spans([s0, s1, s1], [e0, e1, e1], [offs] * 3, [0, 1, 2], texts, n_best=5, max_answer_tokens=1)
+    assert [c.text for c in best][:2] == ["alpha", "gamma"]
+    sup = select_spans([s0, s1, s1], [e0, e1, e1], [offs] * 3, [0, 1, 2], texts, n_best=5, max_answer_tokens=1,
+                       merge="support")
+    assert [c.text for c in sup][:2] == ["gamma", "alpha"]
+    assert sup[0].support == pytest.approx(2 / (1 + math.exp(-0.2)))  # 2 passages x softmax(6.0, 5.8)[0]
+    assert sup[1].support == pytest.approx(1.0, abs=1e-6)
+    # one passage: support gives the same order as best score
+    one = select_spans([s1], [e1], [offs], [0], ["gamma y"], n_best=5, max_answer_tokens=1, merge="support")
+    assert [c.text for c in one] == [c.text for c in select_spans([s1], [e1], [offs], [0], ["gamma y"], n_best=5,
+                                                                max_answer_tokens=1)]
+    with pytest.raises(ValueError, match="merge"):
+        select_spans([s1], [e1], [offs], [0], ["gamma y"], merge="vote")

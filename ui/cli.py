@@ -61,7 +61,21 @@ def _index_config(args: argparse.Namespace) -> Any:
         bm25=BM25Config(k1=args.k1, b=args.b, method=args.bm25_method),
         chunking=ChunkingConfig(max_tokens=args.chunk_tokens, overlap_tokens=args.chunk_overlap),
         database_url=args.database_url,
+        annotate=_annotate_config(args),
     )
+
+
+def _annotate_config(args: argparse.Namespace) -> Any:
+    """Index-time NER + classification: the shipped models unless told otherwise.
+    (`index add` ignores this and reuses the models the index was built with.)"""
+    from indexer.annotate import SHIPPED, AnnotateConfig
+    from tasks.shipped import shipped_classifier, shipped_ner
+
+    if args.no_annotate:
+        return AnnotateConfig()
+    ner = args.ner_model or (SHIPPED if shipped_ner() else None)
+    classifier = args.classifier or (SHIPPED if shipped_classifier() else None)
+    return AnnotateConfig(ner_model=ner, classifier_model=classifier)
 
 
 def _print_change(report: Any, as_json: bool) -> None:
@@ -123,6 +137,12 @@ def cmd_index_info(args: argparse.Namespace) -> int:
             "manifest": index.manifest,
             "manifest_hash": index.manifest_hash,
             "sources": index.backend.sources(),
+            "categories": [
+                {"label": label, "name": name, "documents": n} for label, name, n in index.backend.store.category_counts()
+            ],
+            "top_entities": [
+                {"entity": e, "label": label, "passages": n} for e, label, n in index.backend.store.entity_counts(args.entities)
+            ],
             "builds": index.backend.store.builds()[-5:],
         }
     finally:
@@ -139,6 +159,16 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         print(f"updated:    {m['updated_at']} (created {m['created_at']})   format v{m['format_version']}")
         print(f"corpus sha: {m['corpus_checksum'][:16]}…")
         print(f"sources:    {', '.join(info['sources'])}")
+        ann = m.get("annotations") or {}
+        counts = m["counts"]
+        print(f"entities:   NER model {ann.get('ner_model') or 'none'}; "
+              f"{counts.get('entity_mentions', 0)} mentions")
+        if info["top_entities"]:
+            print("            " + ", ".join(f"{e['entity']} ({e['label']}, {e['passages']})" for e in info["top_entities"]))
+        print(f"categories: classifier {ann.get('classifier_model') or 'none'}; "
+              f"{counts.get('categorised_documents', 0)} documents categorised")
+        for c in info["categories"][:10]:
+            print(f"            {c['label']} {c['name']}: {c['documents']}")
     return 0
 
 
@@ -181,7 +211,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     sources = args.source or None
     batch = bool(args.queries)
     for qid, question in _questions(args):
-        result = engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources)
+        result = engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources,
+                               entities=args.entity, categories=args.category)
         if args.json or batch:
             obj: dict[str, Any] = {"id": qid} if batch else {"question": result.question}
             obj["hits"] = [h.to_dict() for h in result.hits]
@@ -194,6 +225,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                 legs = ", ".join(f"{k} #{v}" for k, v in sorted(h.ranks.items()))
                 print(f"{i:2d}. [{h.score:.4f}] {h.passage.title}  ({h.passage.source}; {legs})")
                 print(f"    {_snippet(h.passage.text)}")
+                if h.passage.entities:
+                    ents = dict.fromkeys(f"{m.text} ({m.label})" for m in h.passage.entities)
+                    print(f"    entities: {_snippet(', '.join(ents), 160)}")
                 if h.passage.url:
                     print(f"    {h.passage.url}")
     engine.close()
@@ -213,7 +247,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not (args.json or batch):
         print(f"reader: {engine.reader_description}", file=sys.stderr)
     for qid, question in questions:
-        result = engine.ask(question, top_k=args.top_k, mode=args.mode, sources=args.source or None)
+        result = engine.ask(question, top_k=args.top_k, mode=args.mode, sources=args.source or None,
+                            entities=args.entity, categories=args.category)
         if args.json or batch:
             print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
             continue
@@ -274,6 +309,12 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-overlap", type=int, default=40, help="overlap between passages in tokens (default 40)")
     p.add_argument("--database-url", default=None,
                    help="SQLAlchemy URL of the document store (default: SQLite inside the index directory)")
+    p.add_argument("--ner-model", default=None,
+                   help="NER model tagging diseases/chemicals in every passage (default: the shipped models/ner)")
+    p.add_argument("--classifier", default=None,
+                   help="classifier giving every document a category (default: the shipped models/classifier)")
+    p.add_argument("--no-annotate", action="store_true",
+                   help="store no entities or categories (faster build; entity/category filters then find nothing)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -287,6 +328,10 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
                    help="hybrid fusion: convex (min-max scores, dense weight --dense-weight; default) or rrf (k=60)")
     p.add_argument("--dense-weight", type=float, default=0.5, help="convex fusion: weight of the dense leg (default 0.5)")
     p.add_argument("--source", action="append", help="only passages from this source collection (repeatable)")
+    p.add_argument("--entity", action="append",
+                   help='only passages mentioning this entity, e.g. --entity metformin (repeatable: all must appear)')
+    p.add_argument("--category", action="append",
+                   help="only documents of this predicted category label, e.g. C14 (repeatable: any; see `clinqa index info`)")
     p.add_argument("--json", action="store_true", help="print JSON")
     if reader:
         p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
@@ -324,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index_remove)
     p = idx.add_parser("info", help="what the index holds and how it was built")
     _add_index_arg(p)
+    p.add_argument("--entities", type=int, default=10, help="list this many of the most frequent entities (default 10)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_index_info)
 

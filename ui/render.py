@@ -35,11 +35,49 @@ def safe_url(url: str | None) -> str | None:
     return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
-def highlight(text: str, start: int, end: int) -> str:
-    """`text` escaped, with text[start:end] wrapped in <mark> (offsets clamped to the text)."""
+def highlight(text: str, start: int, end: int, entities: Sequence[Any] = ()) -> str:
+    """`text` escaped, with text[start:end] wrapped in <mark> (offsets clamped to the text)
+    and entity mentions (objects with start/end/label) wrapped in labelled spans."""
     start = max(0, min(start, len(text)))
     end = max(start, min(end, len(text)))
-    return f"{esc(text[:start])}<mark>{esc(text[start:end])}</mark>{esc(text[end:])}"
+    return mark_spans(text, (start, end), entities)
+
+
+def mark_spans(text: str, answer: tuple[int, int] | None, entities: Sequence[Any] = ()) -> str:
+    """Escaped text cut at every span boundary; each piece is wrapped in <mark> when inside
+    the answer and in `<span class="cq-ent cq-ent-LABEL">` when inside an entity."""
+    n = len(text)
+    ents = [(max(0, min(m.start, n)), max(0, min(m.end, n)), str(m.label)) for m in entities]
+    ents = [(a, b, label) for a, b, label in ents if b > a]
+    cuts = {0, n}
+    if answer is not None:
+        cuts.update(answer)
+    for a, b, _ in ents:
+        cuts.update((a, b))
+    bounds = sorted(c for c in cuts if 0 <= c <= n)
+    out = []
+    for a, b in zip(bounds, bounds[1:]):
+        piece = esc(text[a:b])
+        label = next((lab for s, e, lab in ents if s <= a and b <= e), None)
+        if label is not None:
+            cls = "cq-ent cq-ent-" + "".join(ch for ch in label.lower() if ch.isalnum())
+            piece = f'<span class="{cls}" title="{esc(label)}">{piece}</span>'
+        if answer is not None and answer[0] <= a and b <= answer[1] and answer[1] > answer[0]:
+            piece = f"<mark>{piece}</mark>"
+        out.append(piece)
+    return "".join(out)
+
+
+def render_entity_legend(passages: Sequence[Any]) -> str:
+    """Which entity types are highlighted in the shown passages (empty when none)."""
+    labels = sorted({m.label for p in passages for m in getattr(p, "entities", ())})
+    if not labels:
+        return ""
+    chips = " ".join(
+        f'<span class="cq-ent cq-ent-{"".join(ch for ch in lab.lower() if ch.isalnum())}">{esc(lab)}</span>'
+        for lab in labels
+    )
+    return f'<p class="cq-legend">Entities found at index time: {chips}</p>'
 
 
 def percent(p: float) -> str:
@@ -61,6 +99,11 @@ def render_source(passage: Any) -> str:
     url = safe_url(passage.url)
     link = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>' if url else title
     meta = [f"source: {esc(passage.source or 'unknown')}", f"licence: {esc(passage.license or 'not stated')}"]
+    cat = getattr(passage, "category", None)
+    if cat is not None:
+        name = f"{cat.label} {cat.name}".strip()
+        meta.append(f'<span class="cq-cat" title="predicted by the document classifier">category: {esc(name)} '
+                    f"({percent(cat.probability)})</span>")
     if url:
         meta.append(f'<span class="cq-url">{esc(url)}</span>')
     return f'<div class="cq-src"><span class="cq-title">{link}</span> <span class="cq-meta">{" · ".join(meta)}</span></div>'
@@ -79,6 +122,8 @@ def render_why(ranked: Any, hit: Any, threshold: float) -> str:
     a = ranked.answer
     rows.append(("Reader span score", "", f"{a.score:.3f}"))
     rows.append(("Reader probability", "", f"{a.probability:.3f} (threshold {threshold:.2f})"))
+    if getattr(a, "support", 0.0) > 0:
+        rows.append(("Reader support (summed over passages)", "", f"{a.support:.3f}"))
     rows.append(("Final score", "", f"{ranked.final_score:.3f}"))
     body = "".join(f"<tr><th>{esc(n)}</th><td>{esc(r)}</td><td>{esc(s)}</td></tr>" for n, r, s in rows)
     return (
@@ -101,10 +146,11 @@ def render_answer_html(result: Any) -> str:
             f'<div class="cq-answer" data-rank="{i}">'
             f'<div class="cq-head"><span class="cq-num">{i}.</span> <span class="cq-text">{esc(a.text)}</span></div>'
             f"{render_confidence(a.probability)}"
-            f'<blockquote class="cq-passage">{highlight(p.text, a.start, a.end)}</blockquote>'
+            f'<blockquote class="cq-passage">{highlight(p.text, a.start, a.end, p.entities)}</blockquote>'
             f"{render_source(p)}{render_why(r, hit, result.no_answer_threshold)}</div>"
         )
-    return f'<div class="cq-answers" data-state="answers">{"".join(cards)}{_timing(result)}</div>'
+    legend = render_entity_legend([r.answer.passage for r in result.answers])
+    return f'<div class="cq-answers" data-state="answers">{"".join(cards)}{legend}{_timing(result)}</div>'
 
 
 def render_no_answer(result: Any, limit: int = 3) -> str:
@@ -117,7 +163,8 @@ def render_no_answer(result: Any, limit: int = 3) -> str:
         return (f'<div class="cq-answers" data-state="no-answer">{intro} No passage matched the question either: '
                 "try other words, another retrieval mode or fewer source filters.</div></div>")
     passages = "".join(
-        f'<div class="cq-answer cq-hit"><blockquote class="cq-passage">{esc(h.passage.text)}</blockquote>'
+        f'<div class="cq-answer cq-hit"><blockquote class="cq-passage">{mark_spans(h.passage.text, None, h.passage.entities)}'
+        "</blockquote>"
         f"{render_source(h.passage)}</div>"
         for h in result.hits[:limit]
     )
@@ -196,6 +243,7 @@ def render_upload_report(rows: Sequence[UploadRow]) -> str:
 
 def render_index_info(manifest: dict[str, Any], reader: str, sources: Sequence[str]) -> str:
     counts, enc = manifest.get("counts", {}), manifest.get("encoder", {})
+    ann = manifest.get("annotations") or {}
     rows = [
         ("Documents", counts.get("documents", "?")),
         ("Passages (chunks)", counts.get("chunks", "?")),
@@ -205,6 +253,9 @@ def render_index_info(manifest: dict[str, Any], reader: str, sources: Sequence[s
         ("Last changed", manifest.get("updated_at", "?")),
         ("Reader", reader),
         ("Source collections", ", ".join(sources) or "none"),
+        ("Entity tagger (NER)", f"{ann.get('ner_model') or 'none'}: {counts.get('entity_mentions', 0)} mentions"),
+        ("Document classifier",
+         f"{ann.get('classifier_model') or 'none'}: {counts.get('categorised_documents', 0)} documents categorised"),
     ]
     body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     return f'<table class="cq-info" data-state="index-info">{body}</table>'

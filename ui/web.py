@@ -72,6 +72,11 @@ CSS = """
 .cq-hint {color: #991b1b; font-size: .9em; margin-top: 4px;}
 .cq-tok {border-radius: 3px;} .cq-tok-ans {text-decoration: underline; text-decoration-thickness: 2px;}
 .cq-failed td {color: #b91c1c;}
+.cq-ent {border-bottom: 2px solid; padding: 0 1px;}
+.cq-ent-disease {border-color: #dc2626; background: #fef2f2;}
+.cq-ent-chemical {border-color: #2563eb; background: #eff6ff;}
+.cq-legend {font-size: .85em; color: #6b7280;}
+.cq-cat {color: #374151;}
 """
 
 
@@ -166,15 +171,22 @@ class WebApp:
 
     # -- ask ---------------------------------------------------------------------------
     def ask(self, question: str, top_k: int, mode: str, sources: Sequence[str] | None,
-            username: str | None) -> tuple[str, list[dict[str, Any]]]:
-        """(answers HTML, explanation targets: one plain dict per answer shown)."""
+            username: str | None, entities: str | Sequence[str] | None = None,
+            categories: Sequence[str] | None = None) -> tuple[str, list[dict[str, Any]]]:
+        """(answers HTML, explanation targets: one plain dict per answer shown).
+
+        entities: passages must mention all of them (a comma-separated string or a list);
+        categories: documents predicted as any of them."""
         from pipeline.errors import PipelineError
 
         user = self.allowed(username, "ask")
         self._reload_if_stale()
         with self._lock.read():
             try:
-                result = self.engine.ask(question, top_k=int(top_k), mode=mode, sources=list(sources or []) or None)
+                if isinstance(entities, str):
+                    entities = entities.split(",")
+                result = self.engine.ask(question, top_k=int(top_k), mode=mode, sources=list(sources or []) or None,
+                                         entities=entities, categories=list(categories or []) or None)
             except PipelineError as exc:
                 return render_error_html(exc.message, exc.hint), []
         self.access.record("ask", user.username, detail=result.question,
@@ -270,6 +282,12 @@ class WebApp:
         with self._lock.read():
             return self.engine.index.backend.sources()
 
+    def categories(self) -> list[tuple[str, str]]:
+        """(shown text, label) per predicted document category, most frequent first."""
+        with self._lock.read():
+            return [(f"{label} {name} ({n})".replace("  ", " "), label)
+                    for label, name, n in self.engine.index.backend.store.category_counts()]
+
     def index_info(self) -> str:
         self._reload_if_stale()
         with self._lock.read():
@@ -359,6 +377,11 @@ def build_app(engine: Any, config: ServeConfig, access: Access | None = None) ->
                         mode = gr.Radio(list(MODES), value="hybrid", label="Retrieval mode", elem_id="mode")
                     sources = gr.Dropdown(web.sources(), value=[], multiselect=True, elem_id="sources",
                                           label="Only these source collections (none chosen = all)")
+                    with gr.Row():
+                        entity = gr.Textbox(label="Only passages mentioning (e.g. metformin; comma-separated = all of them)",
+                                            elem_id="entity", scale=1)
+                        category = gr.Dropdown(web.categories(), value=[], multiselect=True, elem_id="category", scale=1,
+                                               label="Only documents of these predicted categories (none = all)")
                 answers = gr.HTML(elem_id="answers")
                 targets = gr.State([])
                 with gr.Accordion("Why this answer: token-level explanation", open=True, elem_id="explain-box"):
@@ -394,27 +417,27 @@ def build_app(engine: Any, config: ServeConfig, access: Access | None = None) ->
             if accounts and principal is not None:
                 who_html = (f'<div class="cq-meta">Signed in as {esc(principal.username)} ({esc(principal.role)}) · '
                             '<a href="logout">log out</a></div>')
-            return (who_html, gr.Tab(visible=admin), *(documents_view(doc_filter_value="") if admin else [gr.skip()] * 5))
+            return (who_html, gr.Tab(visible=admin), *(documents_view(doc_filter_value="") if admin else [gr.skip()] * 6))
 
         def documents_view(doc_filter_value: str = "") -> list[Any]:
             rows, caption = web.documents(doc_filter_value)
             return [web.index_info(), rows, caption, gr.Dropdown(choices=[(f"{r[0]} ({r[4]})", r[4]) for r in rows], value=[]),
-                    gr.Dropdown(choices=web.sources())]
+                    gr.Dropdown(choices=web.sources()), gr.Dropdown(choices=web.categories())]
 
-        doc_outputs = [info, doc_table, doc_caption, remove_choice, sources]
-        app.load(_guarded(on_load, 7), outputs=[who, docs_tab, *doc_outputs])
+        doc_outputs = [info, doc_table, doc_caption, remove_choice, sources, category]
+        app.load(_guarded(on_load, 8), outputs=[who, docs_tab, *doc_outputs])
 
-        def on_ask(q: str, k: float, m: str, srcs: list[str], request: gr.Request) -> tuple[Any, ...]:
-            html_out, found = web.ask(q, int(k), m, srcs, _username(request))
+        def on_ask(q: str, k: float, m: str, srcs: list[str], ent: str, cats: list[str],
+                   request: gr.Request) -> tuple[Any, ...]:
+            html_out, found = web.ask(q, int(k), m, srcs, _username(request), entities=ent, categories=cats)
             choices = [(t["label"], i) for i, t in enumerate(found)]
             return html_out, found, gr.Dropdown(choices=choices, value=0 if found else None, interactive=bool(found)), ""
 
         ask_outputs = [answers, targets, explain_choice, explanation]
         # A stable API name: the load test (benchmarks/load_test.py) and scripted clients call /ask.
-        ask_button.click(_guarded(on_ask, 4), [question, top_k, mode, sources], ask_outputs, concurrency_id="read",
-                         api_name="ask")
-        question.submit(_guarded(on_ask, 4), [question, top_k, mode, sources], ask_outputs, concurrency_id="read",
-                        api_name=False)
+        ask_inputs = [question, top_k, mode, sources, entity, category]
+        ask_button.click(_guarded(on_ask, 4), ask_inputs, ask_outputs, concurrency_id="read", api_name="ask")
+        question.submit(_guarded(on_ask, 4), ask_inputs, ask_outputs, concurrency_id="read", api_name=False)
 
         def on_explain(choice: int | None, found: list[dict[str, Any]], request: gr.Request) -> str:
             target = found[choice] if found and choice is not None and 0 <= choice < len(found) else None
@@ -429,21 +452,21 @@ def build_app(engine: Any, config: ServeConfig, access: Access | None = None) ->
             return (report, None, *documents_view(flt))
 
         # Index writers take a file lock anyway; one at a time here keeps the queue honest.
-        add_button.click(_guarded(on_upload, 7), [files, doc_filter], [upload_report, files, *doc_outputs],
+        add_button.click(_guarded(on_upload, 8), [files, doc_filter], [upload_report, files, *doc_outputs],
                          concurrency_limit=1, concurrency_id="write")
 
         def on_remove(ids: list[str] | None, flt: str, request: gr.Request) -> tuple[Any, ...]:
             return (web.remove(ids, _username(request)), *documents_view(flt))
 
-        remove_button.click(_guarded(on_remove, 6), [remove_choice, doc_filter], [remove_report, *doc_outputs],
+        remove_button.click(_guarded(on_remove, 7), [remove_choice, doc_filter], [remove_report, *doc_outputs],
                             concurrency_limit=1, concurrency_id="write")
 
         def on_refresh(flt: str, request: gr.Request) -> list[Any]:
             web.allowed(_username(request), "upload")
             return documents_view(flt)
 
-        refresh_button.click(_guarded(on_refresh, 5), [doc_filter], doc_outputs)
-        doc_filter.submit(_guarded(on_refresh, 5), [doc_filter], doc_outputs)
+        refresh_button.click(_guarded(on_refresh, 6), [doc_filter], doc_outputs)
+        doc_filter.submit(_guarded(on_refresh, 6), [doc_filter], doc_outputs)
     return app
 
 

@@ -1,9 +1,12 @@
 """`clinqa eval reader|retrieval|e2e|compare`, registered by ui/cli.py.
 
     clinqa eval reader    --dataset FILE [--format squad|bioasq] [--reader shipped|base|DIR] [--limit N] [--json] [--out DIR]
-    clinqa eval retrieval --dataset FILE|BEIR_DIR [--index DIR | --build-index [DIR]] [--mode bm25|dense|hybrid|all] [--json] [--out DIR]
-    clinqa eval e2e       --dataset FILE [--index DIR | --build-index [DIR]] [--reader ...] [--json] [--out DIR]
-    clinqa eval compare   [--dataset NAME=FILE ...] [--reader DIR ...] [--out FILE.md] [--json]
+    clinqa eval retrieval --dataset FILE|BEIR_DIR [--index DIR | --build-index [DIR] [--encoder PATH]] [--mode bm25|dense|hybrid|all] [--json] [--out DIR]
+    clinqa eval e2e       --dataset FILE [--index DIR | --build-index [DIR] [--encoder PATH]] [--reader ...] [--json] [--out DIR]
+    clinqa eval compare   [--dataset NAME=FILE ...] [--reader DIR ...] [--encoder PATH] [--ner-dataset [NAME=]FILE ...]
+                          [--ner-model DIR ...] [--classify-dataset [NAME=]PATH ... [--classify-subdir test]]
+                          [--classifier DIR ...] [--out FILE.md] [--json]
+(`clinqa eval ner|classify` come from tasks.cli.)
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ DEFAULT_COMPARE = {
     "COVID-QA dev": SHARED_DATA / "covidqa" / "dev.json",
     "BioASQ factoid dev": SHARED_DATA / "bioasq" / "BioASQ-val-factoid.json",
 }
+DEFAULT_NER_COMPARE = {"BC5CDR test": SHARED_DATA / "ner" / "bc5cdr" / "test.tsv"}
+DEFAULT_CLASSIFY_COMPARE = {"Ohsumed test": (SHARED_DATA / "ohsumed" / "ohsumed_single_23.tar.gz", "test")}
 
 
 def cache_dir() -> Path:
@@ -32,23 +37,28 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def _index(args: argparse.Namespace, dataset: Path) -> Path:
     """--build-index DIR builds the dataset's own documents into DIR; bare --build-index
-    uses a cache folder keyed by the dataset's content (reused on the next run)."""
+    uses a cache folder keyed by the dataset's content and the --encoder (reused on the next run)."""
+    from pipeline.evaluation.compare import encoder_key, index_for, normalize_encoder
     from pipeline.evaluation.errors import EvaluationError
     from pipeline.evaluation.runners import build_eval_index
 
+    encoder = getattr(args, "encoder", None)
     if args.build_index is None:
+        if encoder:
+            raise EvaluationError(
+                "--encoder applies to the index that --build-index builds; an existing index keeps its own encoder",
+                f"add --build-index, or build the index with `clinqa index build --encoder {encoder}`",
+            )
         return args.index
     if args.build_index == "auto":
-        from pipeline.evaluation.compare import index_for
-
         if dataset.is_dir():
             from pipeline.evaluation.datasets import load_beir
 
-            target = cache_dir() / f"index-{dataset.name}-{load_beir(dataset).sha256[:12]}"
+            target = cache_dir() / f"index-{dataset.name}-{load_beir(dataset).sha256[:12]}{encoder_key(encoder)}"
             if not (target / "manifest.json").is_file():
-                build_eval_index(dataset, target, progress=_progress(args))
+                build_eval_index(dataset, target, progress=_progress(args), encoder=normalize_encoder(encoder))
             return target
-        return index_for(dataset, cache_dir(), _progress(args))
+        return index_for(dataset, cache_dir(), _progress(args), encoder)
     target = Path(args.build_index)
     if target.exists() and any(target.iterdir()):
         # Building replaces what the folder serves: never overwrite someone's real index by accident.
@@ -56,7 +66,7 @@ def _index(args: argparse.Namespace, dataset: Path) -> Path:
             f"{target} is not empty; --build-index writes a fresh index there",
             f"pass a new directory, or evaluate on the existing index with --index {target}",
         )
-    return build_eval_index(dataset, target, progress=_progress(args))
+    return build_eval_index(dataset, target, progress=_progress(args), encoder=normalize_encoder(encoder))
 
 
 def _emit(result: Any, args: argparse.Namespace) -> int:
@@ -120,10 +130,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not sep:
             raise EvaluationError(f"--dataset {spec!r} is not NAME=FILE", 'e.g. --dataset "COVID-QA dev=/path/dev.json"')
         datasets[name] = Path(path)
-    datasets = datasets or DEFAULT_COMPARE
-    readers = ([] if args.no_base else ["base"]) + ["shipped"] + list(args.reader or [])
+    ner = {name: path for name, path in map(_named, args.ner_dataset or [])}
+    classify = {name: (path, args.classify_subdir) for name, path in map(_named, args.classify_dataset or [])}
+    if not (datasets or ner or classify):  # nothing named: the full default comparison
+        datasets = DEFAULT_COMPARE
+        if not args.no_tasks:
+            ner = {n: p for n, p in DEFAULT_NER_COMPARE.items() if p.is_file()}
+            classify = {n: v for n, v in DEFAULT_CLASSIFY_COMPARE.items() if v[0].exists()}
+    base = [] if args.no_base else ["base"]
+    readers = base + ["shipped"] + list(args.reader or [])
     comp = run_compare(datasets, args.work, readers, limit=args.limit, progress=_progress(args),
-                       with_retrieval=not args.no_retrieval)
+                       with_retrieval=not args.no_retrieval, encoder=args.encoder)
+    if ner or classify:
+        from pipeline.evaluation.compare import run_task_compare
+
+        run_task_compare(comp, ner, classify, base + ["shipped"] + list(args.ner_model or []),
+                         base + ["shipped"] + list(args.classifier or []), backend=args.task_backend,
+                         threads=args.threads)
     text = render(comp)
     if args.out:
         out = Path(args.out)
@@ -132,6 +155,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         os.replace(tmp, out)
     print(json.dumps(to_json(comp), indent=2, default=str) if args.json else text)
     return 0
+
+
+def _named(spec: str) -> tuple[str, Path]:
+    """"NAME=PATH" or a bare PATH (named after its folder and file)."""
+    name, sep, path = spec.partition("=")
+    if sep and name and not Path(spec).exists():
+        return name, Path(path)
+    p = Path(spec)
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name, p
 
 
 def _common(p: argparse.ArgumentParser, qa: bool = True) -> None:
@@ -159,6 +191,9 @@ def _index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--build-index", nargs="?", const="auto", metavar="DIR",
                    help="first index the dataset's own documents into DIR (alone: a cached folder under "
                         f"{cache_dir()}) and evaluate on that index")
+    p.add_argument("--encoder", metavar="PATH",
+                   help="dense encoder of the index --build-index builds: a sentence-transformers directory "
+                        "(e.g. the --out of `clinqa train retriever`; default: the packaged MiniLM)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -192,13 +227,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-answers", type=int, default=5, help="answers kept per question (default 5)")
     p.set_defaults(func=cmd_e2e)
 
-    p = ev.add_parser("compare", help="Markdown table: retrievers and readers side by side on the dev sets")
+    p = ev.add_parser("compare", help="Markdown tables: retrievers, readers, NER and classifiers side by side",
+                      description="Without any --dataset, --ner-dataset or --classify-dataset: retrieval and readers on "
+                                  "COVID-QA dev and BioASQ factoid dev, NER on BC5CDR test and classification on Ohsumed "
+                                  "test (when those files exist). Naming any dataset compares on the named ones only.")
     p.add_argument("--dataset", action="append", metavar="NAME=FILE",
                    help="dataset to compare on (repeatable; default: COVID-QA dev and BioASQ factoid dev from /work/shared/data)")
     p.add_argument("--reader", action="append", metavar="DIR", help="extra reader directory (repeatable)")
-    p.add_argument("--no-base", action="store_true", help="skip the untrained base reader")
+    p.add_argument("--ner-dataset", action="append", metavar="[NAME=]FILE",
+                   help="token<TAB>tag file for a NER table (repeatable); default: BC5CDR test from /work/shared/data")
+    p.add_argument("--ner-model", action="append", metavar="DIR",
+                   help="extra NER model directory (repeatable); the shipped models/ner is always a row")
+    p.add_argument("--classify-dataset", action="append", metavar="[NAME=]PATH",
+                   help="classification dataset (CSV/JSONL/folder/.tar.gz) for a table (repeatable); "
+                        "default: Ohsumed test (ohsumed_single_23.tar.gz, subdir test)")
+    p.add_argument("--classify-subdir", default="", metavar="SUBDIR",
+                   help="split folder inside every --classify-dataset (Ohsumed: test)")
+    p.add_argument("--classifier", action="append", metavar="DIR",
+                   help="extra classifier directory (repeatable); the shipped models/classifier is always a row")
+    p.add_argument("--task-backend", choices=["onnx", "torch"],
+                   help="runtime of the NER/classification models (default: onnx where model_int8.onnx exists)")
+    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime / torch threads for NER/classification (0 = default)")
+    p.add_argument("--no-tasks", action="store_true", help="no NER/classification tables in the default comparison")
+    p.add_argument("--no-base", action="store_true", help="skip the untrained base rows (reader, NER, classifier)")
     p.add_argument("--no-retrieval", action="store_true", help="readers only")
     p.add_argument("--work", type=Path, default=cache_dir(), help="where evaluation indexes are built and reused")
+    p.add_argument("--encoder", metavar="PATH",
+                   help="dense encoder of the retrieval indexes (a sentence-transformers directory; default: the packaged MiniLM)")
     p.add_argument("--limit", type=int, help="only the first N questions per dataset")
     p.add_argument("--out", type=Path, help="also write the Markdown to this file")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")

