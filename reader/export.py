@@ -43,7 +43,7 @@ class _QAWrapper:
                 out = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
                 return out.start_logits, out.end_logits
 
-        return W(model)
+        return W(model).eval()  # export restores the wrapper's mode: keep dropout off afterwards
 
 
 def export_onnx(model_dir: str | Path, out_path: str | Path, opset: int = 17) -> Path:

@@ -197,7 +197,8 @@ def _dir_mb(path: Path) -> float:
 
 def export_task_model(model_dir: str | Path, out_dir: str | Path | None = None, *, kind: str | None = None,
                       keep_fp32_onnx: bool = False, fp16: bool = True, fp32_nodes: str = "ffn-head", opset: int = 17,
-                      samples: Sequence[str] | None = None, max_seq_len: int = 256, atol: float = 1e-3) -> dict:
+                      samples: Sequence[str] | None = None, max_seq_len: int = 256, atol: float = 1e-3,
+                      onnx_only: bool = False, label_names: dict[str, str] | None = None) -> dict:
     """Export `model_dir` (a `clinqa train ner|classify` output) into `out_dir` (default:
     in place); returns the report also written to OUT/export.json."""
     import torch
@@ -251,6 +252,13 @@ def export_task_model(model_dir: str | Path, out_dir: str | Path | None = None, 
         del reloaded
         if not keep_fp32_onnx:
             fp32_path.unlink()
+        if onnx_only:  # ship only the int8 runtime (half the size); retrain to get PyTorch weights
+            (stage / "model.safetensors").unlink()
+        if label_names:
+            info_path = stage / "task.json"
+            info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+            info["label_names"] = {str(k): str(v) for k, v in label_names.items()}
+            info_path.write_text(json.dumps(info, indent=2) + "\n")
         report = {
             "kind": kind,
             "source": str(src),
@@ -259,7 +267,7 @@ def export_task_model(model_dir: str | Path, out_dir: str | Path | None = None, 
                      "inputs": ["input_ids", "attention_mask"], "output": "logits"},
             "quantization": {"method": "onnxruntime quantize_dynamic", "weight_type": "QInt8", "per_channel": True,
                              "fp32_nodes": fp32_nodes, "fp32_node_names": kept_fp32},
-            "safetensors_dtype": "float16" if fp16 else "float32",
+            "safetensors_dtype": None if onnx_only else "float16" if fp16 else "float32",
             "verify": verify,
             "versions": {"torch": torch.__version__, "onnxruntime": _version("onnxruntime"),
                          "transformers": _version("transformers")},
@@ -309,6 +317,10 @@ def add_export_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="MatMuls kept fp32 in the int8 model (default ffn-head: FFN output projections + head)")
     parser.add_argument("--keep-fp32-onnx", action="store_true", help=f"also keep the fp32 {ONNX_FP32_FILE}")
     parser.add_argument("--no-fp16", action="store_true", help="keep the safetensors weights in fp32")
+    parser.add_argument("--onnx-only", action="store_true",
+                        help="ship only model_int8.onnx (no PyTorch weights; the torch backend then needs the run dir)")
+    parser.add_argument("--label-names", type=Path,
+                        help='JSON file {"label": "human-readable name"} stored in task.json (shown in the UI)')
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     return parser
 
@@ -318,8 +330,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    names = None
+    if args.label_names:
+        try:
+            names = json.loads(Path(args.label_names).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TaskError(f"cannot read label names {args.label_names}: {exc}",
+                            hint='give a JSON object such as {"C14": "Cardiovascular Diseases"}') from exc
     res = export_task_model(args.model, args.out, kind=args.kind, keep_fp32_onnx=args.keep_fp32_onnx,
-                            fp16=not args.no_fp16, fp32_nodes=args.fp32_nodes)
+                            fp16=not args.no_fp16, fp32_nodes=args.fp32_nodes, onnx_only=args.onnx_only,
+                            label_names=names)
     print(json.dumps({k: res[k] for k in ("kind", "out", "files_mb", "total_mb", "verify")}, indent=2))
     return 0
 

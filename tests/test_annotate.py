@@ -241,8 +241,13 @@ def test_filter_and_rendering_helpers():
     ents = [Mention(0, 9, "Chemical", "Metformin"), Mention(20, 35, "Disease", "lactic acidosis")]
     html = highlight(text, 17, 39, ents)
     assert '<span class="cq-ent cq-ent-chemical" title="Chemical">Metformin</span>' in html
-    assert '<mark><span class="cq-ent cq-ent-disease" title="Disease">lactic acidosis</span></mark>' in html
-    assert "<mark>&lt;b&gt;</mark>" in html and "<b>" not in html
+    assert ('<mark>&lt;b&gt;<span class="cq-ent cq-ent-disease" title="Disease">lactic acidosis</span>&lt;/b&gt;'
+            "</mark>") in html
+    assert html.count("<mark>") == 1 and "<b>" not in html
+    # an entity crossing the answer's edge is split there, keeping the HTML nested
+    crossing = highlight("aspirin dose", 4, 12, [Mention(0, 7, "Chemical", "aspirin")])
+    assert crossing == ('<span class="cq-ent cq-ent-chemical" title="Chemical">aspi</span><mark>'
+                        '<span class="cq-ent cq-ent-chemical" title="Chemical">rin</span> dose</mark>')
     assert mark_spans("abc", None, [Mention(5, 9, "X", "")]) == "abc"  # out-of-range offsets are clamped away
     legend = render_entity_legend([Passage("c", "d", 0, text, 0, len(text), entities=tuple(ents))])
     assert "Chemical" in legend and "Disease" in legend

@@ -178,3 +178,24 @@ def test_onnx_logits_match_torch_on_padded_batch(exported):
     assert a.shape == b.shape == (3, ids.shape[1], 5) and a.dtype == np.float32
     sel = am.astype(bool)
     assert (a.argmax(-1) == b.argmax(-1))[sel].mean() >= 0.9
+
+
+def test_cli_onnx_only_with_label_names(exported, tmp_path, capsys):
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps({"C04": "Neoplasms", "C14": "Cardiovascular Diseases"}))
+    out = tmp_path / "classifier"
+    assert main(["--model", str(exported["cls_run"]), "--out", str(out), "--onnx-only", "--label-names", str(names)]) == 0
+    capsys.readouterr()
+    assert (out / ONNX_INT8_FILE).is_file() and not (out / "model.safetensors").exists()
+    assert json.loads((out / "task.json").read_text())["label_names"]["C14"] == "Cardiovascular Diseases"
+    # the shipped form runs on ONNX alone, and the index-time annotator shows the names
+    from indexer.annotate import label_names
+
+    assert label_names(out)["C04"] == "Neoplasms"
+    assert Classifier(out).predict(["Aspirin after myocardial infarction."])[0]
+    with pytest.raises(TaskError, match="model.safetensors|PyTorch|weights|no model"):
+        Classifier(out, backend="torch").predict(["x"])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["--model", str(exported["cls_run"]), "--out", str(tmp_path / "c2"), "--label-names", str(bad)]) == 1
+    assert "cannot read label names" in capsys.readouterr().err

@@ -44,27 +44,28 @@ def highlight(text: str, start: int, end: int, entities: Sequence[Any] = ()) -> 
 
 
 def mark_spans(text: str, answer: tuple[int, int] | None, entities: Sequence[Any] = ()) -> str:
-    """Escaped text cut at every span boundary; each piece is wrapped in <mark> when inside
-    the answer and in `<span class="cq-ent cq-ent-LABEL">` when inside an entity."""
+    """Escaped text with the answer in one <mark> and entity mentions (objects with
+    start/end/label) in `<span class="cq-ent cq-ent-LABEL">`; an entity crossing the answer's
+    edge is split there, so the HTML nests properly."""
     n = len(text)
-    ents = [(max(0, min(m.start, n)), max(0, min(m.end, n)), str(m.label)) for m in entities]
-    ents = [(a, b, label) for a, b, label in ents if b > a]
-    cuts = {0, n}
-    if answer is not None:
-        cuts.update(answer)
-    for a, b, _ in ents:
-        cuts.update((a, b))
-    bounds = sorted(c for c in cuts if 0 <= c <= n)
-    out = []
-    for a, b in zip(bounds, bounds[1:]):
-        piece = esc(text[a:b])
-        label = next((lab for s, e, lab in ents if s <= a and b <= e), None)
-        if label is not None:
-            cls = "cq-ent cq-ent-" + "".join(ch for ch in label.lower() if ch.isalnum())
-            piece = f'<span class="{cls}" title="{esc(label)}">{piece}</span>'
-        if answer is not None and answer[0] <= a and b <= answer[1] and answer[1] > answer[0]:
-            piece = f"<mark>{piece}</mark>"
-        out.append(piece)
+    ents = sorted((max(0, min(m.start, n)), max(0, min(m.end, n)), str(m.label)) for m in entities)
+    if answer is None or answer[1] <= answer[0]:
+        return _entity_spans(text, 0, n, ents)
+    a, b = answer
+    return (f"{_entity_spans(text, 0, a, ents)}<mark>{_entity_spans(text, a, b, ents)}</mark>"
+            f"{_entity_spans(text, b, n, ents)}")
+
+
+def _entity_spans(text: str, lo: int, hi: int, ents: Sequence[tuple[int, int, str]]) -> str:
+    out, pos = [], lo
+    for s, e, label in ents:
+        s, e = max(s, pos), min(e, hi)
+        if e <= s:
+            continue
+        cls = "cq-ent cq-ent-" + "".join(ch for ch in label.lower() if ch.isalnum())
+        out.append(f'{esc(text[pos:s])}<span class="{cls}" title="{esc(label)}">{esc(text[s:e])}</span>')
+        pos = e
+    out.append(esc(text[pos:hi]))
     return "".join(out)
 
 
