@@ -9,8 +9,11 @@ annotates new documents with the models the index was built with.
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,11 @@ log = logging.getLogger(__name__)
 SHIPPED = "shipped"
 
 
+def bundled_cache_path() -> Path:
+    """Precomputed annotations of the bundled corpus (scripts/annotate_corpus.py)."""
+    return Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.annotations.jsonl.gz"
+
+
 @dataclass(frozen=True)
 class AnnotateConfig:
     """Which models annotate an index (None = that annotation is off)."""
@@ -37,6 +45,10 @@ class AnnotateConfig:
     # The classifier reads the title and the start of the document (its training texts were
     # abstracts: 256 word pieces keep most of one).
     classifier_max_seq_len: int = 256
+    # Precomputed annotations (`scripts/annotate_corpus.py`), used for chunks/documents it
+    # holds when it was made by the same models; chunk ids are content-derived, so a hit is
+    # exactly what the model would compute. Not recorded in the manifest: it only saves time.
+    cache: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("ner_model", "classifier_model"):
@@ -84,6 +96,63 @@ def label_names(model_dir: Path) -> dict[str, str]:
         return {}
 
 
+def model_fingerprint(model_dir: Path) -> str:
+    """sha256 of the model's weights file (ONNX preferred): identifies what computed a cache."""
+    for name in ("model_int8.onnx", "model.onnx", "model.safetensors"):
+        path = model_dir / name
+        if path.is_file():
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            return h.hexdigest()
+    return ""
+
+
+class AnnotationCache:
+    """Precomputed mentions per chunk id and categories per (doc id, checksum), JSONL.gz.
+
+    Line 1: {"ner_model": fingerprint, "classifier_model": fingerprint}; then
+    {"chunk_id", "mentions": [[start, end, label, text, score], ...]} and
+    {"doc_id", "checksum", "category": [label, probability]} lines."""
+
+    def __init__(self, ner_fp: str = "", classifier_fp: str = "") -> None:
+        self.ner_fp, self.classifier_fp = ner_fp, classifier_fp
+        self.mentions: dict[str, list[Mention]] = {}
+        self.categories: dict[tuple[str, str], tuple[str, float]] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> "AnnotationCache":
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                head = json.loads(fh.readline())
+                cache = cls(head.get("ner_model", ""), head.get("classifier_model", ""))
+                for line in fh:
+                    row = json.loads(line)
+                    if "chunk_id" in row:
+                        cache.mentions[row["chunk_id"]] = [Mention(*m) for m in row["mentions"]]
+                    else:
+                        cache.categories[(row["doc_id"], row["checksum"])] = tuple(row["category"])
+        except (OSError, ValueError, TypeError, KeyError, EOFError) as exc:
+            raise IndexerError(f"annotation cache {path} is unreadable: {exc}",
+                               "delete it or regenerate it with python scripts/annotate_corpus.py") from exc
+        return cache
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with gzip.GzipFile(tmp, "wb", mtime=0) as raw:
+            def put(obj: dict) -> None:
+                raw.write((json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+
+            put({"ner_model": self.ner_fp, "classifier_model": self.classifier_fp})
+            for chunk_id in sorted(self.mentions):
+                put({"chunk_id": chunk_id, "mentions": [[m.start, m.end, m.label, m.text, m.score]
+                                                        for m in self.mentions[chunk_id]]})
+            for (doc_id, checksum) in sorted(self.categories):
+                put({"doc_id": doc_id, "checksum": checksum, "category": list(self.categories[(doc_id, checksum)])})
+        os.replace(tmp, path)
+
+
 class Annotator:
     """Runs the configured NER model and classifier. Cheap constructor; `warm_up()` loads."""
 
@@ -93,15 +162,19 @@ class Annotator:
         self._tagger = None
         self._classifier = None
         self._names: dict[str, str] = {}
+        self._ner_fp = ""
+        self._classifier_fp = ""
+        self._cache: AnnotationCache | None = None
 
     def warm_up(self) -> "Annotator":
         cfg = self.config
         if cfg.ner_model and self._tagger is None:
             from tasks.ner import NerTagger
 
-            self._tagger = NerTagger(resolve_model(cfg.ner_model, "ner"), batch_size=cfg.batch_size,
-                                     threads=cfg.threads or 0)
+            path = resolve_model(cfg.ner_model, "ner")
+            self._tagger = NerTagger(path, batch_size=cfg.batch_size, threads=cfg.threads or 0)
             self._tagger.warm_up()
+            self._ner_fp = model_fingerprint(path)
         if cfg.classifier_model and self._classifier is None:
             from tasks.classify import Classifier
 
@@ -110,7 +183,22 @@ class Annotator:
                                           threads=cfg.threads or 0)
             self._classifier.warm_up()
             self._names = label_names(path)
+            self._classifier_fp = model_fingerprint(path)
+        if cfg.cache and self._cache is None and Path(cfg.cache).is_file():
+            self._cache = AnnotationCache.load(Path(cfg.cache))
+            log.info("annotation cache %s: %d chunks, %d documents", cfg.cache, len(self._cache.mentions),
+                     len(self._cache.categories))
         return self
+
+    def to_cache(self, mentions: dict[str, list[Mention]], docs: Sequence[Document],
+                 categories: dict[str, Category]) -> AnnotationCache:
+        """A cache holding these results, stamped with the loaded models' fingerprints."""
+        self.warm_up()
+        cache = AnnotationCache(self._ner_fp, self._classifier_fp)
+        cache.mentions = dict(mentions)
+        cache.categories = {(d.doc_id, d.checksum): (categories[d.doc_id].label, categories[d.doc_id].probability)
+                            for d in docs if d.doc_id in categories}
+        return cache
 
     def entities(self, passages: Sequence[Passage]) -> dict[str, list[Mention]]:
         """Mentions per chunk id (every passage gets an entry, possibly empty)."""
@@ -118,6 +206,11 @@ class Annotator:
             return {}
         self.warm_up()
         out: dict[str, list[Mention]] = {}
+        cache = self._cache if self._cache and self._cache.ner_fp == self._ner_fp else None
+        if cache is not None:
+            out = {p.chunk_id: cache.mentions[p.chunk_id] for p in passages if p.chunk_id in cache.mentions}
+            passages = [p for p in passages if p.chunk_id not in out]
+            log.info("entities: %d chunks from the cache, %d to tag", len(out), len(passages))
         step = 256
         bar = tqdm(total=len(passages), desc="entities", unit="chunk", disable=not self.show_progress)
         for i in range(0, len(passages), step):
@@ -134,6 +227,13 @@ class Annotator:
             return {}
         self.warm_up()
         out: dict[str, Category] = {}
+        cache = self._cache if self._cache and self._cache.classifier_fp == self._classifier_fp else None
+        if cache is not None:
+            for d in docs:
+                hit = cache.categories.get((d.doc_id, d.checksum))
+                if hit is not None:
+                    out[d.doc_id] = Category(hit[0], hit[1], self._names.get(hit[0], ""))
+            docs = [d for d in docs if d.doc_id not in out]
         step = 256
         bar = tqdm(total=len(docs), desc="categories", unit="doc", disable=not self.show_progress)
         for i in range(0, len(docs), step):

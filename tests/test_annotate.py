@@ -285,12 +285,18 @@ def test_cli_build_defaults_to_shipped_models_unless_told(monkeypatch, tmp_path)
     import tasks.shipped
     from ui.cli import _annotate_config
 
+    import indexer.annotate
+
     ns = argparse.Namespace(no_annotate=False, ner_model=None, classifier=None)
     monkeypatch.setattr(tasks.shipped, "shipped_ner", lambda: tmp_path)
     monkeypatch.setattr(tasks.shipped, "shipped_classifier", lambda: None)
+    monkeypatch.setattr(indexer.annotate, "bundled_cache_path", lambda: tmp_path / "none.jsonl.gz")
     assert _annotate_config(ns) == AnnotateConfig(ner_model="shipped", classifier_model=None)
     assert _annotate_config(argparse.Namespace(no_annotate=True, ner_model="x", classifier="y")) == AnnotateConfig()
     assert _annotate_config(argparse.Namespace(no_annotate=False, ner_model="x", classifier="y")) == AnnotateConfig("x", "y")
+    (tmp_path / "cache.jsonl.gz").write_bytes(b"")
+    monkeypatch.setattr(indexer.annotate, "bundled_cache_path", lambda: tmp_path / "cache.jsonl.gz")
+    assert _annotate_config(ns).cache == str(tmp_path / "cache.jsonl.gz")
 
 
 @pytest.mark.integration
@@ -321,3 +327,45 @@ def test_web_ask_filters_by_entity_and_category_and_highlights(annotated):
         assert "7 mentions" in web.index_info() and "2 documents categorised" in web.index_info()
     finally:
         web.engine.close()
+
+
+@pytest.mark.integration
+def test_annotation_cache_is_used_only_for_the_same_models(tmp_path, tiny_models, monkeypatch):
+    from indexer.annotate import AnnotationCache, Annotator
+    from indexer.loaders import load_documents
+
+    ner, cls = tiny_models
+    monkeypatch.setattr("tasks.ner.NerTagger.tag", lexicon_tag)
+    src = _jsonl(tmp_path / "docs.jsonl", DOCS)
+    docs = load_documents([src]).documents
+    writer = IndexWriter(tmp_path / "unused", show_progress=False)
+    passages = [p for _, ps in writer._chunk(docs) for p in ps]
+    ann = Annotator(AnnotateConfig(ner_model=str(ner), classifier_model=str(cls)), show_progress=False)
+    mentions, cats = ann.entities(passages), ann.categories(docs)
+    cache_path = tmp_path / "cache.jsonl.gz"
+    ann.to_cache(mentions, docs, cats).save(cache_path)
+    loaded = AnnotationCache.load(cache_path)
+    assert loaded.mentions == mentions and len(loaded.categories) == 3
+
+    # with the cache, the models are not run at all for known chunks and documents
+    def refuse(*a, **k):
+        raise AssertionError("model called despite a cache hit")
+
+    monkeypatch.setattr("tasks.ner.NerTagger.tag", refuse)
+    monkeypatch.setattr("tasks.classify.Classifier.predict", refuse)
+    cfg = IndexConfig(annotate=AnnotateConfig(ner_model=str(ner), classifier_model=str(cls), cache=str(cache_path)))
+    report = IndexWriter(tmp_path / "index", cfg, show_progress=False).build([src])
+    assert report.manifest["counts"]["entity_mentions"] == 9 and report.manifest["counts"]["categorised_documents"] == 3
+    assert "cache" not in report.manifest["annotations"]
+    assert _chunk_docs(tmp_path / "index", SearchFilter(entities=("timolol",))) == {"glaucoma"}
+
+    # another model (different weights) ignores the cache and runs
+    other = tmp_path / "ner2"
+    make_tiny_token_classifier(other, seed=7, base=make_tiny_base(tmp_path / "b2", seed=7))
+    ann2 = Annotator(AnnotateConfig(ner_model=str(other), cache=str(cache_path)), show_progress=False)
+    with pytest.raises(AssertionError, match="model called"):
+        ann2.entities(passages)
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(b"not gzip")
+    with pytest.raises(IndexerError, match="unreadable"):
+        AnnotationCache.load(bad)

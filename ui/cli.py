@@ -68,14 +68,16 @@ def _index_config(args: argparse.Namespace) -> Any:
 def _annotate_config(args: argparse.Namespace) -> Any:
     """Index-time NER + classification: the shipped models unless told otherwise.
     (`index add` ignores this and reuses the models the index was built with.)"""
-    from indexer.annotate import SHIPPED, AnnotateConfig
+    from indexer.annotate import SHIPPED, AnnotateConfig, bundled_cache_path
     from tasks.shipped import shipped_classifier, shipped_ner
 
     if args.no_annotate:
         return AnnotateConfig()
     ner = args.ner_model or (SHIPPED if shipped_ner() else None)
     classifier = args.classifier or (SHIPPED if shipped_classifier() else None)
-    return AnnotateConfig(ner_model=ner, classifier_model=classifier)
+    # Precomputed results for the bundled corpus; used only where models and chunks match.
+    cache = str(bundled_cache_path()) if bundled_cache_path().is_file() else None
+    return AnnotateConfig(ner_model=ner, classifier_model=classifier, cache=cache)
 
 
 def _print_change(report: Any, as_json: bool) -> None:
