@@ -109,6 +109,9 @@ def model_fingerprint(model_dir: Path) -> str:
     return ""
 
 
+CHUNK_PREFIX = '{"chunk_id":"'
+
+
 class AnnotationCache:
     """Precomputed mentions per chunk id and categories per (doc id, checksum), JSONL.gz.
 
@@ -121,18 +124,37 @@ class AnnotationCache:
         self.mentions: dict[str, list[Mention]] = {}
         self.categories: dict[tuple[str, str], tuple[str, float]] = {}
 
-    @classmethod
-    def load(cls, path: Path) -> "AnnotationCache":
+    @staticmethod
+    def header(path: Path) -> dict[str, str]:
+        """The fingerprints of the models that made the cache at `path`."""
         try:
             with gzip.open(path, "rt", encoding="utf-8") as fh:
-                head = json.loads(fh.readline())
-                cache = cls(head.get("ner_model", ""), head.get("classifier_model", ""))
+                return json.loads(fh.readline())
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexerError(f"annotation cache {path} is unreadable: {exc}",
+                               "delete it or regenerate it with python scripts/annotate_corpus.py") from exc
+
+    @classmethod
+    def load(cls, path: Path, chunk_ids: set[str] | None = None,
+             doc_keys: set[tuple[str, str]] | None = None) -> "AnnotationCache":
+        """Read the cache; with `chunk_ids` / `doc_keys` (None = all), keep only those entries
+        (lines of other chunks are skipped without parsing, so a large cache costs little)."""
+        head = cls.header(path)
+        cache = cls(head.get("ner_model", ""), head.get("classifier_model", ""))
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                fh.readline()
                 for line in fh:
-                    row = json.loads(line)
-                    if "chunk_id" in row:
+                    if line.startswith(CHUNK_PREFIX):
+                        if chunk_ids is not None and line[len(CHUNK_PREFIX):line.find('"', len(CHUNK_PREFIX))] not in chunk_ids:
+                            continue
+                        row = json.loads(line)
                         cache.mentions[row["chunk_id"]] = [Mention(*m) for m in row["mentions"]]
-                    else:
-                        cache.categories[(row["doc_id"], row["checksum"])] = tuple(row["category"])
+                    elif doc_keys is None or doc_keys:
+                        row = json.loads(line)
+                        key = (row["doc_id"], row["checksum"])
+                        if doc_keys is None or key in doc_keys:
+                            cache.categories[key] = tuple(row["category"])
         except (OSError, ValueError, TypeError, KeyError, EOFError) as exc:
             raise IndexerError(f"annotation cache {path} is unreadable: {exc}",
                                "delete it or regenerate it with python scripts/annotate_corpus.py") from exc
@@ -164,7 +186,6 @@ class Annotator:
         self._names: dict[str, str] = {}
         self._ner_fp = ""
         self._classifier_fp = ""
-        self._cache: AnnotationCache | None = None
 
     def warm_up(self) -> "Annotator":
         cfg = self.config
@@ -184,11 +205,18 @@ class Annotator:
             self._classifier.warm_up()
             self._names = label_names(path)
             self._classifier_fp = model_fingerprint(path)
-        if cfg.cache and self._cache is None and Path(cfg.cache).is_file():
-            self._cache = AnnotationCache.load(Path(cfg.cache))
-            log.info("annotation cache %s: %d chunks, %d documents", cfg.cache, len(self._cache.mentions),
-                     len(self._cache.categories))
         return self
+
+    def _cached(self, kind: str, **wanted: Any) -> AnnotationCache | None:
+        """The cache entries asked for, if the cache exists and `kind`'s model made it."""
+        path = Path(self.config.cache) if self.config.cache else None
+        if path is None or not path.is_file():
+            return None
+        fp = self._ner_fp if kind == "ner" else self._classifier_fp
+        if AnnotationCache.header(path).get("ner_model" if kind == "ner" else "classifier_model") != fp:
+            log.info("annotation cache %s was made by another %s model: not used", path, kind)
+            return None
+        return AnnotationCache.load(path, **wanted)
 
     def to_cache(self, mentions: dict[str, list[Mention]], docs: Sequence[Document],
                  categories: dict[str, Category]) -> AnnotationCache:
@@ -206,7 +234,7 @@ class Annotator:
             return {}
         self.warm_up()
         out: dict[str, list[Mention]] = {}
-        cache = self._cache if self._cache and self._cache.ner_fp == self._ner_fp else None
+        cache = self._cached("ner", chunk_ids={p.chunk_id for p in passages}, doc_keys=set())
         if cache is not None:
             out = {p.chunk_id: cache.mentions[p.chunk_id] for p in passages if p.chunk_id in cache.mentions}
             passages = [p for p in passages if p.chunk_id not in out]
@@ -227,7 +255,7 @@ class Annotator:
             return {}
         self.warm_up()
         out: dict[str, Category] = {}
-        cache = self._cache if self._cache and self._cache.classifier_fp == self._classifier_fp else None
+        cache = self._cached("classifier", chunk_ids=set(), doc_keys={(d.doc_id, d.checksum) for d in docs})
         if cache is not None:
             for d in docs:
                 hit = cache.categories.get((d.doc_id, d.checksum))

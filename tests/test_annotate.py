@@ -346,6 +346,11 @@ def test_annotation_cache_is_used_only_for_the_same_models(tmp_path, tiny_models
     ann.to_cache(mentions, docs, cats).save(cache_path)
     loaded = AnnotationCache.load(cache_path)
     assert loaded.mentions == mentions and len(loaded.categories) == 3
+    one = next(iter(mentions))
+    part = AnnotationCache.load(cache_path, chunk_ids={one}, doc_keys=set())
+    assert list(part.mentions) == [one] and part.categories == {}
+    d0 = (docs[0].doc_id, docs[0].checksum)
+    assert list(AnnotationCache.load(cache_path, chunk_ids=set(), doc_keys={d0}).categories) == [d0]
 
     # with the cache, the models are not run at all for known chunks and documents
     def refuse(*a, **k):
