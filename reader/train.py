@@ -34,7 +34,7 @@ from reader.errors import TrainingError
 from reader.features import TrainFeature, check_stride, make_train_features
 from reader.squad import SquadExample, load_squad
 # The resumable-loop helpers are shared with the NER and classification trainers.
-from tasks.training import atomic_torch_save, epoch_batches, lr_factor, rng_state, set_rng_state
+from tasks.training import adamw, atomic_torch_save, epoch_batches, lr_factor, rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 
@@ -225,15 +225,7 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)],
-            "weight_decay": config.weight_decay,
-        },
-        {"params": [p for n, p in model.named_parameters() if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    optimizer = adamw(model, config.lr, config.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total_steps), total_steps)
 
     train_seconds = 0.0  # time spent in training steps (evaluation excluded), kept across resumes

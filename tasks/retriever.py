@@ -296,7 +296,7 @@ def train_retriever(config: RetrieverTrainConfig) -> dict:
     import torch
 
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    from tasks.training import atomic_torch_save, lr_factor, rng_state, set_rng_state
+    from tasks.training import adamw, atomic_torch_save, lr_factor, rng_state, set_rng_state
 
     t_start = time.time()
     out = Path(config.out_dir)
@@ -326,12 +326,7 @@ def train_retriever(config: RetrieverTrainConfig) -> dict:
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW([
-        {"params": [p for n, p in params if not any(nd in n for nd in no_decay)], "weight_decay": config.weight_decay},
-        {"params": [p for n, p in params if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
-    ], lr=config.lr)
+    optimizer = adamw(model, config.lr, config.weight_decay)
     budget_s = config.time_budget_min * 60
 
     step, epoch, batch_in_epoch, train_s = 0, 0, 0, 0.0

@@ -47,6 +47,21 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int
     return batches
 
 
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
+
+
+def adamw(model: Any, lr: float, weight_decay: float) -> Any:
+    """AdamW with the usual BERT fine-tuning groups: weight decay on weights, none on
+    biases and LayerNorm parameters (trainable parameters only)."""
+    import torch
+
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return torch.optim.AdamW([
+        {"params": [p for n, p in params if not any(nd in n for nd in NO_DECAY)], "weight_decay": weight_decay},
+        {"params": [p for n, p in params if any(nd in n for nd in NO_DECAY)], "weight_decay": 0.0},
+    ], lr=lr)
+
+
 def lr_factor(progress: float, warmup: float) -> float:
     """Linear warm-up over the first `warmup` fraction, then linear decay to 0."""
     if progress < warmup:
@@ -153,13 +168,7 @@ def run_training(
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm", "norm.weight")
-    params = list(model.named_parameters())
-    groups = [
-        {"params": [p for n, p in params if not any(nd in n for nd in no_decay)], "weight_decay": config.weight_decay},
-        {"params": [p for n, p in params if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    optimizer = adamw(model, config.lr, config.weight_decay)
     budget_s = config.time_budget_min * 60
 
     step, epoch, batch_in_epoch = 0, 0, 0
