@@ -20,8 +20,6 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "data" / "corpus" / "medquad.jsonl.gz"
 
 
 def main() -> None:
@@ -35,16 +33,17 @@ def main() -> None:
     from indexer.annotate import SHIPPED, AnnotateConfig, Annotator
     from indexer.loaders import load_documents
     from indexer.writer import IndexWriter, embedding_text
+    from ui.cli import BUNDLED_CORPUS
 
     sample = Path("/tmp/clinqa-bench-annotate.jsonl")
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh, open(sample, "w", encoding="utf-8") as out:
+    with gzip.open(BUNDLED_CORPUS, "rt", encoding="utf-8") as fh, open(sample, "w", encoding="utf-8") as out:
         for i, line in enumerate(fh):
             if i >= args.docs:
                 break
             out.write(line)
     docs = load_documents([sample]).documents
     writer = IndexWriter("/tmp/clinqa-bench-annotate-unused", show_progress=False)
-    passages = [p for _, ps in writer._chunk(docs) for p in ps]
+    passages = [p for _, ps in writer.chunk(docs) for p in ps]
     encoder = writer._encoder_ready()
     annotator = Annotator(AnnotateConfig(ner_model=SHIPPED, classifier_model=SHIPPED, threads=args.threads),
                           show_progress=False).warm_up()

@@ -148,7 +148,7 @@ class IndexWriter:
             gen = self._new_generation()
             try:
                 backend = self._backend(gen, create=True)
-                items = self._chunk(docs)
+                items = self.chunk(docs)
                 added, _ = backend.store.upsert(items)
                 passages = [p for _, ps in items for p in ps]
                 self._embed_into(backend, passages)
@@ -199,7 +199,7 @@ class IndexWriter:
             try:
                 backend = self._backend(gen, create=False)
                 backend.open(expected_chunks=manifest["counts"]["chunks"], index_dir=self.index_dir)
-                items = self._chunk(new + changed)
+                items = self.chunk(new + changed)
                 added_ids, removed_ids = backend.store.upsert(items)
                 backend.remove(removed_ids)
                 by_id = {p.chunk_id: p for _, ps in items for p in ps}
@@ -288,7 +288,8 @@ class IndexWriter:
             self._token_spans = hf_token_spans(_load_tokenizer(resolve_encoder_path(name)))
         return self._token_spans
 
-    def _chunk(self, docs: Sequence[Document]) -> list[tuple[Document, list[Passage]]]:
+    def chunk(self, docs: Sequence[Document]) -> list[tuple[Document, list[Passage]]]:
+        """Documents with the passages `build`/`add` would index (no I/O on the index directory)."""
         spans = self._spans()
         return [
             (d, chunk_document(d, spans, self.config.chunking))

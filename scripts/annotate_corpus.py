@@ -18,23 +18,22 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "data" / "corpus" / "medquad.jsonl.gz"
 
 
 def main() -> None:
     from indexer.annotate import SHIPPED, AnnotateConfig, Annotator, bundled_cache_path
     from indexer.loaders import load_documents
     from indexer.writer import IndexWriter
+    from ui.cli import BUNDLED_CORPUS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--corpus", type=Path, default=BUNDLED_CORPUS)
     ap.add_argument("--out", type=Path, default=bundled_cache_path())
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     t0 = time.perf_counter()
     docs = load_documents([args.corpus]).documents
-    passages = [p for _, ps in IndexWriter("/tmp/clinqa-annotate-unused")._chunk(docs) for p in ps]
+    passages = [p for _, ps in IndexWriter("/tmp/clinqa-annotate-unused").chunk(docs) for p in ps]
     annotator = Annotator(AnnotateConfig(ner_model=SHIPPED, classifier_model=SHIPPED, threads=args.threads)).warm_up()
     mentions = annotator.entities(passages)
     categories = annotator.categories(docs)

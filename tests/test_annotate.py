@@ -339,7 +339,7 @@ def test_annotation_cache_is_used_only_for_the_same_models(tmp_path, tiny_models
     src = _jsonl(tmp_path / "docs.jsonl", DOCS)
     docs = load_documents([src]).documents
     writer = IndexWriter(tmp_path / "unused", show_progress=False)
-    passages = [p for _, ps in writer._chunk(docs) for p in ps]
+    passages = [p for _, ps in writer.chunk(docs) for p in ps]
     ann = Annotator(AnnotateConfig(ner_model=str(ner), classifier_model=str(cls)), show_progress=False)
     mentions, cats = ann.entities(passages), ann.categories(docs)
     cache_path = tmp_path / "cache.jsonl.gz"
