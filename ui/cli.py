@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from pipeline.cli_options import add_rerank_args, reranker_config
+
 # Offline by construction: nothing may try to reach a model hub or send telemetry.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -191,9 +193,10 @@ def _engine(args: argparse.Namespace) -> Any:
         reader_cfg = ReaderConfig(**kwargs)
     return QAEngine(EngineConfig(
         index_dir=Path(args.index),
-        retriever=RetrieverConfig(mode=args.mode, top_k=args.top_k, fusion=args.fusion, dense_weight=args.dense_weight),
+        retriever=RetrieverConfig(mode=args.mode, top_k=args.top_k,
+                                  **{k: v for k, v in (("fusion", args.fusion), ("dense_weight", args.dense_weight)) if v is not None}),
         reader=reader_cfg,
-        retrieval_weight=getattr(args, "retrieval_weight", 0.2),
+        reranker=reranker_config(args),
     ))
 
 
@@ -225,7 +228,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                 print("no passages matched; try other words or --mode dense")
             for i, h in enumerate(result.hits, 1):
                 legs = ", ".join(f"{k} #{v}" for k, v in sorted(h.ranks.items()))
-                print(f"{i:2d}. [{h.score:.4f}] {h.passage.title}  ({h.passage.source}; {legs})")
+                if h.rerank_probability is not None:
+                    legs = f"relevance {h.rerank_probability:.0%}, first stage #{h.retrieval_rank}: {legs}"
+                print(f"{i:2d}. [{h.relevance:.4f}] {h.passage.title}  ({h.passage.source}; {legs})")
                 print(f"    {_snippet(h.passage.text)}")
                 if h.passage.entities:
                     ents = dict.fromkeys(f"{m.text} ({m.label})" for m in h.passage.entities)
@@ -255,6 +260,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
             continue
         print(f"Q: {result.question}")
+        for note in result.notes:
+            print(f"note: {note}")
         if not result.confident:
             print("No answer in the indexed literature cleared the confidence threshold. Closest passages:")
             for h in result.hits[:3]:
@@ -264,7 +271,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 a, p = r.answer, r.answer.passage
                 ctx_l = max(0, a.start - 100)
                 ctx = p.text[ctx_l:a.start] + "[[" + p.text[a.start:a.end] + "]]" + p.text[a.end:a.end + 100]
-                print(f"{i}. {a.text}   (confidence {a.probability:.0%}, score {r.final_score:.3f})")
+                print(f"{i}. {a.text}   (confidence {r.final_score:.0%}; passage relevance {r.relevance:.0%})")
                 print(f"   source: {p.title} — {p.source}{', ' + p.license if p.license else ''}")
                 if p.url:
                     print(f"   {p.url}")
@@ -326,20 +333,20 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     p.add_argument("--queries", type=Path, help='batch mode: JSONL file of {"id", "question"}; one JSON result per line')
     p.add_argument("--top-k", type=int, default=10, help="passages to retrieve (default 10)")
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid", help="retrieval mode (default hybrid)")
-    p.add_argument("--fusion", choices=["rrf", "convex"], default="convex",
-                   help="hybrid fusion: convex (min-max scores, dense weight --dense-weight; default) or rrf (k=60)")
-    p.add_argument("--dense-weight", type=float, default=0.5, help="convex fusion: weight of the dense leg (default 0.5)")
+    p.add_argument("--fusion", choices=["rrf", "convex"], default=None,
+                   help="hybrid fusion: convex (normalised scores, dense weight --dense-weight) or rrf (k=60); "
+                        "default: the product's (docs/decisions.md)")
+    p.add_argument("--dense-weight", type=float, default=None, help="convex fusion: weight of the dense leg")
     p.add_argument("--source", action="append", help="only passages from this source collection (repeatable)")
     p.add_argument("--entity", action="append",
                    help='only passages mentioning this entity, e.g. --entity metformin (repeatable: all must appear)')
     p.add_argument("--category", action="append",
                    help="only documents of this predicted category label, e.g. C14 (repeatable: any; see `clinqa index info`)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_rerank_args(p)
     if reader:
         p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
         p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
-        p.add_argument("--retrieval-weight", type=float, default=0.2,
-                       help="answer score = (1-w) * reader probability + w * retrieval score (default 0.2)")
 
 
 def build_parser() -> argparse.ArgumentParser:

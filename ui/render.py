@@ -111,7 +111,8 @@ def render_source(passage: Any) -> str:
 
 
 def render_why(ranked: Any, hit: Any, threshold: float) -> str:
-    """The evidence for one answer: retrieval ranks and scores per leg, fused, reader."""
+    """The evidence for one answer: first-stage ranks and scores per leg, fused, the
+    reranker's score and rank, the reader's span score, and the combined probability."""
     rows = []
     if hit is not None:
         for leg in ("bm25", "dense"):
@@ -119,26 +120,36 @@ def render_why(ranked: Any, hit: Any, threshold: float) -> str:
                 rows.append((LEG_NAMES[leg], f"#{hit.ranks[leg]}", f"{hit.scores.get(leg, float('nan')):.4f}"))
             else:
                 rows.append((LEG_NAMES[leg], "not in this leg's results", "–"))
-        rows.append(("Fused retrieval", f"#{ranked.hit_rank}", f"{hit.score:.4f}"))
+        first = hit.retrieval_rank or ranked.hit_rank
+        rows.append(("Fused retrieval (first stage)", f"#{first}", f"{hit.score:.4f}"))
+        if getattr(hit, "rerank_score", None) is not None:
+            rows.append(("Reranker (cross-encoder)", f"#{hit.rerank_rank}",
+                         f"{hit.rerank_score:.3f} → relevance {percent(hit.rerank_probability)}"))
     a = ranked.answer
     rows.append(("Reader span score", "", f"{a.score:.3f}"))
-    rows.append(("Reader probability", "", f"{a.probability:.3f} (threshold {threshold:.2f})"))
-    if getattr(a, "support", 0.0) > 0:
-        rows.append(("Reader support (summed over passages)", "", f"{a.support:.3f}"))
-    rows.append(("Final score", "", f"{ranked.final_score:.3f}"))
+    rows.append(("Reader probability (span alone)", "", f"{a.probability:.3f}"))
+    rows.append(("Answer probability", "", f"{ranked.final_score:.3f} (confident from {threshold:.2f})"))
     body = "".join(f"<tr><th>{esc(n)}</th><td>{esc(r)}</td><td>{esc(s)}</td></tr>" for n, r, s in rows)
     return (
         '<details class="cq-why"><summary>Why this answer</summary>'
         f'<table><thead><tr><th></th><th>rank</th><th>score</th></tr></thead><tbody>{body}</tbody></table>'
-        "<p>Final score = reader probability blended with the passage's normalised retrieval score. "
+        "<p>Answer probability = how likely this answer is right, from the reader's span score and the "
+        "passage's relevance together, calibrated on dev questions over a realistic index. "
         "Use <em>Explain tokens</em> below for the words that drove the reader.</p></details>"
     )
 
 
+def render_notes(result: Any) -> str:
+    """Notes on how the question was read (e.g. a long question cut to head + tail)."""
+    notes = getattr(result, "notes", ())
+    return "".join(f'<div class="cq-note" role="note">Note: {esc(n)}</div>' for n in notes)
+
+
 def render_answer_html(result: Any) -> str:
     """The answer list of an `AskResult`, or its no-answer state with the best passages."""
+    notes = render_notes(result)
     if not result.confident:
-        return render_no_answer(result)
+        return notes + render_no_answer(result)
     cards = []
     for i, r in enumerate(result.answers, 1):
         a, p = r.answer, r.answer.passage
@@ -146,12 +157,12 @@ def render_answer_html(result: Any) -> str:
         cards.append(
             f'<div class="cq-answer" data-rank="{i}">'
             f'<div class="cq-head"><span class="cq-num">{i}.</span> <span class="cq-text">{esc(a.text)}</span></div>'
-            f"{render_confidence(a.probability)}"
+            f"{render_confidence(r.final_score)}"
             f'<blockquote class="cq-passage">{highlight(p.text, a.start, a.end, p.entities)}</blockquote>'
             f"{render_source(p)}{render_why(r, hit, result.no_answer_threshold)}</div>"
         )
     legend = render_entity_legend([r.answer.passage for r in result.answers])
-    return f'<div class="cq-answers" data-state="answers">{"".join(cards)}{legend}{_timing(result)}</div>'
+    return f'{notes}<div class="cq-answers" data-state="answers">{"".join(cards)}{legend}{_timing(result)}</div>'
 
 
 def render_no_answer(result: Any, limit: int = 3) -> str:

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli_options import add_rerank_args, reranker_config
+
 SHARED_DATA = Path("/work/shared/data")
 DEFAULT_COMPARE = {
     "COVID-QA dev": SHARED_DATA / "covidqa" / "dev.json",
@@ -104,8 +106,10 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     from pipeline.evaluation.runners import evaluate_retrieval, run_names
 
     ds = load_retrieval_dataset(args.dataset, format=args.format, limit=args.limit)
-    runs = run_names(args.mode, args.fusion, args.dense_weight)
-    result = evaluate_retrieval(_index(args, args.dataset), ds, runs, depth=args.depth, progress=_progress(args))
+    rerank = reranker_config(args)
+    runs = run_names(args.mode, args.fusion, args.dense_weight, rerank=rerank is not None)
+    result = evaluate_retrieval(_index(args, args.dataset), ds, runs, depth=args.depth, progress=_progress(args),
+                                reranker=rerank)
     return _emit(result, args)
 
 
@@ -116,7 +120,7 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     ds = load_qa_dataset(args.dataset, format=args.format, question_type=args.question_type, limit=args.limit)
     cfg = reader_config(args.reader, args.backend, cache_dir())
     result = evaluate_e2e(_index(args, args.dataset), ds, cfg, str(args.reader), top_k=args.top_k, mode=args.mode,
-                          top_answers=args.top_answers, progress=_progress(args))
+                          top_answers=args.top_answers, progress=_progress(args), reranker=reranker_config(args))
     return _emit(result, args)
 
 
@@ -212,9 +216,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p, qa=False)
     _index_args(p)
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid", "all"], default="all",
-                   help="retriever(s) to score; all = bm25, dense, hybrid RRF and hybrid convex at dense weights 0.3/0.5/0.7")
-    p.add_argument("--fusion", choices=["rrf", "convex"], default="rrf", help="fusion for --mode hybrid (default rrf)")
-    p.add_argument("--dense-weight", type=float, default=0.5, help="dense weight for --mode hybrid --fusion convex")
+                   help="retriever(s) to score; hybrid = exactly what `clinqa search --mode hybrid` ranks; all = both legs, "
+                        "hybrid RRF, hybrid convex (min-max and absolute normalisation) at dense weights 0.3/0.5/0.7 and "
+                        "the default hybrid. Each is also scored with the reranker unless --no-rerank")
+    p.add_argument("--fusion", choices=["rrf", "convex"], default=None,
+                   help="fusion for --mode hybrid (default: the product's, as `clinqa search` uses)")
+    p.add_argument("--dense-weight", type=float, default=None, help="dense weight for --mode hybrid --fusion convex")
+    add_rerank_args(p)
     p.add_argument("--depth", type=int, default=100, help="passages retrieved per query (default 100)")
     p.set_defaults(func=cmd_retrieval)
 
@@ -225,6 +233,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid", help="retrieval mode (default hybrid)")
     p.add_argument("--top-k", type=int, default=10, help="passages read per question (default 10)")
     p.add_argument("--top-answers", type=int, default=5, help="answers kept per question (default 5)")
+    add_rerank_args(p)
     p.set_defaults(func=cmd_e2e)
 
     p = ev.add_parser("compare", help="Markdown tables: retrievers, readers, NER and classifiers side by side",
