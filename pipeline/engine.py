@@ -15,10 +15,12 @@ import numpy as np
 
 from indexer.dense import DenseEncoder, EncoderConfig
 from indexer.loaded import LoadedIndex, open_index
+from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question
 from reader.types import Answer
 from retriever import Hit, HybridRetriever, RetrieverConfig, SearchFilter
 from retriever.fusion import min_max
+from tasks.verdict import Verdict, VerdictConfig
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ class EngineConfig:
     # more, and OpenMP spin-waiting next to other busy threads made a 8 ms query take 480 ms
     # (measured, docs/benchmarks.md). None leaves the libraries' defaults.
     query_threads: int | None = 1
+    # Yes/no questions (pipeline.yesno): None = the shipped models/yesno when present,
+    # "none" = off, else a model directory; the verdict uses the top `verdict_passages` hits.
+    yesno_model: str | None = None
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    verdict_passages: int = 5
 
 
 @dataclass(frozen=True)
@@ -87,11 +94,15 @@ class AskResult:
     confident: bool  # False: no answer cleared the no-answer threshold; show passages instead
     no_answer_threshold: float
     timings_ms: dict[str, float]
+    question_type: str = "other"  # pipeline.question_type: yesno | factoid | list | other
+    verdict: Verdict | None = None  # yes/no questions answered by the yes/no model
 
     def to_dict(self, id: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {} if id is None else {"id": id}
         out.update(
             question=self.question,
+            question_type=self.question_type,
+            verdict=self.verdict.to_dict() if self.verdict is not None else None,
             confident=self.confident,
             no_answer_threshold=self.no_answer_threshold,
             answers=[a.to_dict() for a in self.answers],
@@ -133,6 +144,7 @@ class QAEngine:
         self.encoder: DenseEncoder | None = None
         self.retriever: HybridRetriever | None = None
         self.reader: Any = None
+        self._yesno: Any = None  # tasks.yesno.YesNoClassifier, or False once found missing
 
     # -- loading -----------------------------------------------------------
     def warm_up(self, with_reader: bool = True) -> "QAEngine":
@@ -214,13 +226,19 @@ class QAEngine:
         self, question: str, top_k: int | None = None, mode: str | None = None,
         sources: Collection[str] | None = None, top_answers: int | None = None,
         entities: Collection[str] | None = None, categories: Collection[str] | None = None,
+        question_type: str | None = None,
     ) -> AskResult:
+        """Answer a question. `question_type` overrides the detected type (yesno, factoid,
+        list, other): a yes/no question gets a verdict when a yes/no model is available."""
         q = clean_question(question, self.config.max_question_chars)
+        qtype = question_type or detect_question_type(q)
         self.warm_up(with_reader=True)
         assert self.retriever is not None
         t0 = time.perf_counter()
         hits = self.retriever.search(q, top_k=top_k, mode=mode, where=SearchFilter.of(sources, entities, categories))
         t1 = time.perf_counter()
+        if qtype == "yesno" and self.yesno_classifier() is not None:
+            return self._ask_yesno(q, hits, t0, t1)
         limit = top_answers or self.config.top_answers
         output = self.reader.read(q, [h.passage for h in hits], top_k=max(limit, 5))
         t2 = time.perf_counter()
@@ -237,4 +255,34 @@ class QAEngine:
                 "read": (t2 - t1) * 1000,
                 "total": (t2 - t0) * 1000,
             },
+            question_type=qtype,
+        )
+
+    # -- yes/no questions (pipeline.yesno) ----------------------------------------------
+    def yesno_classifier(self) -> Any:
+        """The loaded yes/no classifier, or None when there is none (warned once; yes/no
+        questions then take the extractive path)."""
+        if self._yesno is None:
+            from pipeline.yesno import resolve_yesno_model
+
+            path = resolve_yesno_model(self.config.yesno_model)
+            if path is None:
+                self._yesno = False
+            else:
+                from tasks.yesno import YesNoClassifier
+
+                self._yesno = YesNoClassifier(path, threads=self.config.query_threads or 0).warm_up()
+        return self._yesno or None
+
+    def _ask_yesno(self, q: str, hits: list[Hit], t0: float, t1: float) -> AskResult:
+        """A verdict over the top hits instead of extracted spans; `confident` = not abstained."""
+        from pipeline.yesno import judge
+
+        verdict = judge(self.yesno_classifier(), q, hits, self.config.verdict, self.config.verdict_passages)
+        t2 = time.perf_counter()
+        return AskResult(
+            question=q, answers=(), hits=tuple(hits), confident=not verdict.abstained,
+            no_answer_threshold=self.reader.no_answer_threshold,
+            timings_ms={"retrieve": (t1 - t0) * 1000, "classify": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
+            question_type="yesno", verdict=verdict,
         )
