@@ -184,8 +184,17 @@ def item_pairs(item: YesNoItem) -> list[str]:
 
 
 def encode_pair(tokenizer, question: str, passage: str, max_seq_len: int) -> list[int]:
-    """input_ids of "[CLS] question [SEP] passage [SEP]", cut to `max_seq_len` (the longer
-    side loses tokens first, so a normal question stays whole)."""
+    """input_ids of "[CLS] question [SEP] passage [SEP]", at most `max_seq_len` long.
+
+    The question keeps up to half the budget (all of it when the passage is short); a
+    passage that does not fit keeps its END: abstracts put results last and background
+    first, and the results are what settles a yes/no question (PubMedQA)."""
+    n_q = len(tokenizer(question, add_special_tokens=False)["input_ids"])
+    enc = tokenizer(passage, add_special_tokens=False, return_offsets_mapping=True)
+    budget = max(2, max_seq_len - tokenizer.num_special_tokens_to_add(pair=True))
+    p_keep = budget - min(n_q, max(budget - len(enc["input_ids"]), budget // 2))
+    if len(enc["input_ids"]) > p_keep:  # cut the text where the kept tail starts (any tokenizer's specials)
+        passage = passage[enc["offset_mapping"][len(enc["input_ids"]) - p_keep][0]:]
     return tokenizer(question, passage, truncation="longest_first", max_length=max_seq_len)["input_ids"]
 
 
@@ -337,6 +346,7 @@ class YesNoTrainConfig:
     bioasq_dev: str = ""  # BioASQ-val-yesno.json: scored one verdict per question
     pubmedqa_dev_fraction: float = DEFAULT_DEV_FRACTION
     pubmedqa_repeat: int = 3  # PubMedQA pairs repeated per epoch (400 abstracts vs ~5k BioASQ snippets)
+    maybe_repeat: int = 3  # "maybe" pairs repeated again on top (11% of PubMedQA, absent from BioASQ)
     epochs: float = 3.0
     lr: float = 5e-5
     batch_size: int = 16
@@ -358,7 +368,7 @@ class YesNoTrainConfig:
     def __post_init__(self) -> None:
         if not self.pubmedqa and not self.bioasq:
             raise TaskError("no training data", hint="pass --pubmedqa FILE and/or --bioasq FILE")
-        for name in ("batch_size", "threads", "eval_batch_size", "pubmedqa_repeat"):
+        for name in ("batch_size", "threads", "eval_batch_size", "pubmedqa_repeat", "maybe_repeat"):
             if getattr(self, name) < 1:
                 raise TaskError(f"{name} must be >= 1", hint=f"got {getattr(self, name)}")
         if self.epochs <= 0 or self.lr <= 0:
@@ -416,12 +426,15 @@ def load_base(base: str, labels: Sequence[str] = YESNO_LABELS):
 
 
 def _features(tokenizer, items: Sequence[YesNoItem], label2id: dict[str, int], max_seq_len: int,
-              repeat: int = 1) -> list[dict]:
+              repeat: int = 1, maybe_repeat: int = 1) -> list[dict]:
+    """Training pairs; each `repeat` times, "maybe" pairs `repeat * maybe_repeat` times
+    (oversampling the rare class instead of a weighted loss: the shared loop uses the
+    model's own cross-entropy)."""
     feats = []
     for it in items:
         for passage in item_pairs(it):
             f = {"input_ids": encode_pair(tokenizer, it.question, passage, max_seq_len), "labels": label2id[it.label]}
-            feats.extend([f] * repeat)
+            feats.extend([f] * (repeat * (maybe_repeat if it.label == "maybe" else 1)))
     return feats
 
 
@@ -452,8 +465,9 @@ def train_yesno(config: YesNoTrainConfig, *, interrupt_after: int = 0) -> dict:
         if leaked:
             logger.warning("%d BioASQ dev questions also appear in the training files", leaked)
     tokenizer, model, how = load_base(config.base, labels)
-    features = (_features(tokenizer, pub_train, label2id, config.max_seq_len, config.pubmedqa_repeat)
-                + _features(tokenizer, bio_train, label2id, config.max_seq_len))
+    features = (_features(tokenizer, pub_train, label2id, config.max_seq_len, config.pubmedqa_repeat,
+                          config.maybe_repeat)
+                + _features(tokenizer, bio_train, label2id, config.max_seq_len, 1, config.maybe_repeat))
     counts = Counter(labels[f["labels"]] for f in features)
     logger.info("yesno: %d PubMedQA train / %d dev abstracts, %d BioASQ train questions, %d dev questions; "
                 "%d training pairs %s; base %s (%s)", len(pub_train), len(pub_dev), len(bio_train), len(bio_dev),
@@ -507,6 +521,8 @@ def add_train_yesno_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument("--pubmedqa-dev-fraction", type=float, default=d["pubmedqa_dev_fraction"])
     parser.add_argument("--pubmedqa-repeat", type=int, default=d["pubmedqa_repeat"],
                         help="times each PubMedQA abstract is seen per epoch (default %(default)s)")
+    parser.add_argument("--maybe-repeat", type=int, default=d["maybe_repeat"],
+                        help="extra repeats of 'maybe' pairs, the rare class (default %(default)s)")
     parser.add_argument("--out", required=True, help="output model directory")
     add_training_args(parser, d)
     return parser
@@ -521,7 +537,7 @@ def yesno_config_from_args(args: argparse.Namespace) -> YesNoTrainConfig:
     return YesNoTrainConfig(
         base=base, out_dir=args.out, pubmedqa=args.pubmedqa, bioasq=tuple(args.bioasq), bioasq_dev=args.bioasq_dev,
         pubmedqa_dev_fraction=args.pubmedqa_dev_fraction, pubmedqa_repeat=args.pubmedqa_repeat,
-        **training_kwargs(args),
+        maybe_repeat=args.maybe_repeat, **training_kwargs(args),
     )
 
 

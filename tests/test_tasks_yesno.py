@@ -168,8 +168,9 @@ def test_training_loop_writes_a_loadable_yesno_model(trained):
     assert info["task"] == "yesno" and info["labels"] == ["yes", "no", "maybe"] and info["max_seq_len"] == 64
     assert set(info["train_files"]) == {str(d / "p.json"), str(d / "b.jsonl")}
     # PubMedQA pairs: train abstracts x repeat; BioASQ: one pair per snippet.
-    n_pub_train = sum(not in_dev_split(str(10000 + i)) for i in range(30))
-    assert metrics["train_examples"] == 2 * n_pub_train + 16
+    # PubMedQA: each train abstract x repeat (2), "maybe" ones x maybe_repeat (3) again.
+    n_pub = sum(2 * (3 if i % 3 == 2 else 1) for i in range(30) if not in_dev_split(str(10000 + i)))
+    assert metrics["train_examples"] == n_pub + 16
     clf = YesNoClassifier(run, backend="torch")
     probs = clf.predict("Is gene 1 linked to cancer?", ["Gene 1 is mutated.", "Unrelated text."])
     assert len(probs) == 2 and set(probs[0]) == {"yes", "no", "maybe"}
@@ -219,3 +220,21 @@ def test_a_model_that_is_not_yesno_is_refused(tmp_path):
     cls = make_tiny_sequence_classifier(tmp_path / "cls", labels=("C04", "C14"))
     with pytest.raises(TaskError, match="not a yes/no model"):
         YesNoClassifier(cls, backend="torch").warm_up()
+
+
+@pytest.mark.unit
+def test_encode_pair_keeps_the_question_and_the_end_of_a_long_passage(minilm_path):
+    from transformers import AutoTokenizer
+
+    from tasks.yesno import encode_pair
+
+    tok = AutoTokenizer.from_pretrained(minilm_path)
+    passage = "background " * 300 + "results show lower mortality"
+    ids = encode_pair(tok, "Does drug X reduce mortality?", passage, 64)
+    text = tok.decode(ids)
+    assert len(ids) == 64 and text.startswith("[CLS] does drug x reduce mortality? [SEP]")
+    assert text.endswith("results show lower mortality [SEP]")
+    short = encode_pair(tok, "Is it?", "Yes it is.", 64)
+    assert tok.decode(short) == "[CLS] is it? [SEP] yes it is. [SEP]"
+    long_q = encode_pair(tok, "why " * 100, "short passage", 32)
+    assert len(long_q) == 32 and tok.decode(long_q).endswith("short passage [SEP]")
