@@ -102,8 +102,8 @@ def detect_question_type(question: str) -> str:
     """One of QUESTION_TYPES for a question (any case; trailing "?" optional). A pure
     function of the text: no model, microseconds per question."""
     q = _norm(question)
-    if not q:
-        return "other"
+    if not _words(q):
+        return "other"  # punctuation or symbols only
     if _is_yesno(q):
         return "yesno"
     words = _words(q)

@@ -149,3 +149,20 @@ def test_type_override_is_checked():
     with pytest.raises(ValueError, match="yesno, factoid, list, other"):
         check_question_type("summary")
     assert set(QUESTION_TYPES) == {"yesno", "factoid", "list", "other"}
+
+
+@pytest.mark.parametrize("text", ["|", "?", "...", "   ", "1234", "¿", "是吗?"])
+def test_question_type_of_symbols_or_other_scripts_is_other(text):
+    assert detect_question_type(text) == "other"
+
+
+def test_question_type_never_raises_on_any_text():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=120))
+    def check(text):
+        assert detect_question_type(text) in QUESTION_TYPES
+
+    check()

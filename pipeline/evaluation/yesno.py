@@ -83,13 +83,6 @@ def load_items(dataset: Path, format: str | None, split: str, model_dir: Path | 
     return items, fmt, split
 
 
-def _confusion(out: Path, items, verdicts, labels: Sequence[str], title: str) -> None:
-    from tasks.classify import confusion_matrix, plot_confusion
-
-    cm = confusion_matrix([it.label for it in items], [v.label for v in verdicts], list(labels))
-    plot_confusion(cm, list(labels), out / "confusion_matrix.png", title=title)
-
-
 def _rows(items, verdicts, extra: list[dict] | None = None) -> list[dict]:
     rows = []
     for i, (it, v) in enumerate(zip(items, verdicts)):
