@@ -179,6 +179,12 @@ def render_no_answer(result: Any, limit: int = 3) -> str:
 ROLE_TEXT = {"supports": "supports", "contradicts": "contradicts", "neutral": "neutral"}
 
 
+def _role_text(role: str, label: str) -> str:
+    """"supports yes", "contradicts yes", "neutral": the label makes the role readable
+    also when the verdict abstained (roles are relative to the leading label)."""
+    return f"{ROLE_TEXT.get(role, role)} {label}" if role in ("supports", "contradicts") else ROLE_TEXT.get(role, role)
+
+
 def render_verdict_html(result: Any) -> str:
     """A yes/no question's verdict (or the abstention), then the passages it was weighed
     from, each marked supports / contradicts / neutral with its own label and weight."""
@@ -201,7 +207,7 @@ def render_verdict_html(result: Any) -> str:
             continue
         cards.append(
             f'<div class="cq-answer cq-evidence cq-role-{esc(e.role)}" data-role="{esc(e.role)}">'
-            f'<div class="cq-head"><span class="cq-role">{esc(ROLE_TEXT.get(e.role, e.role))}</span> '
+            f'<div class="cq-head"><span class="cq-role">{esc(_role_text(e.role, v.label))}</span> '
             f'<span class="cq-meta">passage says {esc(e.label)} ({percent(e.probability)}), relevance weight '
             f"{e.weight:.3f}</span></div>"
             f'<blockquote class="cq-passage">{mark_spans(p.text, None, p.entities)}</blockquote>{render_source(p)}</div>'
