@@ -189,8 +189,8 @@ def encode_pair(tokenizer, question: str, passage: str, max_seq_len: int) -> lis
     The question keeps up to half the budget (all of it when the passage is short); a
     passage that does not fit keeps its END: abstracts put results last and background
     first, and the results are what settles a yes/no question (PubMedQA)."""
-    n_q = len(tokenizer(question, add_special_tokens=False)["input_ids"])
-    enc = tokenizer(passage, add_special_tokens=False, return_offsets_mapping=True)
+    n_q = len(tokenizer(question, add_special_tokens=False, verbose=False)["input_ids"])
+    enc = tokenizer(passage, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     budget = max(2, max_seq_len - tokenizer.num_special_tokens_to_add(pair=True))
     p_keep = budget - min(n_q, max(budget - len(enc["input_ids"]), budget // 2))
     if len(enc["input_ids"]) > p_keep:  # cut the text where the kept tail starts (any tokenizer's specials)
