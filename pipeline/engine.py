@@ -18,6 +18,7 @@ import numpy as np
 from indexer.dense import DenseEncoder, EncoderConfig
 from indexer.loaded import LoadedIndex, open_index
 from pipeline.errors import PipelineError
+from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question
 from pipeline.ranking import AnswerCalibration, Candidate, Scored, best_distinct, score_candidates
 from reader.config import CALIBRATION_FILE, ReaderConfig
@@ -26,6 +27,7 @@ from reader.reader import ExtractiveReader
 from reader.types import Answer
 from retriever import Hit, HybridRetriever, RetrieverConfig, SearchFilter
 from retriever.rerank import CrossEncoderReranker, RerankerConfig
+from tasks.verdict import Verdict, VerdictConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,11 @@ class EngineConfig:
     # more, and OpenMP spin-waiting next to other busy threads made a 8 ms query take 480 ms
     # (measured, docs/benchmarks.md). None leaves the libraries' defaults.
     query_threads: int | None = 1
+    # Yes/no questions (pipeline.yesno): None = the shipped models/yesno when present,
+    # "none" = off, else a model directory; the verdict uses the top `verdict_passages` hits.
+    yesno_model: str | None = None
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    verdict_passages: int = 5
 
 
 @dataclass(frozen=True)
@@ -124,11 +131,15 @@ class AskResult:
             return (f"the question is {f.tokens} word pieces long; the reader read its first {f.head} "
                     f"and last {f.tail} (put the actual question at the end of a long case history)",)
         return ()
+    question_type: str = "other"  # pipeline.question_type: yesno | factoid | list | other
+    verdict: Verdict | None = None  # yes/no questions answered by the yes/no model
 
     def to_dict(self, id: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {} if id is None else {"id": id}
         out.update(
             question=self.question,
+            question_type=self.question_type,
+            verdict=self.verdict.to_dict() if self.verdict is not None else None,
             confident=self.confident,
             no_answer_threshold=self.no_answer_threshold,
             answers=[a.to_dict() for a in self.answers],
@@ -182,6 +193,7 @@ class QAEngine:
         self.reader: Any = None
         self.reranker: CrossEncoderReranker | None = None
         self._calibrations: dict[str, AnswerCalibration | None] = {}
+        self._yesno: Any = None  # tasks.yesno.YesNoClassifier, or False once found missing
 
     # -- loading -----------------------------------------------------------
     def warm_up(self, with_reader: bool = True) -> "QAEngine":
@@ -287,16 +299,21 @@ class QAEngine:
         self, question: str, top_k: int | None = None, mode: str | None = None,
         sources: Collection[str] | None = None, top_answers: int | None = None,
         entities: Collection[str] | None = None, categories: Collection[str] | None = None,
-        rerank: bool | None = None, rerank_depth: int | None = None,
+        rerank: bool | None = None, rerank_depth: int | None = None, question_type: str | None = None,
     ) -> AskResult:
         """Answer a question: hits, then every passage's own best spans scored with the
         passage's relevance (pipeline.ranking) before any cut; `confident` when the best
-        answer's probability clears the fitted threshold."""
+        answer's probability clears the fitted threshold. `question_type` overrides the
+        detected type (yesno, factoid, list, other): a yes/no question gets a verdict when a
+        yes/no model is available."""
         q = clean_question(question, self.config.max_question_chars)
+        qtype = question_type or detect_question_type(q)
         self.warm_up(with_reader=True)
         hits, timings, reranker = self._hits(q, top_k, mode, SearchFilter.of(sources, entities, categories),
                                              rerank, rerank_depth)
         t1 = time.perf_counter()
+        if qtype == "yesno" and self.yesno_classifier() is not None:
+            return self._ask_yesno(q, hits, timings, reranker)
         limit = top_answers or self.config.top_answers
         output = self.reader.read(q, [h.passage for h in hits], top_k=limit,
                                   per_passage=self.config.answers_per_passage)
@@ -321,4 +338,35 @@ class QAEngine:
             timings_ms=timings,
             reranker=reranker,
             question_fit=output.question,
+            question_type=qtype,
+        )
+
+    # -- yes/no questions (pipeline.yesno) ----------------------------------------------
+    def yesno_classifier(self) -> Any:
+        """The loaded yes/no classifier, or None when there is none (warned once; yes/no
+        questions then take the extractive path)."""
+        if self._yesno is None:
+            from pipeline.yesno import resolve_yesno_model
+
+            path = resolve_yesno_model(self.config.yesno_model)
+            if path is None:
+                self._yesno = False
+            else:
+                from tasks.yesno import YesNoClassifier
+
+                self._yesno = YesNoClassifier(path, threads=self.config.query_threads or 0).warm_up()
+        return self._yesno or None
+
+    def _ask_yesno(self, q: str, hits: list[Hit], timings: dict[str, float], reranker: str | None) -> AskResult:
+        """A verdict over the top hits instead of extracted spans; `confident` = not abstained."""
+        from pipeline.yesno import judge
+
+        t1 = time.perf_counter()
+        verdict = judge(self.yesno_classifier(), q, hits, self.config.verdict, self.config.verdict_passages)
+        timings["classify"] = (time.perf_counter() - t1) * 1000
+        timings["total"] = sum(v for k, v in timings.items() if k != "total")
+        return AskResult(
+            question=q, answers=(), hits=tuple(hits), confident=not verdict.abstained,
+            no_answer_threshold=self.reader.no_answer_threshold, timings_ms=timings,
+            question_type="yesno", verdict=verdict, reranker=reranker,
         )

@@ -6,6 +6,7 @@
     train ner            add_train_ner_args            cmd_train_ner
     train classify       add_train_classify_args       cmd_train_classify
     train retriever      add_train_retriever_args      cmd_train_retriever
+    train yesno          tasks.yesno.add_train_yesno_args  tasks.yesno.cmd_train_yesno
     eval ner             add_eval_ner_args             cmd_eval_ner
     eval classify        add_eval_classify_args        cmd_eval_classify
     annotations import   add_annotations_import_args   cmd_annotations_import
@@ -282,7 +283,7 @@ def cmd_annotations_export(args: argparse.Namespace) -> int:
 
 
 def register_train(train: Any) -> None:
-    """Add `ner`, `classify`, `retriever` and `reranker` to the `train` subparsers."""
+    """Add `ner`, `classify`, `retriever`, `reranker` and `yesno` to the `train` subparsers."""
     p = train.add_parser("ner", help="fine-tune a medical NER model on token<TAB>tag (BIO) files")
     add_train_ner_args(p).set_defaults(func=cmd_train_ner)
     p = train.add_parser("classify", help="fine-tune a document classifier (CSV/JSONL/folder per label)")
@@ -291,6 +292,10 @@ def register_train(train: Any) -> None:
     add_train_retriever_args(p).set_defaults(func=cmd_train_retriever)
     p = train.add_parser("reranker", help="cross-encoder reranker on question/passage groups with mined hard negatives")
     add_train_reranker_args(p).set_defaults(func=cmd_train_reranker)
+    from tasks.yesno import add_train_yesno_args, cmd_train_yesno
+
+    p = train.add_parser("yesno", help="fine-tune the yes/no/maybe question + passage classifier (PubMedQA, BioASQ)")
+    add_train_yesno_args(p).set_defaults(func=cmd_train_yesno)
 
 
 def register_eval(ev: Any) -> None:

@@ -98,3 +98,11 @@ def make_tiny_reranker(out_dir: str | Path, seed: int = 0, head_scale: float = 1
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
     return _finish(model, base, out, {"task": "reranker", "max_seq_len": 256}, seed, head_scale)
+def make_tiny_yesno_model(out_dir: str | Path, seed: int = 0, head_scale: float = 3.0,
+                          base: str | Path | None = None) -> Path:
+    """A tiny yes/no/maybe pair classifier shaped like `clinqa train yesno` output."""
+    out = make_tiny_sequence_classifier(out_dir, labels=("yes", "no", "maybe"), seed=seed, head_scale=head_scale,
+                                        base=base)
+    (out / "task.json").write_text(json.dumps({"task": "yesno", "labels": ["yes", "no", "maybe"],
+                                               "max_seq_len": 128}, indent=2) + "\n")
+    return out

@@ -197,6 +197,7 @@ def _engine(args: argparse.Namespace) -> Any:
                                   **{k: v for k, v in (("fusion", args.fusion), ("dense_weight", args.dense_weight)) if v is not None}),
         reader=reader_cfg,
         reranker=reranker_config(args),
+        yesno_model=getattr(args, "yesno_model", None),
     ))
 
 
@@ -255,14 +256,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"reader: {engine.reader_description}", file=sys.stderr)
     for qid, question in questions:
         result = engine.ask(question, top_k=args.top_k, mode=args.mode, sources=args.source or None,
-                            entities=args.entity, categories=args.category)
+                            entities=args.entity, categories=args.category, question_type=args.type)
         if args.json or batch:
             print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
             continue
         print(f"Q: {result.question}")
         for note in result.notes:
             print(f"note: {note}")
-        if not result.confident:
+        if result.verdict is not None:
+            _print_verdict(result)
+        elif not result.confident:
             print("No answer in the indexed literature cleared the confidence threshold. Closest passages:")
             for h in result.hits[:3]:
                 print(f"  - {h.passage.title} ({h.passage.source}): {_snippet(h.passage.text, 160)}")
@@ -279,6 +282,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"({result.timings_ms['total']:.0f} ms; decision support from indexed literature, not a diagnosis)")
     engine.close()
     return 0
+
+
+def _print_verdict(result: Any) -> None:
+    """A yes/no verdict, then the passages that support it and those that contradict it."""
+    v = result.verdict
+    if v.abstained:
+        print(f"Verdict: {v.message}")
+        print(f"  (leaning {v.label}, {v.probability:.0%})")
+    else:
+        print(f"Verdict: {v.label.upper()} ({v.probability:.0%}, from {len(v.evidence)} passages weighed by relevance)")
+    by_chunk = {h.passage.chunk_id: h.passage for h in result.hits}
+    for role, title in (("supports", "Supporting"), ("contradicts", "Contradicting")):
+        items = [e for e in v.evidence if e.role == role]
+        if not items:
+            continue
+        print(f"{title} passages:")
+        for e in items:
+            p = by_chunk.get(e.chunk_id)
+            if p is None:
+                continue
+            print(f"  - [{e.label} {e.probability:.0%}, weight {e.weight:.3f}] {p.title} ({p.source}"
+                  f"{', ' + p.license if p.license else ''})")
+            print(f"    {_snippet(p.text, 200)}")
+    neutral = sum(e.role == "neutral" for e in v.evidence)
+    if neutral:
+        print(f"({neutral} passage(s) neutral)")
 
 
 # -- train -----------------------------------------------------------------------
@@ -347,6 +376,10 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     if reader:
         p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
         p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
+        p.add_argument("--type", choices=["yesno", "factoid", "list", "other"],
+                       help="question type (default: detected from the question); yesno gives a yes/no/maybe verdict")
+        p.add_argument("--yesno-model", metavar="DIR",
+                       help="yes/no model directory (default: the shipped models/yesno when present; 'none' = off)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -146,7 +146,10 @@ def render_notes(result: Any) -> str:
 
 
 def render_answer_html(result: Any) -> str:
-    """The answer list of an `AskResult`, or its no-answer state with the best passages."""
+    """The answer list of an `AskResult`, its yes/no verdict, or its no-answer state with
+    the best passages."""
+    if getattr(result, "verdict", None) is not None:
+        return render_verdict_html(result)
     notes = render_notes(result)
     if not result.confident:
         return notes + render_no_answer(result)
@@ -184,9 +187,51 @@ def render_no_answer(result: Any, limit: int = 3) -> str:
             f"yourself.</div>{passages}{_timing(result)}</div>")
 
 
+ROLE_TEXT = {"supports": "supports", "contradicts": "contradicts", "neutral": "neutral"}
+
+
+def _role_text(role: str, label: str) -> str:
+    """"supports yes", "contradicts yes", "neutral": the label makes the role readable
+    also when the verdict abstained (roles are relative to the leading label)."""
+    return f"{ROLE_TEXT.get(role, role)} {label}" if role in ("supports", "contradicts") else ROLE_TEXT.get(role, role)
+
+
+def render_verdict_html(result: Any) -> str:
+    """A yes/no question's verdict (or the abstention), then the passages it was weighed
+    from, each marked supports / contradicts / neutral with its own label and weight."""
+    v = result.verdict
+    counts = {r: sum(e.role == r for e in v.evidence) for r in ROLE_TEXT}
+    if v.abstained:
+        head = (f'<div class="cq-verdict cq-verdict-abstain" data-label="{esc(v.label)}" data-abstained="true">'
+                f'<div class="cq-vhead">{esc(v.message)}</div>'
+                f'<div class="cq-vlean">Leaning {esc(v.label)} ({percent(v.probability)}), not enough to answer.</div>')
+    else:
+        head = (f'<div class="cq-verdict cq-verdict-{esc(v.label)}" data-label="{esc(v.label)}" data-abstained="false">'
+                f'<div class="cq-vhead">{esc(v.label.capitalize())}</div>{render_confidence(v.probability)}')
+    head += (f'<p class="cq-vsum">Weighed from {len(v.evidence)} passage(s) by relevance: {counts["supports"]} '
+             f'support, {counts["contradicts"]} contradict, {counts["neutral"]} neutral.</p></div>')
+    by_chunk = {h.passage.chunk_id: h.passage for h in result.hits}
+    cards = []
+    for e in v.evidence:
+        p = by_chunk.get(e.chunk_id)
+        if p is None:
+            continue
+        cards.append(
+            f'<div class="cq-answer cq-evidence cq-role-{esc(e.role)}" data-role="{esc(e.role)}">'
+            f'<div class="cq-head"><span class="cq-role">{esc(_role_text(e.role, v.label))}</span> '
+            f'<span class="cq-meta">passage says {esc(e.label)} ({percent(e.probability)}), relevance weight '
+            f"{e.weight:.3f}</span></div>"
+            f'<blockquote class="cq-passage">{mark_spans(p.text, None, p.entities)}</blockquote>{render_source(p)}</div>'
+        )
+    legend = render_entity_legend([by_chunk[e.chunk_id] for e in v.evidence if e.chunk_id in by_chunk])
+    return f'<div class="cq-answers" data-state="verdict">{head}{"".join(cards)}{legend}{_timing(result)}</div>'
+
+
 def _timing(result: Any) -> str:
     t = result.timings_ms
-    return (f'<p class="cq-timing">retrieval {t.get("retrieve", 0):.0f} ms · reader {t.get("read", 0):.0f} ms · '
+    step = (f'yes/no classifier {t.get("classify", 0):.0f} ms' if "classify" in t
+            else f'reader {t.get("read", 0):.0f} ms')
+    return (f'<p class="cq-timing">retrieval {t.get("retrieve", 0):.0f} ms · {step} · '
             f"{len(result.hits)} passages read</p>")
 
 

@@ -5,7 +5,9 @@
     clinqa eval e2e       --dataset FILE [--index DIR | --build-index [DIR] [--encoder PATH]] [--reader ...] [--json] [--out DIR]
     clinqa eval compare   [--dataset NAME=FILE ...] [--reader DIR ...] [--encoder PATH] [--ner-dataset [NAME=]FILE ...]
                           [--ner-model DIR ...] [--classify-dataset [NAME=]PATH ... [--classify-subdir test]]
-                          [--classifier DIR ...] [--out FILE.md] [--json]
+                          [--classifier DIR ...] [--yesno-dataset [NAME=]FILE ...] [--yesno-model DIR ...]
+                          [--out FILE.md] [--json]
+    clinqa eval yesno     --dataset FILE [--format pubmedqa|bioasq] [--model DIR] [--index DIR] [--json] [--out DIR]
 (`clinqa eval ner|classify` come from tasks.cli.)
 """
 from __future__ import annotations
@@ -26,6 +28,8 @@ DEFAULT_COMPARE = {
 }
 DEFAULT_NER_COMPARE = {"BC5CDR test": SHARED_DATA / "ner" / "bc5cdr" / "test.tsv"}
 DEFAULT_CLASSIFY_COMPARE = {"Ohsumed test": (SHARED_DATA / "ohsumed" / "ohsumed_single_23.tar.gz", "test")}
+DEFAULT_YESNO_COMPARE = {"PubMedQA": SHARED_DATA / "pubmedqa" / "ori_pqal.json",
+                         "BioASQ yes/no dev": SHARED_DATA / "bioasq" / "BioASQ-val-yesno.json"}
 
 
 def cache_dir() -> Path:
@@ -136,11 +140,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         datasets[name] = Path(path)
     ner = {name: path for name, path in map(_named, args.ner_dataset or [])}
     classify = {name: (path, args.classify_subdir) for name, path in map(_named, args.classify_dataset or [])}
-    if not (datasets or ner or classify):  # nothing named: the full default comparison
+    yesno = {name: path for name, path in map(_named, args.yesno_dataset or [])}
+    if not (datasets or ner or classify or yesno):  # nothing named: the full default comparison
         datasets = DEFAULT_COMPARE
         if not args.no_tasks:
             ner = {n: p for n, p in DEFAULT_NER_COMPARE.items() if p.is_file()}
             classify = {n: v for n, v in DEFAULT_CLASSIFY_COMPARE.items() if v[0].exists()}
+            yesno = {n: p for n, p in DEFAULT_YESNO_COMPARE.items() if p.is_file()}
     base = [] if args.no_base else ["base"]
     readers = base + ["shipped"] + list(args.reader or [])
     comp = run_compare(datasets, args.work, readers, limit=args.limit, progress=_progress(args),
@@ -151,6 +157,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         run_task_compare(comp, ner, classify, base + ["shipped"] + list(args.ner_model or []),
                          base + ["shipped"] + list(args.classifier or []), backend=args.task_backend,
                          threads=args.threads)
+    if yesno:
+        from pipeline.evaluation.yesno import compare_yesno
+
+        specs = (["floor"] if not args.no_base else []) + ["shipped"] + list(args.yesno_model or [])
+        comp.tasks += [compare_yesno(n, p, specs, backend=args.task_backend, threads=args.threads)
+                       for n, p in yesno.items()]
     text = render(comp)
     if args.out:
         out = Path(args.out)
@@ -266,4 +278,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="only the first N questions per dataset")
     p.add_argument("--out", type=Path, help="also write the Markdown to this file")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    p.add_argument("--yesno-dataset", action="append", metavar="[NAME=]FILE",
+                   help="yes/no dataset for a table (repeatable); default: PubMedQA (our dev PMIDs) and BioASQ yes/no dev")
+    p.add_argument("--yesno-model", action="append", metavar="DIR",
+                   help="extra yes/no model directory (repeatable); the shipped models/yesno is always a row")
     p.set_defaults(func=cmd_compare)
+
+    from pipeline.evaluation.yesno import register_yesno
+
+    register_yesno(ev)
