@@ -11,7 +11,10 @@ logit; "retrieval": fused first-stage score) gives P(correct); the confidence th
 0.5, so "confident" means "more likely right than wrong" on retrieved passages. ECE of the
 top answer is reported with 2-fold cross-fitting over questions (the fold's own question's
 rows are never used to fit its probability). The result is merged into the reader's
-calibration.json under "open_domain", next to the gold-passage calibration.
+calibration.json under "open_domain", next to the gold-passage calibration. First, the
+reranker's logit is Platt-scaled to P(passage holds a gold answer) on the first-stage
+top-50 of every dev question (models/reranker/calibration.json): that probability is the
+passage relevance users see.
 
 The dev index must hold distractors (e.g. all COVID-QA train + dev articles and all BioASQ
 dev snippets), never only the dev contexts: that is what the product reads.
@@ -33,8 +36,10 @@ from pipeline.evaluation.datasets import load_qa_dataset
 from pipeline.evaluation.metrics import expected_calibration_error, reliability_bins, squad_scores
 from pipeline.ranking import AnswerCalibration
 from pipeline.questions import clean_question
+from reader.calibration import apply_platt, fit_platt
 from reader.config import CALIBRATION_FILE, ReaderConfig
 from retriever import RetrieverConfig
+from retriever.rerank import CALIBRATION_FILE as RERANKER_CALIBRATION
 from retriever.rerank import RerankerConfig
 
 logger = logging.getLogger(__name__)
@@ -91,6 +96,39 @@ def crossfit_top1(rows: Sequence[Row], folds: int = 2) -> tuple[list[float], lis
     return probs, correct
 
 
+def reranker_rows(engine: QAEngine, items, depth: int) -> tuple[list[float], list[int]]:
+    """(reranker logit, relevant) for the first-stage top `depth` of every dev question; a
+    passage is relevant when it holds one of the question's gold answers."""
+    logits, labels = [], []
+    for item in items:
+        q = clean_question(item.question)
+        hits = engine.retriever.search(q, top_k=depth)
+        if not hits:
+            continue
+        s = engine.reranker.score(q, [(h.passage.title, h.passage.text) for h in hits])
+        golds = [a.casefold() for a in item.answers if a.strip()]
+        for h, x in zip(hits, s):
+            logits.append(float(x))
+            labels.append(int(any(g in h.passage.text.casefold() for g in golds)))
+    return logits, labels
+
+
+def calibrate_reranker(engine: QAEngine, items, report: dict) -> None:
+    """Platt-scale the reranker logit to P(passage holds a gold answer); sets it on the engine's
+    reranker and records the fit in `report["reranker_calibration"]`."""
+    logits, labels = reranker_rows(engine, items, engine.reranker.config.depth)
+    temperature, bias = fit_platt(logits, labels)
+    p = apply_platt(logits, temperature, bias)
+    report["reranker_calibration"] = {
+        "temperature": temperature, "bias": bias, "pairs": len(labels),
+        "relevant_share": 100 * float(np.mean(labels)),
+        "ece_before": expected_calibration_error(list(1 / (1 + np.exp(-np.asarray(logits)))), [bool(x) for x in labels]),
+        "ece_after_insample": expected_calibration_error(list(p), [bool(x) for x in labels]),
+        "relevant_if": "passage contains a gold answer string",
+    }
+    engine.reranker.set_calibration(temperature, bias)
+
+
 def collect(engine: QAEngine, items, rerank: bool, top_k: int, offset: int) -> list[Row]:
     rows: list[Row] = []
     for qi, item in enumerate(items):
@@ -129,7 +167,7 @@ def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranke
     """Fit both relevance features; returns the "open_domain" block plus a report."""
     from tqdm.auto import tqdm
 
-    rr_cfg = RerankerConfig(model=reranker) if reranker else RerankerConfig()
+    rr_cfg = RerankerConfig(model=reranker) if reranker else None
     engine = QAEngine(EngineConfig(index_dir=index, retriever=RetrieverConfig(top_k=top_k),
                                    reader=ReaderConfig(model=reader) if reader else None, reranker=rr_cfg)).warm_up()
     items = []
@@ -137,11 +175,18 @@ def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranke
         items += list(load_qa_dataset(d, limit=limit).items)
     block: dict = {}
     report: dict = {"questions": len(items), "datasets": [str(d) for d in datasets], "index": str(index),
-                    "reader": engine.reader_description, "reranker": engine.reranker.describe(),
+                    "reader": engine.reader_description,
+                    "reranker": engine.reranker.describe() if engine.reranker is not None else None,
                     "correct_if": f"SQuAD F1 >= {CORRECT_F1}", "threshold": THRESHOLD}
     bins = {}
     try:
-        for feature, rerank in (("rerank", True), ("retrieval", False)):
+        # 1. The reranker's relevance probability (Platt), shown to users as passage relevance.
+        features = [("retrieval", False)]
+        if engine.reranker is not None:
+            features.insert(0, ("rerank", True))
+            calibrate_reranker(engine, items, report)
+        # 2. The answer probability from span score + relevance, with and without reranking.
+        for feature, rerank in features:
             rows: list[Row] = []
             for qi, item in enumerate(tqdm(items, desc=f"calibrate ({feature})", disable=not progress)):
                 rows += collect(engine, [item], rerank, top_k, qi)
@@ -172,14 +217,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--index", type=Path, required=True, help="dev index with distractors")
     ap.add_argument("--dataset", type=Path, nargs="+", required=True, help="dev QA files (SQuAD/BioASQ-in-SQuAD)")
     ap.add_argument("--reader", help="reader directory (default: the shipped reader)")
-    ap.add_argument("--reranker", help="reranker directory (default: the shipped reranker)")
+    ap.add_argument("--reranker", help="reranker directory: also fit the reranker's relevance probability and "
+                                        "the answer calibration of reranked hits")
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--limit", type=int, help="first N questions per dataset")
-    ap.add_argument("--out", type=Path, help="calibration.json to merge the result into "
-                                             "(default: the reader directory's)")
+    ap.add_argument("--out", type=Path, help="calibration.json to merge the answer calibration into "
+                                             "(default: the reader directory's); the reranker's own "
+                                             "calibration.json is written into its directory")
     ap.add_argument("--plot", type=Path, help="reliability plot PNG")
     args = ap.parse_args(argv)
     res = calibrate(args.index, args.dataset, args.reader, args.reranker, args.top_k, args.limit)
+    rr = res["report"].get("reranker_calibration")
+    if rr is not None:
+        rr_out = Path(args.reranker) / RERANKER_CALIBRATION
+        rr_out.write_text(json.dumps({k: rr[k] for k in ("temperature", "bias")} | {"fitted_on": rr}, indent=2) + "\n")
     out = args.out or Path(args.reader or ReaderConfig().model) / CALIBRATION_FILE
     data = json.loads(out.read_text()) if out.is_file() else {}
     data["open_domain"] = {**res["open_domain"], "fitted_on": {k: v for k, v in res["report"].items() if k != "bins"}}

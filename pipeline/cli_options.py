@@ -8,18 +8,28 @@ from retriever.rerank import RerankerConfig
 
 
 def add_rerank_args(p: argparse.ArgumentParser) -> None:
-    """--no-rerank / --rerank-depth / --reranker, shared by search, ask, serve and eval."""
-    p.add_argument("--no-rerank", action="store_true",
-                   help="skip the cross-encoder reranker (first-stage order only)")
+    """--rerank / --no-rerank / --rerank-depth / --reranker, shared by search, ask, serve and eval.
+
+    Reranking is off by default: the cross-encoder trained so far does not beat the hybrid
+    first stage on the dev sets (docs/decisions.md "reranker")."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--rerank", action="store_true",
+                   help="reorder the first-stage candidates with a cross-encoder (--reranker DIR; "
+                        "default models/reranker, trained with `clinqa train reranker`)")
+    g.add_argument("--no-rerank", action="store_true", help="first-stage order only (the default)")
     p.add_argument("--rerank-depth", type=int, default=None,
-                   help="first-stage candidates the reranker reorders (default 50)")
+                   help="first-stage candidates the reranker reorders (default 50; implies --rerank)")
     p.add_argument("--reranker", default=None,
-                   help="reranker model directory or Hugging Face name (default: the shipped models/reranker)")
+                   help="reranker model directory or Hugging Face name (implies --rerank)")
 
 
 def reranker_config(args: argparse.Namespace) -> Any:
-    """The RerankerConfig the rerank options ask for, or None with --no-rerank."""
+    """The RerankerConfig the rerank options ask for, or None (no reranking)."""
     if getattr(args, "no_rerank", False):
+        return None
+    wanted = getattr(args, "rerank", False) or getattr(args, "rerank_depth", None) is not None \
+        or getattr(args, "reranker", None)
+    if not wanted:
         return None
     kwargs: dict[str, Any] = {}
     if getattr(args, "rerank_depth", None) is not None:

@@ -20,7 +20,7 @@ from indexer.loaded import LoadedIndex, open_index
 from pipeline.errors import PipelineError
 from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question
-from pipeline.ranking import AnswerCalibration, Candidate, Scored, best_distinct, score_candidates
+from pipeline.ranking import AnswerCalibration, Candidate, Scored, best_distinct, list_answer, score_candidates
 from reader.config import CALIBRATION_FILE, ReaderConfig
 from reader.features import QuestionFit
 from reader.reader import ExtractiveReader
@@ -32,19 +32,23 @@ from tasks.verdict import Verdict, VerdictConfig
 log = logging.getLogger(__name__)
 
 
+LIST_CANDIDATES = 20  # distinct answers considered for a list answer
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """What the question path runs with (validated by QAEngine, no I/O).
 
-    reranker: the cross-encoder second stage (None = no reranking): the retriever fetches
-        `reranker.depth` candidates, the reranker keeps `retriever.top_k` for the reader.
+    reranker: the cross-encoder second stage (None = no reranking, the default: the model
+        trained so far does not beat the first stage on dev, docs/decisions.md): the
+        retriever fetches `reranker.depth` candidates, the reranker keeps `retriever.top_k`.
     answers_per_passage: each passage's own n-best spans that compete across passages.
     """
 
     index_dir: Path
     retriever: RetrieverConfig = field(default_factory=RetrieverConfig)
     reader: Any = None  # reader.config.ReaderConfig; None = the shipped reader
-    reranker: RerankerConfig | None = field(default_factory=RerankerConfig)
+    reranker: RerankerConfig | None = None
     answers_per_passage: int = 3
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
     top_answers: int = 5
@@ -133,6 +137,9 @@ class AskResult:
         return ()
     question_type: str = "other"  # pipeline.question_type: yesno | factoid | list | other
     verdict: Verdict | None = None  # yes/no questions answered by the yes/no model
+    # List questions ("Which drugs...", "What are the symptoms..."): the distinct answers
+    # that clear the threshold, as one answer (pipeline.ranking.list_answer); else empty.
+    list_answer: tuple[RankedAnswer, ...] = ()
 
     def to_dict(self, id: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {} if id is None else {"id": id}
@@ -140,6 +147,8 @@ class AskResult:
             question=self.question,
             question_type=self.question_type,
             verdict=self.verdict.to_dict() if self.verdict is not None else None,
+            list_answer=[{"text": a.answer.text, "probability": a.final_score, "chunk_id": a.answer.passage.chunk_id,
+                          "hit_rank": a.hit_rank} for a in self.list_answer] or None,
             confident=self.confident,
             no_answer_threshold=self.no_answer_threshold,
             answers=[a.to_dict() for a in self.answers],
@@ -327,6 +336,10 @@ class QAEngine:
         ranked = ranked_answers(scored, hits, limit)
         threshold = calibration.threshold if calibration is not None else output.no_answer_threshold
         confident = bool(ranked) and ranked[0].final_score >= threshold
+        items: tuple[RankedAnswer, ...] = ()
+        if qtype == "list" and confident:
+            kept = list_answer(best_distinct(scored, LIST_CANDIDATES), threshold)
+            items = tuple(ranked_answers(kept, hits, len(kept)))
         timings["read"] = (time.perf_counter() - t1) * 1000
         timings["total"] = sum(timings.values())
         return AskResult(
@@ -339,6 +352,7 @@ class QAEngine:
             reranker=reranker,
             question_fit=output.question,
             question_type=qtype,
+            list_answer=items,
         )
 
     # -- yes/no questions (pipeline.yesno) ----------------------------------------------

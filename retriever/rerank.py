@@ -195,6 +195,12 @@ class CrossEncoderReranker:
             out[idx] = self._run(ids, mask)
         return out
 
+    def set_calibration(self, temperature: float, bias: float) -> None:
+        """Use these Platt parameters from now on (pipeline.calibrate fits them)."""
+        if temperature <= 0:
+            raise RetrieverError(f"temperature must be > 0, got {temperature}", "refit with python -m pipeline.calibrate")
+        self._temperature, self._bias = float(temperature), float(bias)
+
     def probability(self, logits: np.ndarray | Sequence[float]) -> np.ndarray:
         """P(relevant) = sigmoid(logit / T + b), Platt-calibrated on dev candidates
         (calibration.json; T = 1, b = 0 without one)."""

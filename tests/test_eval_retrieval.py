@@ -44,16 +44,15 @@ def test_retrieval_all_modes_on_the_datasets_own_index(built, capsys):
     assert code == 0
     result = json.loads((out / "metrics.json").read_text())
     assert list(result["runs"]) == ["bm25", "dense", "hybrid-rrf", "hybrid-convex-0.3", "hybrid-convex-0.5", "hybrid-convex-0.7",
-                                    "hybrid-abs-0.3", "hybrid-abs-0.5", "hybrid-abs-0.7", "hybrid", "hybrid+rerank"]
+                                    "hybrid-abs-0.3", "hybrid-abs-0.5", "hybrid-abs-0.7", "hybrid"]
     for metrics in result["runs"].values():
         assert set(metrics) == {"recall@1", "recall@5", "recall@10", "recall@20", "recall@100", "mrr@10", "ndcg@10", "n"}
         assert metrics["n"] == 3 and metrics["recall@5"] == 100.0  # 3 documents: all retrieved
     assert result["runs"]["bm25"]["recall@1"] == 100.0  # each question names its document's words
-    # The primary run is what `clinqa search` ranks by default: the default hybrid, reranked.
-    assert result["config"]["primary_run"] == "hybrid+rerank" and result["config"]["relevant_docs_in_index"] == "3/3"
-    assert result["metrics"]["recall@1"] == result["runs"]["hybrid+rerank"]["recall@1"]
-    assert result["config"]["fusion"]["hybrid"] == result["config"]["fusion"]["hybrid+rerank"]
-    assert result["config"]["reranker"].startswith("cross-encoder reranker") and result["config"]["rerank_depth"] == 50
+    # The primary run is what `clinqa search` ranks by default: the default hybrid.
+    assert result["config"]["primary_run"] == "hybrid" and result["config"]["relevant_docs_in_index"] == "3/3"
+    assert result["metrics"]["recall@1"] == result["runs"]["hybrid"]["recall@1"]
+    assert result["config"]["reranker"] is None
     assert len(result["config"]["index_manifest_hash"]) == 64 and len(result["config"]["dataset_sha256"]) == 64
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert rows[0]["gold"] == [squad_doc_id("Glaucoma", CONTEXTS[0][1])] and rows[0]["bm25"][0] == rows[0]["gold"][0]
@@ -114,19 +113,23 @@ def test_e2e_with_a_tiny_reader(built, dataset, tmp_path, capsys):
     assert rows[0]["gold_docs"][0] in rows[0]["retrieved"] and rows[0]["answers"]
 
 
-def test_eval_hybrid_scores_what_search_ranks(built, dataset, capsys):
+def test_eval_hybrid_scores_what_search_ranks(built, dataset, capsys, tmp_path):
     """`eval retrieval --mode hybrid` evaluates the default RetrieverConfig (the one `clinqa
     search --mode hybrid` uses), with and without the reranker, and names both in its JSON."""
     from retriever import RetrieverConfig
+    from tasks.testing import make_tiny_reranker
     from ui.cli import main
 
     index_dir, _, _ = built
+    rr = make_tiny_reranker(tmp_path / "rr")
     capsys.readouterr()
     assert main(["-q", "eval", "retrieval", "--dataset", str(dataset), "--index", str(index_dir), "--mode", "hybrid",
-                 "--json"]) == 0
+                 "--json", "--reranker", str(rr)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert list(result["runs"]) == ["hybrid", "hybrid+rerank"] and result["config"]["primary_run"] == "hybrid+rerank"
     default = RetrieverConfig()
     assert result["config"]["fusion"]["hybrid"] == {"mode": "hybrid", "fusion": default.fusion,
                                                     "dense_weight": default.dense_weight,
                                                     "normalisation": default.normalisation}
+    assert result["config"]["fusion"]["hybrid+rerank"] == result["config"]["fusion"]["hybrid"]
+    assert result["config"]["reranker"].startswith("cross-encoder reranker") and result["config"]["rerank_depth"] == 50

@@ -137,8 +137,9 @@ def test_cli_rerank_options_and_json(index_and_models, capsys):
     assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "4"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert [h["rerank"]["rank"] for h in hits] == [1, 2]
-    assert main(base + ["--no-rerank"]) == 0
-    hits = json.loads(capsys.readouterr().out)["hits"]
-    assert all(h["rerank"] is None for h in hits)
+    for off in (["--no-rerank"], []):  # reranking is opt-in
+        assert main(base + off) == 0
+        hits = json.loads(capsys.readouterr().out)["hits"]
+        assert all(h["rerank"] is None for h in hits)
     assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "0"]) == 1
     assert "rerank depth" in capsys.readouterr().err

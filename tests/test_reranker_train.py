@@ -81,3 +81,15 @@ def test_tiny_reranker_trains_resumes_identically_and_loads_as_reranker(tmp_path
     assert json.loads((tmp_path / "full" / "task.json").read_text())["task"] == "reranker"
     rr = CrossEncoderReranker(RerankerConfig(model=str(tmp_path / "full"), backend="torch")).warm_up()
     assert rr.score("What treats condition 1?", [("", "Condition 1 is treated with drug1")]).shape == (1,)
+
+
+@pytest.mark.unit
+def test_a_title_shared_by_many_contexts_is_dropped(tmp_path):
+    from tasks.reranker import GENERIC_TITLE_CONTEXTS, _Pool, _read_squad
+
+    items = [(f"Drug{i} treats condition {i}.", f"What treats condition {i}?", f"Drug{i}")
+             for i in range(GENERIC_TITLE_CONTEXTS + 1)]
+    path = write_squad(tmp_path / "generic.json", items)  # one data-set title for every context
+    pool = _Pool(lambda text: [(m.start(), m.end()) for m in __import__("re").finditer(r"\S+", text)])
+    qs = _read_squad(path, pool, "g")
+    assert qs and all(p.title == "" for p in pool.passages.values())

@@ -270,6 +270,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             for h in result.hits[:3]:
                 print(f"  - {h.passage.title} ({h.passage.source}): {_snippet(h.passage.text, 160)}")
         else:
+            if result.list_answer:
+                print("List answer: " + "; ".join(f"{r.answer.text} ({r.final_score:.0%})" for r in result.list_answer))
             for i, r in enumerate(result.answers, 1):
                 a, p = r.answer, r.answer.passage
                 ctx_l = max(0, a.start - 100)

@@ -164,6 +164,12 @@ def render_answer_html(result: Any) -> str:
             f'<blockquote class="cq-passage">{highlight(p.text, a.start, a.end, p.entities)}</blockquote>'
             f"{render_source(p)}{render_why(r, hit, result.no_answer_threshold)}</div>"
         )
+    listed = ""
+    if getattr(result, "list_answer", ()):
+        items = "".join(f"<li>{esc(r.answer.text)} <span class=\"cq-meta\">({percent(r.final_score)}, passage "
+                        f"{r.hit_rank})</span></li>" for r in result.list_answer)
+        listed = f'<div class="cq-list" data-state="list"><strong>List answer</strong><ul>{items}</ul></div>'
+    cards.insert(0, listed)
     legend = render_entity_legend([r.answer.passage for r in result.answers])
     return f'{notes}<div class="cq-answers" data-state="answers">{"".join(cards)}{legend}{_timing(result)}</div>'
 

@@ -37,6 +37,7 @@ from pipeline.evaluation.metrics import (
     retrieval_metrics,
     squad_scores,
 )
+from pipeline.ranking import Candidate, list_answer, score_candidates
 from store.types import Passage
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,10 @@ def evaluate_reader(
             ok = s == 1.0
         elif ds.question_type == "list":
             cut = out.no_answer_threshold if list_threshold is None else list_threshold
-            chosen = [t for t, p in ranked if p >= cut] or [t for t, _ in ranked[:1]]
+            # The product's list rule (pipeline.ranking.list_answer), on gold passages.
+            cands = [Candidate(t, 0.0, p, i, 0.0, 1.0) for i, (t, p) in enumerate(ranked)]
+            chosen = [x.candidate.text for x in list_answer(score_candidates(cands, None), cut)]
+            chosen = chosen or [t for t, _ in ranked[:1]]
             p, r, f = list_scores(chosen, item.answers)
             lists.append((p, r, f))
             row.update(list=chosen, list_precision=p, list_recall=r, list_f1=f)
