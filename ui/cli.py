@@ -55,7 +55,11 @@ def _index_config(args: argparse.Namespace) -> Any:
     from indexer.dense import EncoderConfig, FaissConfig
     from indexer.writer import IndexConfig
 
+    from indexer.milvus import MilvusConfig
+
     return IndexConfig(
+        backend=getattr(args, "search_backend", "local"),
+        milvus=MilvusConfig(uri=getattr(args, "milvus_uri", None), prefix=getattr(args, "milvus_prefix", "clinqa")),
         encoder=EncoderConfig(model=args.encoder),
         faiss=FaissConfig(kind=args.faiss),
         bm25=BM25Config(k1=args.k1, b=args.b, method=args.bm25_method),
@@ -140,12 +144,12 @@ def cmd_index_info(args: argparse.Namespace) -> int:
             "manifest_hash": index.manifest_hash,
             "sources": index.backend.sources(),
             "categories": [
-                {"label": label, "name": name, "documents": n} for label, name, n in index.backend.store.category_counts()
+                {"label": label, "name": name, "documents": n} for label, name, n in index.backend.category_counts()
             ],
             "top_entities": [
-                {"entity": e, "label": label, "passages": n} for e, label, n in index.backend.store.entity_counts(args.entities)
+                {"entity": e, "label": label, "passages": n} for e, label, n in index.backend.entity_counts(args.entities)
             ],
-            "builds": index.backend.store.builds()[-5:],
+            "builds": index.backend.builds()[-5:],
         }
     finally:
         index.close()
@@ -357,6 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = idx.add_parser("build", help="build a new index from documents (replaces the old one atomically)")
     _add_index_arg(p)
     _add_build_args(p)
+    p.add_argument("--backend", dest="search_backend", choices=["local", "milvus"], default="local",
+                   help="search engine: local (FAISS + bm25s files, default) or milvus (Milvus Lite in the index "
+                   "directory, or the server given by --milvus-uri)")
+    p.add_argument("--milvus-uri", default=None,
+                   help="with --backend milvus: http://host:19530 for a Milvus server or cluster (token from "
+                   "$CLINQA_MILVUS_TOKEN), or a path ending in .db (default: Milvus Lite inside the index directory)")
+    p.add_argument("--milvus-prefix", default="clinqa",
+                   help="with --milvus-uri: collection-name prefix and alias (one per index on a shared server)")
     p.set_defaults(func=cmd_index_build)
     p = idx.add_parser("add", help="add or update documents (unchanged ones are skipped, nothing re-embedded)")
     _add_index_arg(p)

@@ -263,7 +263,7 @@ def evaluate_retrieval(
     try:
         retriever, backend = engine.retriever, engine.index.backend
         gold = sorted({d for rel in ds.qrels.values() for d in rel})
-        in_index = len(backend.store.existing(gold))
+        in_index = len(backend.existing(gold))
         if in_index < len(gold):
             log.warning(
                 "%d of %d relevant documents are not in the index %s, so no retriever can find them; "
