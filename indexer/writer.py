@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from indexer.annotate import AnnotateConfig, Annotator
@@ -130,10 +131,13 @@ class ChangeReport:
 class IndexWriter:
     """The only code that writes an index directory."""
 
-    def __init__(self, index_dir: Path | str, config: IndexConfig | None = None, show_progress: bool = True) -> None:
+    def __init__(self, index_dir: Path | str, config: IndexConfig | None = None, show_progress: bool = True,
+                 ray: Any = None) -> None:
+        """`ray`: an `indexer.distributed.RayConfig` to run a build's chunk/embed/NER/classify on Ray."""
         self.index_dir = Path(index_dir)
         self.config = config or IndexConfig()
         self.show_progress = show_progress
+        self.ray = ray
         self._encoder: DenseEncoder | None = None
         self._annotator: Annotator | None = None
         self._token_spans: Callable[[str], list[tuple[int, int]]] | None = None
@@ -154,15 +158,21 @@ class IndexWriter:
         with self._locked():
             self._check_target()
             start = time.perf_counter()
+            # With Ray the model work runs on a cluster first; storing it is the same code below.
+            done = None
+            if self.ray is not None:
+                from indexer.distributed import process_with_ray
+
+                done = process_with_ray(docs, self.config, self.ray)
             gen = self._new_generation()
             try:
                 backend = self._backend(gen, create=True)
-                items = self.chunk(docs)
+                items = done.items if done else self.chunk(docs)
                 added, _ = backend.upsert_documents(items)
                 passages = [p for _, ps in items for p in ps]
                 # Annotations first: a backend that filters in its engine (Milvus) indexes them with the vectors.
-                self._annotate_into(backend, docs, passages)
-                self._embed_into(backend, passages)
+                self._annotate_into(backend, docs, passages, done)
+                self._embed_into(backend, passages, done)
                 backend.refresh(show_progress=self.show_progress)
                 backend.save()
                 manifest = self._manifest(gen, backend, created_at=None)
@@ -306,23 +316,31 @@ class IndexWriter:
             for d in tqdm(docs, desc="chunk", unit="doc", disable=not self.show_progress)
         ]
 
-    def _embed_into(self, backend: StoreBackedBackend, passages: Sequence[Passage]) -> None:
+    def _embed_into(self, backend: StoreBackedBackend, passages: Sequence[Passage], done: Any = None) -> None:
+        """Embed and add passages; `done` (RayResults) holds vectors computed on Ray."""
         if not passages:
             return
-        encoder = self._encoder_ready()
+        encoder = self._encoder_ready() if done is None else None
         batch = 2048
         bar = tqdm(total=len(passages), desc="embed", unit="chunk", disable=not self.show_progress)
         for i in range(0, len(passages), batch):
             part = passages[i : i + batch]
-            vectors = encoder.encode([embedding_text(p) for p in part])
+            if encoder is None:
+                vectors = np.stack([done.vectors[p.chunk_id] for p in part])
+            else:
+                vectors = encoder.encode([embedding_text(p) for p in part])
             check_dimension(vectors, backend.dimension)
             backend.add(part, vectors)
             bar.update(len(part))
         bar.close()
 
-    def _annotate_into(self, backend: StoreBackedBackend, docs: Sequence[Document], passages: Sequence[Passage]) -> None:
+    def _annotate_into(self, backend: StoreBackedBackend, docs: Sequence[Document], passages: Sequence[Passage],
+                       done: Any = None) -> None:
         """Store NER mentions of new chunks and categories of new/changed documents."""
         if not self.config.annotate.enabled:
+            return
+        if done is not None:
+            backend.set_annotations(done.mentions, done.categories)
             return
         if self._annotator is None:
             self._annotator = Annotator(self.config.annotate, show_progress=self.show_progress).warm_up()

@@ -84,6 +84,18 @@ def _annotate_config(args: argparse.Namespace) -> Any:
     return AnnotateConfig(ner_model=ner, classifier_model=classifier, cache=cache)
 
 
+def _ray_config(args: argparse.Namespace) -> Any:
+    from pipeline.batch import ray_config_from_args
+
+    return ray_config_from_args(args)
+
+
+def _add_ray_args(p: argparse.ArgumentParser, what: str) -> None:
+    from pipeline.batch import add_ray_args
+
+    add_ray_args(p, what)
+
+
 def _print_change(report: Any, as_json: bool) -> None:
     if as_json:
         print(json.dumps({
@@ -106,7 +118,7 @@ def _print_change(report: Any, as_json: bool) -> None:
 def cmd_index_build(args: argparse.Namespace) -> int:
     from indexer.writer import IndexWriter
 
-    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
+    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet, ray=_ray_config(args))
     report = writer.build(args.sources, format=args.format)
     _print_change(report, args.json)
     return 0
@@ -212,13 +224,33 @@ def _questions(args: argparse.Namespace) -> list[tuple[str | None, str]]:
     return [(None, args.question)]
 
 
+def _ray_results(args: argparse.Namespace, engine: Any, questions: list[tuple[str | None, str]], method: str) -> Any:
+    """With --ray: every question answered on Ray (in order); else None (answer one by one)."""
+    ray = _ray_config(args)
+    if ray is None:
+        return None
+    if not args.queries:
+        from pipeline.errors import PipelineError
+
+        raise PipelineError("--ray spreads a batch of questions", "pass --queries FILE.jsonl, or drop --ray")
+    from pipeline.batch import run_questions
+    from pipeline.questions import clean_question
+
+    kwargs = {"top_k": args.top_k, "mode": args.mode, "sources": args.source or None,
+              "entities": args.entity, "categories": args.category}
+    texts = [clean_question(q, engine.config.max_question_chars) for _, q in questions]  # refuse bad input up front
+    return iter(run_questions(engine.config, texts, method, kwargs, ray))
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     engine = _engine(args)
     sources = args.source or None
     batch = bool(args.queries)
-    for qid, question in _questions(args):
-        result = engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources,
-                               entities=args.entity, categories=args.category)
+    questions = _questions(args)
+    done = _ray_results(args, engine, questions, "search")
+    for qid, question in questions:
+        result = next(done) if done else engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources,
+                                                       entities=args.entity, categories=args.category)
         if args.json or batch:
             obj: dict[str, Any] = {"id": qid} if batch else {"question": result.question}
             obj["hits"] = [h.to_dict() for h in result.hits]
@@ -249,12 +281,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = _engine(args)
     batch = bool(args.queries)
     questions = _questions(args)
-    engine.warm_up()
+    done = _ray_results(args, engine, questions, "ask")
+    if done is None:
+        engine.warm_up()
     if not (args.json or batch):
         print(f"reader: {engine.reader_description}", file=sys.stderr)
     for qid, question in questions:
-        result = engine.ask(question, top_k=args.top_k, mode=args.mode, sources=args.source or None,
-                            entities=args.entity, categories=args.category)
+        result = next(done) if done else engine.ask(question, top_k=args.top_k, mode=args.mode,
+                                                    sources=args.source or None, entities=args.entity,
+                                                    categories=args.category)
         if args.json or batch:
             print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
             continue
@@ -339,6 +374,7 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     p.add_argument("--category", action="append",
                    help="only documents of this predicted category label, e.g. C14 (repeatable: any; see `clinqa index info`)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_ray_args(p, "a --queries batch")
     if reader:
         p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
         p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
@@ -369,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "$CLINQA_MILVUS_TOKEN), or a path ending in .db (default: Milvus Lite inside the index directory)")
     p.add_argument("--milvus-prefix", default="clinqa",
                    help="with --milvus-uri: collection-name prefix and alias (one per index on a shared server)")
+    _add_ray_args(p, "chunking, embedding, NER and classification")
     p.set_defaults(func=cmd_index_build)
     p = idx.add_parser("add", help="add or update documents (unchanged ones are skipped, nothing re-embedded)")
     _add_index_arg(p)
