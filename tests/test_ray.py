@@ -3,6 +3,7 @@ the single-process answers in order. One local Ray (2 CPUs) for the module; slow
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -44,7 +45,22 @@ def two_builds(tmp_path_factory, ray_local):
     src = write_jsonl(root / "docs.jsonl", DOCS + MORE)
     IndexWriter(root / "single", cfg, show_progress=False).build([src])
     IndexWriter(root / "ray", cfg, show_progress=False, ray=RayConfig(actors=1, batch_size=4)).build([src])
+    IndexWriter(root / "ray-milvus", replace(cfg, backend="milvus"), show_progress=False,
+                ray=RayConfig(actors=1)).build([src])
     return root
+
+
+def test_ray_build_into_milvus(two_builds):
+    single, milvus = open_index(two_builds / "single"), open_index(two_builds / "ray-milvus")
+    try:
+        assert milvus.manifest["backend"] == "milvus" and milvus.manifest["counts"] == single.manifest["counts"]
+        for q in QUERIES:  # Milvus BM25 quantises document lengths: near-ties (templated notes) may swap
+            a = [c for c, _ in single.backend.search_text(q, 10)]
+            b = [c for c, _ in milvus.backend.search_text(q, 10)]
+            assert a[0] == b[0] and len(a) == len(b) and len(set(a) & set(b)) >= min(8, len(a)), q
+    finally:
+        single.close()
+        milvus.close()
 
 
 def test_ray_build_equals_single_process(two_builds):
