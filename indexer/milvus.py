@@ -33,6 +33,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +147,43 @@ def milvus_filter(where: SearchFilter | None) -> str:
     return " and ".join(parts)
 
 
+# Milvus Lite runs one in-process server per database path, shared by every client of this
+# process and kept until released: count our users so the last close releases the lock.
+_LITE_USERS: dict[str, int] = {}
+
+
+def _held_elsewhere(path: str) -> bool:
+    """Whether another process holds the Milvus Lite database at `path` (its LOCK flock)."""
+    import fcntl
+
+    lock = os.path.join(path, "LOCK")
+    if not os.path.exists(lock):
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _release_lite(path: str | None) -> None:
+    if path is None:
+        return
+    _LITE_USERS[path] = _LITE_USERS.get(path, 1) - 1
+    if _LITE_USERS[path] <= 0:
+        _LITE_USERS.pop(path, None)
+        try:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(path)
+        except Exception as exc:  # pragma: no cover - released at exit anyway
+            log.debug("releasing Milvus Lite %s: %s", path, exc)
+
+
 def _collection_name(prefix: str, generation: str) -> str:
     return f"{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', generation)}"
 
@@ -184,6 +223,9 @@ class MilvusBackend(StoreBackedBackend):
         # The FAISS settings choose the Milvus vector index: flat -> FLAT (exact), hnsw -> HNSW.
         self.vector_index = faiss_config or FaissConfig()
         self.previous_generation = previous_generation
+        self._read_only = False  # set by open(): a reader may fall back to a snapshot copy
+        self._snapshot: str | None = None
+        self._lite_path: str | None = None
         self.store = DocumentStore(StoreConfig(database_url or sqlite_url(self.directory)))
         self._client: Any = None
         if config.uri is None:
@@ -211,11 +253,34 @@ class MilvusBackend(StoreBackedBackend):
                                             timeout=self.config.timeout_s)
             else:
                 Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
-                self._client = MilvusClient(self.uri)
-        except Exception as exc:
+                self._client = self._open_lite(MilvusClient)
+        except IndexerError:
+            raise
+        except Exception as exc:  # unreachable server, bad token, unreadable database
             raise IndexerError(f"cannot connect to Milvus at {self.uri}: {exc.__class__.__name__}: {exc}",
                                _milvus_hint(self.uri)) from exc
         return self._client
+
+    def _open_lite(self, client_class: Any) -> Any:
+        """Milvus Lite lets one process hold a database (an flock on its LOCK file, kept until the
+        database is released). A live generation is never written (writers change a copy), so a
+        reader that finds it held by another process (`clinqa serve` running) opens a private
+        snapshot copy instead; a writer is refused with a hint."""
+        path = os.path.abspath(self.uri)
+        if _LITE_USERS.get(path, 0) == 0 and _held_elsewhere(path):
+            if not self._read_only:
+                raise IndexerError(f"another process holds the Milvus Lite database {path}",
+                                   "wait for it to finish (or stop it) and retry; a Milvus server (--milvus-uri) "
+                                   "has no such limit")
+            self._snapshot = tempfile.mkdtemp(prefix="clinqa-milvus-")
+            copy = Path(self._snapshot) / LITE_DIR
+            shutil.copytree(path, copy, ignore=shutil.ignore_patterns("LOCK"))
+            log.info("Milvus Lite database %s is held by another process; searching a private copy", path)
+            path = str(copy)
+        client = client_class(path)
+        self._lite_path = path
+        _LITE_USERS[path] = _LITE_USERS.get(path, 0) + 1
+        return client
 
     def create(self) -> "MilvusBackend":
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -254,6 +319,8 @@ class MilvusBackend(StoreBackedBackend):
 
     def open(self, expected_chunks: int | None = None, index_dir: Path | None = None) -> "MilvusBackend":
         where = index_dir or self.directory
+        # Only the live generation is opened without a previous one; writers open copies.
+        self._read_only = self.previous_generation is None
         if self.config.uri is None and not (self.directory / LITE_DIR).is_dir():
             raise IndexMismatchError(f"the Milvus Lite database {self.directory / LITE_DIR} is missing",
                                      rebuild_hint(where) + " --backend milvus")
@@ -293,6 +360,7 @@ class MilvusBackend(StoreBackedBackend):
         nothing re-embedded)."""
         log.info("copying Milvus collection %s -> %s", source, self.collection)
         self._create_collection(client, self.collection)
+        client.load_collection(source)
         it = client.query_iterator(source, batch_size=BATCH, output_fields=_ROW_FIELDS)
         try:
             while True:
@@ -314,6 +382,11 @@ class MilvusBackend(StoreBackedBackend):
                 self._client.close()
             finally:
                 self._client = None
+                _release_lite(self._lite_path)
+                self._lite_path = None
+        if self._snapshot:
+            shutil.rmtree(self._snapshot, ignore_errors=True)
+            self._snapshot = None
 
     def publish(self, keep_generations: set[str]) -> None:
         """Shared URI: alias `<prefix>` -> this generation; drop collections of other generations."""

@@ -181,3 +181,41 @@ def test_cli_build_backend_milvus(tmp_path, capsys, pair):
     assert ids(milvus_out) == ids(local_out) and ids(milvus_out)
     assert main(["index", "info", "--index", str(tmp_path / "i"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sources"] == sorted({d.get("source", "") for d in DOCS})
+
+
+@pytest.mark.integration
+def test_a_lite_database_held_by_another_process_is_searched_through_a_snapshot(pair, tmp_path):
+    """Milvus Lite admits one process per database: a second reader (a shell next to
+    `clinqa serve`) searches a private copy of the never-written live generation; a writer is
+    not needed: writers change a copy. Closing releases the database for other processes."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from indexer.loaded import open_index; i = open_index(sys.argv[1]); "
+            "print(bool(i.backend._snapshot), i.backend.search_text('glaucoma', 1)[0][0]); i.close()")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def other_process() -> list[str]:
+        out = subprocess.run([sys.executable, "-c", code, str(index)], capture_output=True, text=True,
+                             env=env, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.split()
+
+    index = tmp_path / "index"
+    shutil.copytree(pair / "milvus", index)
+    held = open_index(index)
+    try:
+        expected = held.backend.search_text("glaucoma", 1)[0][0]
+        assert other_process() == ["True", expected]
+        # A writer in another process changes a copy of the held generation: no conflict.
+        extra = {"id": "gout", "title": "Gout", "source": "demo", "text": "Gout is caused by urate crystals."}
+        add = subprocess.run([sys.executable, "-m", "ui.cli", "-q", "index", "add", "--index", str(index),
+                              "--no-annotate", str(write_jsonl(tmp_path / "x.jsonl", [extra]))],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert add.returncode == 0, add.stderr[-2000:]
+        assert held.backend.existing(["gout"]) == set()  # the reader keeps its generation
+    finally:
+        held.close()
+    assert other_process() == ["False", expected]  # released on close (and the add published a new generation)
+    assert read_manifest(index)["counts"]["documents"] == len(DOCS) + 1
