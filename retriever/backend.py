@@ -68,6 +68,12 @@ class SearchBackend(Protocol):
         """Open an existing generation; raises IndexerError (with a rebuild hint) when its
         parts are missing, of another dimension, or disagree on the number of chunks."""
 
+    def open_catalog(self) -> "SearchBackend":
+        """Open only the document store (cheap), for catalog reads such as `checksums`."""
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """Backend settings the writer records in manifest.json (e.g. {"milvus": {...}})."""
+
     def save(self) -> None:
         """Persist everything written so far (local files; Milvus flush)."""
 

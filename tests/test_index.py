@@ -151,7 +151,7 @@ KILL_SCRIPT = textwrap.dedent(
     from indexer.writer import IndexWriter
     import indexer.writer as w
     real = w.IndexWriter._swap
-    def stall(self, manifest):
+    def stall(self, manifest, *rest):
         print("READY", flush=True)
         time.sleep(120)
     w.IndexWriter._swap = stall

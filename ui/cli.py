@@ -171,7 +171,10 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         m = info["manifest"]
         print(f"index:      {args.index}")
         print(f"documents:  {m['counts']['documents']}   chunks: {m['counts']['chunks']}")
-        print(f"encoder:    {m['encoder']['model']} ({m['encoder']['dimension']} dims), FAISS {m['faiss']['kind']}")
+        print(f"encoder:    {m['encoder']['model']} ({m['encoder']['dimension']} dims), vector index {m['faiss']['kind']}")
+        milvus = m.get("milvus") or {}
+        where = f" ({milvus.get('uri') or 'Milvus Lite in the index directory'}, collection {milvus.get('collection')})" if milvus else ""
+        print(f"backend:    {m.get('backend', 'faiss+bm25s')}{where}")
         print(f"bm25:       {m['bm25']}   tokenizer: {m['tokenizer']}")
         print(f"chunking:   {m['chunking']}")
         print(f"updated:    {m['updated_at']} (created {m['created_at']})   format v{m['format_version']}")
