@@ -242,6 +242,11 @@ class MilvusBackend(StoreBackedBackend):
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
+        # gRPC's C core would print keepalive chatter ("too_many_pings") on the terminal; Milvus Lite's
+        # in-process server logs a full traceback for each RPC it lacks (AllocTimestamp, which
+        # pymilvus asks once while creating an index and then does without).
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         try:
             from pymilvus import MilvusClient
         except ImportError as exc:  # pragma: no cover - a declared dependency
