@@ -7,9 +7,9 @@ back in the order of the questions.
 """
 from __future__ import annotations
 
+import copyreg
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -38,13 +38,14 @@ def ray_config_from_args(args: Any) -> RayConfig | None:
     return RayConfig(address=args.ray_address, actors=args.ray_actors)
 
 
-def _plain_hits(hits: Sequence[Any]) -> tuple[Any, ...]:
-    # mappingproxy does not pickle; plain dicts travel, and are wrapped again on arrival.
-    return tuple(replace(h, ranks=dict(h.ranks), scores=dict(h.scores)) for h in hits)
+# Results hold read-only mappings (Hit.ranks/scores): mappingproxy does not pickle by default, so
+# teach pickle to rebuild one from a dict (registered in every process that imports this module,
+# the actors included).
+def _mapping_proxy(data: dict) -> MappingProxyType:
+    return MappingProxyType(data)
 
 
-def _proxied_hits(hits: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(replace(h, ranks=MappingProxyType(dict(h.ranks)), scores=MappingProxyType(dict(h.scores))) for h in hits)
+copyreg.pickle(MappingProxyType, lambda m: (_mapping_proxy, (dict(m),)))
 
 
 class QuestionStage:
@@ -60,7 +61,7 @@ class QuestionStage:
         out = []
         for question in batch["question"]:
             result = getattr(self.engine, self.method)(str(question), **self.kwargs)
-            out.append(replace(result, hits=_plain_hits(result.hits)))
+            out.append(result)
         return {"i": batch["i"], "result": np.asarray(out + [None], dtype=object)[:-1]}
 
 
@@ -85,4 +86,4 @@ def run_questions(engine_config: Any, questions: Sequence[str], method: str = "a
             .take_all()
         )
     by_index = {int(r["i"]): r["result"] for r in done}
-    return [replace(by_index[i], hits=_proxied_hits(by_index[i].hits)) for i in range(len(questions))]
+    return [by_index[i] for i in range(len(questions))]

@@ -1,12 +1,14 @@
-"""The question path: validate -> retrieve (BM25 + dense, fused) -> read -> rank answers.
+"""The question path: validate -> retrieve (BM25 + dense, fused) -> rerank (cross-encoder)
+-> read -> rank answers by reader span score AND passage relevance (pipeline.ranking).
 
 The CLI, the web UI and the evaluation commands all call this one API.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,45 +17,74 @@ import numpy as np
 
 from indexer.dense import DenseEncoder, EncoderConfig
 from indexer.loaded import LoadedIndex, open_index
+from pipeline.errors import PipelineError
+from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question
+from pipeline.ranking import AnswerCalibration, Candidate, Scored, best_distinct, score_candidates
+from reader.config import CALIBRATION_FILE, ReaderConfig
+from reader.features import QuestionFit
+from reader.reader import ExtractiveReader
 from reader.types import Answer
 from retriever import Hit, HybridRetriever, RetrieverConfig, SearchFilter
-from retriever.fusion import min_max
+from retriever.rerank import CrossEncoderReranker, RerankerConfig
+from tasks.verdict import Verdict, VerdictConfig
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class EngineConfig:
+    """What the question path runs with (validated by QAEngine, no I/O).
+
+    reranker: the cross-encoder second stage (None = no reranking): the retriever fetches
+        `reranker.depth` candidates, the reranker keeps `retriever.top_k` for the reader.
+    answers_per_passage: each passage's own n-best spans that compete across passages.
+    """
+
     index_dir: Path
     retriever: RetrieverConfig = field(default_factory=RetrieverConfig)
     reader: Any = None  # reader.config.ReaderConfig; None = the shipped reader
-    # Final answer score = (1 - w) * reader probability + w * normalised retrieval score
-    # (BERTserini-style interpolation; w = 0 ranks by the reader alone).
-    retrieval_weight: float = 0.2
+    reranker: RerankerConfig | None = field(default_factory=RerankerConfig)
+    answers_per_passage: int = 3
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
     top_answers: int = 5
     # Threads for query encoding (torch) and FAISS search. One query is too small to gain from
     # more, and OpenMP spin-waiting next to other busy threads made a 8 ms query take 480 ms
     # (measured, docs/benchmarks.md). None leaves the libraries' defaults.
     query_threads: int | None = 1
+    # Yes/no questions (pipeline.yesno): None = the shipped models/yesno when present,
+    # "none" = off, else a model directory; the verdict uses the top `verdict_passages` hits.
+    yesno_model: str | None = None
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    verdict_passages: int = 5
 
 
 @dataclass(frozen=True)
 class RankedAnswer:
+    """An answer with the evidence for its rank.
+
+    final_score: probability that the answer is right given its span score and its
+        passage's relevance (pipeline.ranking); what "confidence" means everywhere.
+    relevance: the passage's relevance in [0, 1] (reranker probability, or fused score).
+    hit_rank: 1-based rank of its passage in the hit list.
+    """
+
     answer: Answer
     final_score: float
     retrieval_score: float
     hit_rank: int
+    relevance: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         a, p = self.answer, self.answer.passage
         return {
             "text": a.text,
             "score": self.final_score,
+            "probability": self.final_score,
             "reader_score": a.score,
-            "probability": a.probability,
+            "reader_probability": a.probability,
             "support": a.support,
+            "relevance": self.relevance,
             "retrieval_score": self.retrieval_score,
             "hit_rank": self.hit_rank,
             "doc_id": p.doc_id,
@@ -77,6 +108,7 @@ class SearchResult:
     question: str
     hits: tuple[Hit, ...]
     timings_ms: dict[str, float]
+    reranker: str | None = None  # the reranker used, None when not reranked
 
 
 @dataclass(frozen=True)
@@ -87,52 +119,81 @@ class AskResult:
     confident: bool  # False: no answer cleared the no-answer threshold; show passages instead
     no_answer_threshold: float
     timings_ms: dict[str, float]
+    reranker: str | None = None
+    # What the reader read of a long question (None: all of it).
+    question_fit: QuestionFit | None = None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Things the user should know about how the question was read."""
+        f = self.question_fit
+        if f is not None and f.truncated:
+            return (f"the question is {f.tokens} word pieces long; the reader read its first {f.head} "
+                    f"and last {f.tail} (put the actual question at the end of a long case history)",)
+        return ()
+    question_type: str = "other"  # pipeline.question_type: yesno | factoid | list | other
+    verdict: Verdict | None = None  # yes/no questions answered by the yes/no model
 
     def to_dict(self, id: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {} if id is None else {"id": id}
         out.update(
             question=self.question,
+            question_type=self.question_type,
+            verdict=self.verdict.to_dict() if self.verdict is not None else None,
             confident=self.confident,
             no_answer_threshold=self.no_answer_threshold,
             answers=[a.to_dict() for a in self.answers],
             hits=[h.to_dict() for h in self.hits],
+            reranker=self.reranker,
+            notes=list(self.notes),
             timings_ms=self.timings_ms,
         )
         return out
 
 
-def rank_answers(
-    answers: list[Answer], hits: list[Hit], retrieval_weight: float, limit: int
-) -> list[RankedAnswer]:
-    """Interpolate reader probability with the normalised retrieval score of the answer's passage."""
-    norm = dict(zip([h.passage.chunk_id for h in hits], min_max([h.score for h in hits])))
-    rank_of = {h.passage.chunk_id: i + 1 for i, h in enumerate(hits)}
-    ranked = [
-        RankedAnswer(
-            answer=a,
-            final_score=(1 - retrieval_weight) * a.probability + retrieval_weight * norm.get(a.passage.chunk_id, 0.0),
-            retrieval_score=norm.get(a.passage.chunk_id, 0.0),
-            hit_rank=rank_of.get(a.passage.chunk_id, 0),
-        )
-        for a in answers
+def answer_candidates(per_passage: Sequence[Sequence[Answer]], hits: Sequence[Hit]) -> list[Candidate]:
+    """Each passage's own spans with its relevance: the reranker logit when reranked (the
+    feature the calibration was fitted on), else the fused first-stage score."""
+    out = []
+    for i, (answers, hit) in enumerate(zip(per_passage, hits)):
+        feature = hit.rerank_score if hit.rerank_score is not None else hit.score
+        for a in answers:
+            out.append(Candidate(a.text, a.score, a.probability, i, float(feature), float(hit.relevance), a))
+    return out
+
+
+def load_answer_calibration(model_dir: Path | None, feature: str) -> AnswerCalibration | None:
+    """The open-domain calibration of `feature` ("rerank" or "retrieval") from the reader's
+    calibration.json (written by `python -m pipeline.calibrate`), or None."""
+    if model_dir is None or not (model_dir / CALIBRATION_FILE).is_file():
+        return None
+    block = json.loads((model_dir / CALIBRATION_FILE).read_text()).get("open_domain", {}).get(feature)
+    return AnswerCalibration.from_dict(block) if block else None
+
+
+def ranked_answers(scored: Sequence[Scored], hits: Sequence[Hit], limit: int) -> list[RankedAnswer]:
+    """The best `limit` distinct answers as RankedAnswers (pipeline.ranking.best_distinct)."""
+    return [
+        RankedAnswer(answer=s.candidate.answer, final_score=s.probability, retrieval_score=hits[s.candidate.hit_index].score,
+                     hit_rank=s.candidate.hit_index + 1, relevance=s.candidate.relevance)
+        for s in best_distinct(scored, limit)
     ]
-    ranked.sort(key=lambda r: (-r.final_score, -r.answer.score, r.answer.passage.chunk_id, r.answer.start))
-    return ranked[:limit]
 
 
 class QAEngine:
     def __init__(self, config: EngineConfig) -> None:
-        if not 0.0 <= config.retrieval_weight <= 1.0:
-            from pipeline.errors import PipelineError
-
-            raise PipelineError(
-                f"retrieval_weight must be in [0, 1], got {config.retrieval_weight}", "use e.g. 0.2"
-            )
+        if config.answers_per_passage < 1:
+            raise PipelineError(f"answers_per_passage must be >= 1, got {config.answers_per_passage}", "use e.g. 3")
+        if config.top_answers < 1:
+            raise PipelineError(f"top_answers must be >= 1, got {config.top_answers}", "use e.g. 5")
         self.config = config
         self.index: LoadedIndex | None = None
         self.encoder: DenseEncoder | None = None
         self.retriever: HybridRetriever | None = None
         self.reader: Any = None
+        self.reranker: CrossEncoderReranker | None = None
+        self._calibrations: dict[str, AnswerCalibration | None] = {}
+        self._yesno: Any = None  # tasks.yesno.YesNoClassifier, or False once found missing
 
     # -- loading -----------------------------------------------------------
     def warm_up(self, with_reader: bool = True) -> "QAEngine":
@@ -161,13 +222,16 @@ class QAEngine:
                 return encoder.encode([query])[0]
 
             self.retriever = HybridRetriever(self.index.backend, embed, self.config.retriever)
+        if self.config.reranker is not None and self.reranker is None:
+            self.reranker = CrossEncoderReranker(self.config.reranker).warm_up()
         if with_reader and self.reader is None:
-            from reader.config import ReaderConfig
-            from reader.reader import ExtractiveReader
-
             reader = ExtractiveReader(self.config.reader or ReaderConfig())
             reader.warm_up()
             self.reader = reader
+            model_dir = Path(reader.config.model)
+            self._calibrations = {
+                f: load_answer_calibration(model_dir if model_dir.is_dir() else None, f) for f in ("rerank", "retrieval")
+            }
         return self
 
     def reload(self) -> None:
@@ -195,46 +259,114 @@ class QAEngine:
         return self.reader.describe() if self.reader is not None else "(reader not loaded)"
 
     # -- questions -----------------------------------------------------------
+    def _hits(self, q: str, top_k: int | None, mode: str | None, where: SearchFilter | None,
+              rerank: bool | None, rerank_depth: int | None) -> tuple[list[Hit], dict[str, float], str | None]:
+        """First stage, then the reranker (unless switched off): hits and timings."""
+        assert self.retriever is not None
+        k = top_k or self.config.retriever.top_k
+        use_rerank = self.reranker is not None and rerank is not False
+        if rerank and self.reranker is None:
+            raise PipelineError("reranking was asked for but this engine has no reranker",
+                                "leave out --rerank-depth, or build the engine with a RerankerConfig")
+        t0 = time.perf_counter()
+        depth = max(k, rerank_depth or self.reranker.config.depth) if use_rerank else k
+        hits = self.retriever.search(q, top_k=depth, mode=mode, where=where)
+        t1 = time.perf_counter()
+        timings = {"retrieve": (t1 - t0) * 1000}
+        if not use_rerank:
+            return hits[:k], timings, None
+        hits = self.reranker.rerank(q, hits, top_k=k)
+        timings["rerank"] = (time.perf_counter() - t1) * 1000
+        return hits, timings, self.reranker.describe()
+
     def search(
         self, question: str, top_k: int | None = None, mode: str | None = None,
         sources: Collection[str] | None = None, entities: Collection[str] | None = None,
-        categories: Collection[str] | None = None,
+        categories: Collection[str] | None = None, rerank: bool | None = None, rerank_depth: int | None = None,
     ) -> SearchResult:
         """Passages for a question; `sources` / `categories` keep any of those, `entities`
-        keeps passages mentioning all of them (see retriever.types.SearchFilter)."""
+        keeps passages mentioning all of them (see retriever.types.SearchFilter).
+        `rerank=False` skips the cross-encoder; `rerank_depth` sets how many first-stage
+        candidates it reorders."""
         q = clean_question(question, self.config.max_question_chars)
         self.warm_up(with_reader=False)
-        assert self.retriever is not None
-        t0 = time.perf_counter()
-        where = SearchFilter.of(sources, entities, categories)
-        hits = self.retriever.search(q, top_k=top_k, mode=mode, where=where)
-        return SearchResult(q, tuple(hits), {"retrieve": (time.perf_counter() - t0) * 1000})
+        hits, timings, reranker = self._hits(q, top_k, mode, SearchFilter.of(sources, entities, categories),
+                                             rerank, rerank_depth)
+        timings["total"] = sum(timings.values())
+        return SearchResult(q, tuple(hits), timings, reranker)
 
     def ask(
         self, question: str, top_k: int | None = None, mode: str | None = None,
         sources: Collection[str] | None = None, top_answers: int | None = None,
         entities: Collection[str] | None = None, categories: Collection[str] | None = None,
+        rerank: bool | None = None, rerank_depth: int | None = None, question_type: str | None = None,
     ) -> AskResult:
+        """Answer a question: hits, then every passage's own best spans scored with the
+        passage's relevance (pipeline.ranking) before any cut; `confident` when the best
+        answer's probability clears the fitted threshold. `question_type` overrides the
+        detected type (yesno, factoid, list, other): a yes/no question gets a verdict when a
+        yes/no model is available."""
         q = clean_question(question, self.config.max_question_chars)
+        qtype = question_type or detect_question_type(q)
         self.warm_up(with_reader=True)
-        assert self.retriever is not None
-        t0 = time.perf_counter()
-        hits = self.retriever.search(q, top_k=top_k, mode=mode, where=SearchFilter.of(sources, entities, categories))
+        hits, timings, reranker = self._hits(q, top_k, mode, SearchFilter.of(sources, entities, categories),
+                                             rerank, rerank_depth)
         t1 = time.perf_counter()
+        if qtype == "yesno" and self.yesno_classifier() is not None:
+            return self._ask_yesno(q, hits, timings, reranker)
         limit = top_answers or self.config.top_answers
-        output = self.reader.read(q, [h.passage for h in hits], top_k=max(limit, 5))
-        t2 = time.perf_counter()
-        ranked = rank_answers(list(output.answers), hits, self.config.retrieval_weight, limit)
-        confident = bool(ranked) and max(r.answer.probability for r in ranked) >= output.no_answer_threshold
+        output = self.reader.read(q, [h.passage for h in hits], top_k=limit,
+                                  per_passage=self.config.answers_per_passage)
+        per_passage = list(output.per_passage) or [() for _ in hits]
+        # read() drops empty passages; keep the hit alignment.
+        if len(per_passage) != len(hits):
+            keep = [h for h in hits if h.passage.text and h.passage.text.strip()]
+            hits = keep
+        calibration = self._calibrations.get("rerank" if reranker else "retrieval")
+        scored = score_candidates(answer_candidates(per_passage, hits), calibration)
+        ranked = ranked_answers(scored, hits, limit)
+        threshold = calibration.threshold if calibration is not None else output.no_answer_threshold
+        confident = bool(ranked) and ranked[0].final_score >= threshold
+        timings["read"] = (time.perf_counter() - t1) * 1000
+        timings["total"] = sum(timings.values())
         return AskResult(
             question=q,
             answers=tuple(ranked),
             hits=tuple(hits),
             confident=confident,
-            no_answer_threshold=output.no_answer_threshold,
-            timings_ms={
-                "retrieve": (t1 - t0) * 1000,
-                "read": (t2 - t1) * 1000,
-                "total": (t2 - t0) * 1000,
-            },
+            no_answer_threshold=threshold,
+            timings_ms=timings,
+            reranker=reranker,
+            question_fit=output.question,
+            question_type=qtype,
+        )
+
+    # -- yes/no questions (pipeline.yesno) ----------------------------------------------
+    def yesno_classifier(self) -> Any:
+        """The loaded yes/no classifier, or None when there is none (warned once; yes/no
+        questions then take the extractive path)."""
+        if self._yesno is None:
+            from pipeline.yesno import resolve_yesno_model
+
+            path = resolve_yesno_model(self.config.yesno_model)
+            if path is None:
+                self._yesno = False
+            else:
+                from tasks.yesno import YesNoClassifier
+
+                self._yesno = YesNoClassifier(path, threads=self.config.query_threads or 0).warm_up()
+        return self._yesno or None
+
+    def _ask_yesno(self, q: str, hits: list[Hit], timings: dict[str, float], reranker: str | None) -> AskResult:
+        """A verdict over the top hits instead of extracted spans; `confident` = not abstained."""
+        from pipeline.yesno import judge
+
+        t1 = time.perf_counter()
+        verdict = judge(self.yesno_classifier(), q, hits, self.config.verdict, self.config.verdict_passages)
+        timings["classify"] = (time.perf_counter() - t1) * 1000
+        timings["total"] = sum(v for k, v in timings.items() if k != "total")
+        return AskResult(
+            question=q, answers=(), hits=tuple(hits), confident=not verdict.abstained,
+            no_answer_threshold=self.reader.no_answer_threshold, timings_ms=timings,
+            question_type="yesno", verdict=verdict, reranker=reranker,
         )

@@ -6,6 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.tokenize import tokenize
 from pipeline.errors import InvalidQuestionError, PipelineError
 
 DEFAULT_MAX_QUESTION_CHARS = 2000
@@ -30,6 +31,14 @@ def clean_question(question: str, max_chars: int = DEFAULT_MAX_QUESTION_CHARS) -
             f"the question is {len(cleaned):,} characters long; the limit is {max_chars:,}",
             "ask a shorter question (one clinical question, not a whole document); "
             "to search with a document, index it with `clinqa index add` instead",
+        )
+    if not tokenize(cleaned):
+        # Only stop words ("what is the", "What is it?") or symbols: any passage would do, so
+        # any answer would be a confident guess.
+        raise InvalidQuestionError(
+            f"the question {cleaned!r} has no content words to search for",
+            "name the condition, drug, test or finding you are asking about, "
+            'e.g. "What is the first-line treatment of gout?"',
         )
     return cleaned
 

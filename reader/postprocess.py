@@ -20,12 +20,76 @@ Ranking across passages (`merge`):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
 from reader.squad import normalize_answer
+
+# Units that complete a number ("6.02" -> "6.02 h", "8" -> "8 mg/kg"): SI and clinical units,
+# optionally per another unit. Matched right after the span, case-sensitive for the
+# short ones that are also words.
+_UNIT = (
+    r"(?:%|‰|[mµμunp]?g|mcg|ng|pg|kg|[mµμn]?mol|[mµμdn]?[lL]|IU|U|units?|mEq|"
+    r"h|hr?s?|hours?|min|minutes?|s|sec|seconds?|ms|days?|d|weeks?|wk|months?|mo|years?|yr?s?|"
+    r"mmHg|bpm|°C|°F|[cmµμn]?m|Gy|kDa|Da|cells|copies|-?fold|times)"
+)
+_UNIT_TAIL = re.compile(rf"(?:\s?{_UNIT}(?:/(?:{_UNIT}|m2|m²|kg/(?:day|d|h|min)))*)(?![\w/])")
+# A range or a "±" spread continuing a number: "10" -> "10-20", "5" -> "5 to 10", "3" -> "3 ± 0.5"
+_RANGE_TAIL = re.compile(r"(?:\s?(?:-|–|—|to|±|\+/-)\s?\d+(?:[.,]\d+)?)")
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch in "_"
+
+
+def snap_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen [start, end) so an answer comes out whole (pure).
+
+    - Word boundaries: a span never starts or ends inside a word ("Allopurino" ->
+      "Allopurinol"); word pieces of one word are glued back together.
+    - Numbers: a number is completed by a following range ("10" -> "10-20") and unit
+      ("6.02" -> "6.02 h", "8" -> "8 mg/kg", "10-20" -> "10-20 mg").
+    - Brackets: an opening parenthesis inside the span gets its closing one when it
+      follows within 20 characters.
+    Leading/trailing spaces and dangling punctuation are trimmed.
+    """
+    n = len(text)
+    start, end = max(0, min(start, n)), max(0, min(end, n))
+    while start > 0 and start < n and _is_word(text[start - 1]) and _is_word(text[start]):
+        start -= 1
+    # A decimal number split at its point ("6" | ".02"): glue it.
+    while start > 1 and text[start - 1] in ".," and text[start - 2].isdigit() and text[start].isdigit():
+        start -= 2
+        while start > 0 and _is_word(text[start - 1]):
+            start -= 1
+    while 0 < end < n and _is_word(text[end - 1]) and _is_word(text[end]):
+        end += 1
+    while end + 1 < n and text[end] in ".," and text[end - 1].isdigit() and text[end + 1].isdigit():
+        end += 2
+        while end < n and _is_word(text[end]):
+            end += 1
+    if end > start and text[end - 1].isdigit():
+        m = _RANGE_TAIL.match(text, end)
+        if m:
+            end = m.end()
+        m = _UNIT_TAIL.match(text, end)
+        if m:
+            end = m.end()
+    seg = text[start:end]
+    if seg.count("(") > seg.count(")"):
+        close = text.find(")", end, min(n, end + 20))
+        if close != -1:
+            end = close + 1
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:"):
+        end -= 1
+    if end > start and text[end - 1] == ")" and text[start:end].count(")") > text[start:end].count("("):
+        end -= 1
+    return start, end
 
 
 @dataclass(frozen=True)
@@ -88,7 +152,7 @@ def select_spans(
             for e in ends:
                 if offs[e] is None or e < s or e - s + 1 > max_answer_tokens:
                     continue
-                cs, ce = offs[s][0], offs[e][1]
+                cs, ce = snap_span(text, offs[s][0], offs[e][1])
                 if ce <= cs:
                     continue
                 score = float(sl[s] + el[e])

@@ -24,7 +24,7 @@ import numpy as np
 from reader.config import CALIBRATION_FILE, ONNX_FP32_FILE, ONNX_INT8_FILE, ReaderConfig
 from reader.errors import ReaderModelError
 from reader.evaluate import LogitsFn, predict_candidates, torch_logits_fn, window_logits
-from reader.features import make_windows
+from reader.features import QuestionFit, fit_question, make_windows
 from reader.postprocess import SpanCandidate, select_spans, softmax
 from reader.types import Answer
 from store.types import Passage
@@ -40,10 +40,16 @@ TRAIN_HINT = (
 
 @dataclass(frozen=True)
 class ReaderOutput:
-    """Answers best first, and the probability an answer needs to count as confident."""
+    """Answers best first, and the probability an answer needs to count as confident.
+
+    `per_passage[i]` (read with `per_passage=n`) holds passage i's own n-best distinct
+    answers, best first, before any cut across passages; `question` says how much of the
+    question the reader read (long questions are cut to head + tail)."""
 
     answers: tuple[Answer, ...]
     no_answer_threshold: float
+    per_passage: tuple[tuple[Answer, ...], ...] = ()
+    question: QuestionFit | None = None
 
     @property
     def confident(self) -> bool:
@@ -195,44 +201,53 @@ class ExtractiveReader:
         return self._calibration.temperature or 1.0
 
     # ------------------------------------------------------------------ reading
-    def read(self, question: str, passages: Sequence[Passage], top_k: int | None = None) -> ReaderOutput:
-        """Best answers to `question` found in `passages` (all windows of all passages)."""
+    def read(
+        self, question: str, passages: Sequence[Passage], top_k: int | None = None, per_passage: int = 0
+    ) -> ReaderOutput:
+        """Best answers to `question` found in `passages` (all windows of all passages).
+
+        `answers`: the top_k distinct answers across passages (ranked by `config.merge`);
+        with `per_passage` > 0 also each passage's own best `per_passage` answers, so a
+        caller can weigh them by passage relevance before cutting (pipeline.engine)."""
         self._require()
         cfg = self.config
         k = top_k or cfg.top_k
         cal = self._calibration
+        fit = fit_question(self._tokenizer, question, cfg.max_seq_len) if question.strip() else None
+        if fit is not None and fit.truncated:
+            logger.info("question of %d word pieces read as its first %d and last %d", fit.tokens, fit.head, fit.tail)
         passages = [p for p in passages if p.text and p.text.strip()]
         if not question.strip() or not passages:
-            return ReaderOutput((), cal.no_answer_threshold)
+            return ReaderOutput((), cal.no_answer_threshold, tuple(() for _ in passages), fit)
         windows = make_windows(
             self._tokenizer, [question] * len(passages), [p.text for p in passages], cfg.max_seq_len, cfg.doc_stride
         )
         logits = window_logits(self._logits_fn, windows, self._tokenizer.pad_token_id or 0, cfg.batch_size)
-        cands = select_spans(
-            [l[0] for l in logits],
-            [l[1] for l in logits],
-            [w.offsets for w in windows],
-            [w.context_index for w in windows],
-            [p.text for p in passages],
-            n_best=max(cfg.n_best, k),
-            max_answer_tokens=cfg.max_answer_tokens,
-            merge=cfg.merge,
-            temperature=self.merge_temperature,
-        )
-        probs = probabilities([c.score for c in cands], cal)
-        answers = tuple(
-            Answer(
-                text=c.text,
-                score=c.score,
-                probability=float(p),
-                passage=passages[c.passage_index],
-                start=c.start,
-                end=c.end,
-                support=c.support,
+
+        def spans(idx: list[int], n_best: int, merge: str) -> list[SpanCandidate]:
+            return select_spans(
+                [logits[i][0] for i in idx], [logits[i][1] for i in idx], [windows[i].offsets for i in idx],
+                [windows[i].context_index for i in idx], [p.text for p in passages],
+                n_best=n_best, max_answer_tokens=cfg.max_answer_tokens, merge=merge,
+                temperature=self.merge_temperature,
             )
-            for c, p in list(zip(cands, probs))[:k]
-        )
-        return ReaderOutput(answers, cal.no_answer_threshold)
+
+        def answers(cands: Sequence[SpanCandidate]) -> tuple[Answer, ...]:
+            probs = probabilities([c.score for c in cands], cal)
+            return tuple(
+                Answer(text=c.text, score=c.score, probability=float(p), passage=passages[c.passage_index],
+                       start=c.start, end=c.end, support=c.support)
+                for c, p in zip(cands, probs)
+            )
+
+        top = answers(spans(list(range(len(windows))), max(cfg.n_best, k), cfg.merge)[:k])
+        own: tuple[tuple[Answer, ...], ...] = ()
+        if per_passage:
+            by_passage: dict[int, list[int]] = {}
+            for i, w in enumerate(windows):
+                by_passage.setdefault(w.context_index, []).append(i)
+            own = tuple(answers(spans(by_passage.get(j, []), per_passage, "best")) for j in range(len(passages)))
+        return ReaderOutput(top, cal.no_answer_threshold, own, fit)
 
     def predict_examples(self, examples, progress: bool = False) -> dict[str, tuple[list[SpanCandidate], float]]:
         """Candidates for SQuAD examples (one context each), batched across examples;

@@ -76,10 +76,17 @@ class TrainConfig:
     # fraction), so warm-up and decay always complete when the budget is spent.
     time_budget_min: float = 0.0
     bf16: bool = False  # CPU autocast; only worth it on CPUs with AVX512-BF16/AMX
+    # Open-domain training: each question's answer window is grouped with `negatives`
+    # passages retrieved by BM25 from the training contexts (chunked as the index chunks),
+    # and the span loss is normalised over all windows of the group (shared normalisation,
+    # Clark & Gardner 2018), so span scores are comparable across passages. 0 = off.
+    negatives: int = 0
     resume: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.negatives < 0:
+            raise TrainingError(f"negatives must be >= 0, got {self.negatives}", hint="e.g. --negatives 2")
         if not self.train_files:
             raise TrainingError("no training files", hint="pass --train FILE (SQuAD v1.1 JSON)")
         if self.train_repeats and len(self.train_repeats) != len(self.train_files):
@@ -127,15 +134,118 @@ def collate(features: Sequence[TrainFeature], pad_id: int):
     }
 
 
+def mine_negative_passages(examples: Sequence[SquadExample], tokenizer, k: int, seed: int,
+                           depth: int = 30) -> list[list[str]]:
+    """Per example, `k` hard negative passages: BM25 (our biomedical tokeniser) over every
+    training context chunked as `clinqa index build` chunks; a chunk that contains one of the
+    example's answers, or that is the part of its own context holding the answer, never
+    counts as a negative. Sampled among the top 10 so epochs do not always see the same."""
+    from indexer.bm25 import BM25Config, TermIndex
+    from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
+    from indexer.tokenize import tokenize
+    from store.types import Document
+
+    spans = hf_token_spans(tokenizer)
+    chunks: list[tuple[str, str]] = []  # (context key, chunk text)
+    seen: dict[str, int] = {}
+    for ex in examples:
+        if ex.context in seen:
+            continue
+        seen[ex.context] = len(seen)
+        for p in chunk_document(Document(f"c{seen[ex.context]}", ex.title, ex.context), spans, ChunkingConfig()):
+            chunks.append((ex.context, p.text))
+    index = TermIndex(BM25Config())
+    index.build([str(i) for i in range(len(chunks))], [tokenize(t) for _, t in chunks])
+    rng = random.Random(seed)
+    out: list[list[str]] = []
+    cache: dict[str, list[tuple[str, float]]] = {}
+    for ex in examples:
+        hits = cache.get(ex.question)
+        if hits is None:
+            hits = cache[ex.question] = index.search(tokenize(ex.question), depth)
+        answers = [a.casefold() for a in ex.answers if a.strip()]
+        cands = []
+        for cid, _ in hits:
+            ctx, text = chunks[int(cid)]
+            low = text.casefold()
+            if any(a in low for a in answers):
+                continue
+            cands.append(text)
+        top = cands[:10]
+        rng.shuffle(top)
+        out.append((top + cands[10:])[:k])
+    return out
+
+
+def make_groups(tokenizer, examples: Sequence[SquadExample], negatives: Sequence[Sequence[str]],
+                max_seq_len: int, doc_stride: int) -> tuple[list[TrainFeature], list[list[int]]]:
+    """Features and groups [answer window, negative windows...] for shared normalisation.
+    One answer window per example (the first that holds a gold span); each negative passage
+    contributes its first window with start = end = 0 (it has no answer)."""
+    pos_feats, _ = make_train_features(tokenizer, examples, max_seq_len, doc_stride, neg_ratio=0.0)
+    first: dict[int, TrainFeature] = {}
+    for f in pos_feats:
+        first.setdefault(f.example_index, f)
+    feats: list[TrainFeature] = []
+    groups: list[list[int]] = []
+    for i, ex in enumerate(examples):
+        f = first.get(i)
+        if f is None:
+            continue
+        group = [len(feats)]
+        feats.append(f)
+        negs = list(negatives[i])
+        if negs:
+            for w in make_windows_first(tokenizer, ex.question, negs, max_seq_len, doc_stride):
+                group.append(len(feats))
+                feats.append(TrainFeature(w.input_ids, w.token_type_ids, 0, 0, i))
+        groups.append(group)
+    return feats, groups
+
+
+def make_windows_first(tokenizer, question: str, passages: Sequence[str], max_seq_len: int, doc_stride: int):
+    """The first window of each passage paired with `question`."""
+    from reader.features import make_windows
+
+    out, seen = [], set()
+    for w in make_windows(tokenizer, [question] * len(passages), list(passages), max_seq_len, doc_stride):
+        if w.context_index not in seen:
+            seen.add(w.context_index)
+            out.append(w)
+    return out
+
+
+def shared_norm_loss(start_logits, end_logits, context_mask, groups: Sequence[Sequence[int]],
+                     start_positions, end_positions):
+    """Span loss normalised over all context tokens of all windows of each group (row 0 of a
+    group holds the answer at start/end_positions): -log softmax_group(start) - log
+    softmax_group(end), averaged over groups. Clark & Gardner 2018, "Simple and Effective
+    Multi-Paragraph Reading Comprehension", section 3.3 (shared-norm)."""
+    import torch
+
+    neg_inf = torch.finfo(start_logits.dtype).min
+    s = start_logits.masked_fill(~context_mask, neg_inf)
+    e = end_logits.masked_fill(~context_mask, neg_inf)
+    losses = []
+    for g in groups:
+        rows = torch.tensor(list(g))
+        p = g[0]
+        losses.append(torch.logsumexp(s[rows].reshape(-1), 0) - s[p, start_positions[p]]
+                      + torch.logsumexp(e[rows].reshape(-1), 0) - e[p, end_positions[p]])
+    return torch.stack(losses).mean()
+
+
 # ----------------------------------------------------------------------------- helpers
 
 
 def _load_model(base: str):
+    import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
-        model = AutoModelForQuestionAnswering.from_pretrained(base)
+        # fp32 whatever the stored dtype (a shipped reader keeps fp16 weights to save space).
+        model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise TrainingError(
             f"cannot load base model {base!r}: {exc}",
@@ -211,16 +321,25 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
         exs = load_squad(path)
         examples.extend(exs * rep)
         logger.info("train %s: %d examples x %d", path, len(exs), rep)
-    features, fstats = make_train_features(
-        tokenizer, examples, config.max_seq_len, config.doc_stride, config.neg_ratio, config.seed
-    )
+    groups: list[list[int]] | None = None
+    if config.negatives:
+        negs = mine_negative_passages(examples, tokenizer, config.negatives, config.seed)
+        features, groups = make_groups(tokenizer, examples, negs, config.max_seq_len, config.doc_stride)
+        fstats = {"groups": len(groups), "windows": len(features),
+                  "negative_windows": len(features) - len(groups), "negatives_per_question": config.negatives}
+    else:
+        features, fstats = make_train_features(
+            tokenizer, examples, config.max_seq_len, config.doc_stride, config.neg_ratio, config.seed
+        )
     if not features:
         raise TrainingError("no training features", hint="check that the training files contain answers")
     logger.info("features: %d (%s)", len(features), fstats)
     dev = {Path(p).stem: load_squad(p) for p in config.dev_files}
 
-    lengths = [len(f.input_ids) for f in features]
-    n_batches = math.ceil(len(features) / config.batch_size)
+    # In group mode a batch item is a group (batch_size groups per step).
+    units = groups if groups is not None else [[i] for i in range(len(features))]
+    lengths = [sum(len(features[i].input_ids) for i in u) for u in units]
+    n_batches = math.ceil(len(units) / config.batch_size)
     steps_per_epoch = math.ceil(n_batches / config.grad_accum)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
     if config.max_steps:
@@ -311,9 +430,23 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
                     g["lr"] = config.lr * lr_factor(progress, config.warmup)
             loss_sum = 0.0
             for b in group:
-                batch = collate([features[i] for i in b], pad_id)
+                rows = [i for u in b for i in units[u]]
+                batch = collate([features[i] for i in rows], pad_id)
                 with autocast:
-                    loss = model(**batch).loss
+                    if groups is None:
+                        loss = model(**batch).loss
+                    else:
+                        starts, ends = batch.pop("start_positions"), batch.pop("end_positions")
+                        pred = model(**batch)
+                        offs, local = 0, []
+                        for u in b:
+                            local.append(list(range(offs, offs + len(units[u]))))
+                            offs += len(units[u])
+                        ctx = (batch["token_type_ids"] == 1) & (batch["attention_mask"] == 1)
+                        # Models without segment ids (RoBERTa/MPNet style): every real token.
+                        ctx = ctx | (~ctx.any(1, keepdim=True) & (batch["attention_mask"] == 1))
+                        loss = shared_norm_loss(pred.start_logits.float(), pred.end_logits.float(), ctx, local,
+                                                starts, ends)
                 (loss / len(group)).backward()
                 loss_sum += float(loss.detach()) / len(group)
                 examples_seen += len(b)
@@ -410,6 +543,8 @@ def add_train_reader_args(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--time-budget-min", type=float, default=d["time_budget_min"],
                         help="finish the LR schedule within this many minutes of training (0 = off)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU")
+    parser.add_argument("--negatives", type=int, default=d["negatives"],
+                        help="open-domain training: BM25 hard-negative passages per question, shared-norm loss (0 = off)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs only)")
     return parser
@@ -439,6 +574,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         max_steps=args.max_steps,
         time_budget_min=args.time_budget_min,
         bf16=args.bf16,
+        negatives=args.negatives,
         resume=args.resume,
         progress=not args.no_progress,
     )

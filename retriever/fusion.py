@@ -55,8 +55,40 @@ def min_max(values: Sequence[float]) -> list[float]:
     return [(v - lo) / (hi - lo) for v in values]
 
 
-def convex_fusion(legs: Mapping[str, Ranked], weights: Mapping[str, float]) -> list[Fused]:
-    """Convex combination of min-max normalised scores; a leg that missed a doc adds 0."""
+def theoretical_min_max(values: Sequence[float], floor: float = 0.0) -> list[float]:
+    """Scale by the theoretical minimum and the observed maximum: (v - floor) / (max - floor),
+    clipped to [0, 1] (Bruch et al. 2023, "An Analysis of Fusion Functions for Hybrid
+    Retrieval", TMM). BM25 has floor 0, so a weak best match is not stretched to look like
+    a perfect one relative to the rest."""
+    if not values:
+        return []
+    hi = max(values)
+    if hi - floor <= 1e-12:
+        return [0.0 for _ in values]
+    return [min(1.0, max(0.0, (v - floor) / (hi - floor))) for v in values]
+
+
+NORMALISATIONS = ("minmax", "absolute")
+
+
+def normalise_leg(leg: str, values: Sequence[float], how: str) -> list[float]:
+    """One leg's scores in [0, 1].
+
+    "minmax": per query, worst fetched -> 0, best -> 1 (relative: the best hit of a leg is 1.0
+    however poor it is). "absolute": dense cosine similarity as it is (clipped at 0; the
+    encoder's vectors are unit length, so it already means the same for every query), BM25
+    by theoretical min-max with floor 0 (it has no absolute scale)."""
+    if how == "minmax":
+        return min_max(values)
+    if how == "absolute":
+        if leg == "dense":
+            return [min(1.0, max(0.0, float(v))) for v in values]
+        return theoretical_min_max(values, 0.0)
+    raise ValueError(f"unknown normalisation {how!r}; use one of {NORMALISATIONS}")
+
+
+def convex_fusion(legs: Mapping[str, Ranked], weights: Mapping[str, float], normalisation: str = "minmax") -> list[Fused]:
+    """Convex combination of normalised leg scores (`normalise_leg`); a leg that missed a doc adds 0."""
     total = sum(weights.get(leg, 0.0) for leg in legs)
     if total <= 0:
         raise ValueError("convex fusion needs a positive weight for at least one leg")
@@ -66,7 +98,7 @@ def convex_fusion(legs: Mapping[str, Ranked], weights: Mapping[str, float]) -> l
         w = weights.get(leg, 0.0) / total
         seen: set[str] = set()
         uniq = [(d, s) for d, s in ranked if not (d in seen or seen.add(d))]
-        for (doc, _), norm in zip(uniq, min_max([s for _, s in uniq])):
+        for (doc, _), norm in zip(uniq, normalise_leg(leg, [s for _, s in uniq], normalisation)):
             fused[doc] += w * norm
     return _sorted(fused, ranks, scores)
 

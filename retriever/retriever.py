@@ -10,7 +10,7 @@ import numpy as np
 
 from retriever.backend import SearchBackend
 from retriever.errors import RetrieverError
-from retriever.fusion import Fused, convex_fusion, reciprocal_rank_fusion, single_leg
+from retriever.fusion import NORMALISATIONS, Fused, convex_fusion, reciprocal_rank_fusion, single_leg
 from retriever.types import Hit, SearchFilter
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class RetrieverConfig:
     rrf_k: int = 60
     # Convex fusion: weight of the dense leg (BM25 gets 1 - dense_weight).
     dense_weight: float = 0.5
+    # Convex fusion: how each leg's scores are put on [0, 1] (retriever.fusion.normalise_leg).
+    normalisation: str = "minmax"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -41,6 +43,8 @@ class RetrieverConfig:
             raise RetrieverError(f"top_k must be at least 1, got {self.top_k}", "use e.g. --top-k 10")
         if self.candidate_multiplier < 1:
             raise RetrieverError("candidate_multiplier must be >= 1", "use e.g. 5")
+        if self.normalisation not in NORMALISATIONS:
+            raise RetrieverError(f"unknown normalisation {self.normalisation!r}", f"use one of {', '.join(NORMALISATIONS)}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise RetrieverError(f"dense_weight must be in [0, 1], got {self.dense_weight}", "use e.g. 0.5")
 
@@ -93,7 +97,8 @@ class HybridRetriever:
             if p is None:  # FAISS/BM25 row without a store row: the index is inconsistent
                 log.warning("chunk %s found by search but missing in the store; skipped", f.id)
                 continue
-            hits.append(Hit(p, f.score, MappingProxyType(dict(f.ranks)), MappingProxyType(dict(f.scores))))
+            hits.append(Hit(p, f.score, MappingProxyType(dict(f.ranks)), MappingProxyType(dict(f.scores)),
+                            retrieval_rank=len(hits) + 1))
         return hits
 
 
@@ -102,5 +107,5 @@ def fuse(legs: dict[str, list[tuple[str, float]]], cfg: RetrieverConfig) -> list
         (leg, ranked), = legs.items()
         return single_leg(leg, ranked)
     if cfg.fusion == "convex":
-        return convex_fusion(legs, {"dense": cfg.dense_weight, "bm25": 1.0 - cfg.dense_weight})
+        return convex_fusion(legs, {"dense": cfg.dense_weight, "bm25": 1.0 - cfg.dense_weight}, cfg.normalisation)
     return reciprocal_rank_fusion(legs, k=cfg.rrf_k)

@@ -43,12 +43,25 @@ class Hit:
 
     `ranks`/`scores` hold each leg's 1-based rank and raw score ("bm25", "dense") for the
     legs that found it, so the UI can explain why it was retrieved; `score` is the fused score.
+    After cross-encoder reranking (retriever.rerank), `rerank_score` is the reranker's logit,
+    `rerank_probability` its calibrated probability that the passage is relevant,
+    `rerank_rank` the 1-based rank it gave, and `retrieval_rank` the first-stage rank.
     """
 
     passage: Passage
     score: float
     ranks: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     scores: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    retrieval_rank: int | None = None
+    rerank_score: float | None = None
+    rerank_probability: float | None = None
+    rerank_rank: int | None = None
+
+    @property
+    def relevance(self) -> float:
+        """The best available relevance estimate in [0, 1]: the reranker's calibrated
+        probability when the hit was reranked, else the fused first-stage score."""
+        return self.rerank_probability if self.rerank_probability is not None else self.score
 
     def to_dict(self) -> dict:
         p = self.passage
@@ -65,6 +78,9 @@ class Hit:
             "score": self.score,
             "ranks": dict(self.ranks),
             "scores": dict(self.scores),
+            "retrieval_rank": self.retrieval_rank,
+            "rerank": None if self.rerank_score is None else {
+                "score": self.rerank_score, "probability": self.rerank_probability, "rank": self.rerank_rank},
             "entities": [m.to_dict() for m in p.entities],
             "category": p.category.to_dict() if p.category else None,
         }

@@ -6,6 +6,7 @@
     train ner            add_train_ner_args            cmd_train_ner
     train classify       add_train_classify_args       cmd_train_classify
     train retriever      add_train_retriever_args      cmd_train_retriever
+    train yesno          tasks.yesno.add_train_yesno_args  tasks.yesno.cmd_train_yesno
     eval ner             add_eval_ner_args             cmd_eval_ner
     eval classify        add_eval_classify_args        cmd_eval_classify
     annotations import   add_annotations_import_args   cmd_annotations_import
@@ -32,6 +33,7 @@ from typing import Any, Callable
 from tasks.classify import add_train_classify_args
 from tasks.errors import TaskError
 from tasks.ner import add_train_ner_args
+from tasks.reranker import add_train_reranker_args, config_from_args as reranker_config_from_args, train_reranker
 from tasks.retriever import add_train_retriever_args
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,13 @@ def cmd_train_retriever(args: argparse.Namespace) -> int:
     _print_json({"out": args.out, "train_pairs": metrics["train_pairs"], "steps_done": metrics["steps_done"],
                  "first_loss": metrics["first_loss"], "last_loss": metrics["last_loss"],
                  "stopped_by": metrics["stopped_by"], "wall_minutes": metrics["wall_minutes"]})
+    return 0
+
+
+def cmd_train_reranker(args: argparse.Namespace) -> int:
+    metrics = train_reranker(reranker_config_from_args(args))
+    _print_json({"out": args.out, "best": metrics["best"], "steps_done": metrics["steps_done"],
+                 "data": metrics["data"], "wall_minutes": metrics["wall_minutes"]})
     return 0
 
 
@@ -274,13 +283,19 @@ def cmd_annotations_export(args: argparse.Namespace) -> int:
 
 
 def register_train(train: Any) -> None:
-    """Add `ner`, `classify` and `retriever` to the `train` subparsers."""
+    """Add `ner`, `classify`, `retriever`, `reranker` and `yesno` to the `train` subparsers."""
     p = train.add_parser("ner", help="fine-tune a medical NER model on token<TAB>tag (BIO) files")
     add_train_ner_args(p).set_defaults(func=cmd_train_ner)
     p = train.add_parser("classify", help="fine-tune a document classifier (CSV/JSONL/folder per label)")
     add_train_classify_args(p).set_defaults(func=cmd_train_classify)
     p = train.add_parser("retriever", help="contrastive fine-tuning of the dense encoder on question/passage pairs")
     add_train_retriever_args(p).set_defaults(func=cmd_train_retriever)
+    p = train.add_parser("reranker", help="cross-encoder reranker on question/passage groups with mined hard negatives")
+    add_train_reranker_args(p).set_defaults(func=cmd_train_reranker)
+    from tasks.yesno import add_train_yesno_args, cmd_train_yesno
+
+    p = train.add_parser("yesno", help="fine-tune the yes/no/maybe question + passage classifier (PubMedQA, BioASQ)")
+    add_train_yesno_args(p).set_defaults(func=cmd_train_yesno)
 
 
 def register_eval(ev: Any) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 SHIPPED_NER_DIR = MODELS_DIR / "ner"
 SHIPPED_CLASSIFIER_DIR = MODELS_DIR / "classifier"
+SHIPPED_YESNO_DIR = MODELS_DIR / "yesno"
 
 
 def _present(path: Path) -> Path | None:
@@ -21,3 +22,8 @@ def shipped_ner() -> Path | None:
 def shipped_classifier() -> Path | None:
     """The shipped document classifier directory, or None when this checkout has none."""
     return _present(SHIPPED_CLASSIFIER_DIR)
+
+
+def shipped_yesno() -> Path | None:
+    """The shipped yes/no/maybe classifier directory, or None when this checkout has none."""
+    return _present(SHIPPED_YESNO_DIR)

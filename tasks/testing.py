@@ -84,3 +84,25 @@ def make_tiny_sequence_classifier(out_dir: str | Path, labels: Sequence[str] = (
         problem_type="multi_label_classification" if multi_label else "single_label_classification")
     info = {"task": "classify", "labels": labels, "multi_label": multi_label, "threshold": 0.5}
     return _finish(model, base, out, info, seed, head_scale)
+
+
+def make_tiny_reranker(out_dir: str | Path, seed: int = 0, head_scale: float = 1.0,
+                       base: str | Path | None = None) -> Path:
+    """A tiny one-output BertForSequenceClassification (a cross-encoder reranker's layout:
+    sentence-transformers CrossEncoder, `clinqa train reranker`) in `out_dir`."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    out = Path(out_dir)
+    base = Path(base) if base else make_tiny_base(out.parent / f".{out.name}-base", seed=seed)
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
+    return _finish(model, base, out, {"task": "reranker", "max_seq_len": 256}, seed, head_scale)
+def make_tiny_yesno_model(out_dir: str | Path, seed: int = 0, head_scale: float = 3.0,
+                          base: str | Path | None = None) -> Path:
+    """A tiny yes/no/maybe pair classifier shaped like `clinqa train yesno` output."""
+    out = make_tiny_sequence_classifier(out_dir, labels=("yes", "no", "maybe"), seed=seed, head_scale=head_scale,
+                                        base=base)
+    (out / "task.json").write_text(json.dumps({"task": "yesno", "labels": ["yes", "no", "maybe"],
+                                               "max_seq_len": 128}, indent=2) + "\n")
+    return out

@@ -43,7 +43,8 @@ def test_engine_answers_with_offsets_into_passage_and_document(setup):
         assert 0.0 <= a.probability <= 1.0
     scores = [r.final_score for r in result.answers]
     assert scores == sorted(scores, reverse=True)
-    assert set(result.timings_ms) == {"retrieve", "read", "total"}
+    assert set(result.timings_ms) == {"retrieve", "rerank", "read", "total"}
+    assert result.reranker and all(h.rerank_rank for h in result.hits)
     engine.close()
 
 

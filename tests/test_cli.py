@@ -43,7 +43,8 @@ def test_info_reports_counts(index_dir, capsys):
 
 
 def test_search_json_contract(index_dir, capsys):
-    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--json", "--top-k", "2", "what lowers uric acid")
+    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--json", "--top-k", "2", "--no-rerank",
+                       "what lowers uric acid")
     obj = json.loads(out)
     assert code == 0
     hit = obj["hits"][0]

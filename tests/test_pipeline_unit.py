@@ -2,9 +2,10 @@ import json
 
 import pytest
 
-from pipeline.engine import rank_answers
+from pipeline.engine import answer_candidates, ranked_answers
 from pipeline.errors import InvalidQuestionError, PipelineError
 from pipeline.questions import clean_question, read_queries
+from pipeline.ranking import score_candidates
 from reader.types import Answer
 from retriever.types import Hit
 from store.types import Passage
@@ -46,13 +47,15 @@ def _p(cid: str) -> Passage:
     return Passage(cid, "d" + cid, 0, "some text", 0, 9)
 
 
-def test_rank_answers_interpolates_reader_and_retrieval():
-    hits = [Hit(_p("a"), 3.0), Hit(_p("b"), 1.0)]
-    answers = [Answer("x", 5.0, 0.6, _p("b"), 0, 1), Answer("y", 4.0, 0.55, _p("a"), 0, 1)]
-    only_reader = rank_answers(answers, hits, 0.0, 5)
-    assert [r.answer.text for r in only_reader] == ["x", "y"]
-    mixed = rank_answers(answers, hits, 0.5, 5)
-    assert [r.answer.text for r in mixed] == ["y", "x"]
-    assert mixed[0].final_score == pytest.approx(0.5 * 0.55 + 0.5 * 1.0)
-    assert mixed[0].hit_rank == 1 and mixed[1].hit_rank == 2
-    assert len(rank_answers(answers, hits, 0.2, 1)) == 1
+def test_answers_are_ranked_with_their_passage_relevance_before_any_cut():
+    hits = [Hit(_p("a"), 0.9, rerank_score=4.0, rerank_probability=0.95), Hit(_p("b"), 0.8, rerank_score=-5.0,
+                                                                              rerank_probability=0.02)]
+    per_passage = [(Answer("y", 4.0, 0.55, _p("a"), 0, 1),), (Answer("x", 9.0, 0.9, _p("b"), 0, 1),)]
+    cands = answer_candidates(per_passage, hits)
+    assert [c.relevance_feature for c in cands] == [4.0, -5.0]  # the reranker logit is the feature
+    ranked = ranked_answers(score_candidates(cands, None), hits, 5)
+    assert [r.answer.text for r in ranked] == ["y", "x"]  # 0.55 * 0.95 beats 0.9 * 0.02
+    assert ranked[0].hit_rank == 1 and ranked[1].hit_rank == 2 and ranked[0].relevance == 0.95
+    assert len(ranked_answers(score_candidates(cands, None), hits, 1)) == 1
+    first_stage = [Hit(_p("a"), 0.3), Hit(_p("b"), 0.7)]
+    assert [c.relevance_feature for c in answer_candidates(per_passage, first_stage)] == [0.3, 0.7]

@@ -134,3 +134,37 @@ def test_time_budget_ends_schedule_early(setup):
     assert (d / "budget" / "model.safetensors").is_file()
     state = torch.load(d / "budget" / "checkpoint" / "state.pt", weights_only=False)
     assert state["step"] == 1 and m["total_steps"] == 6
+
+
+def test_shared_norm_loss_normalises_over_the_whole_group():
+    from reader.train import shared_norm_loss
+
+    # Two windows, 4 tokens each; context = tokens 1..3; answer at (1, 2) in window 0.
+    s = torch.tensor([[0.0, 2.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0]])
+    e = torch.tensor([[0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 3.0]])
+    ctx = torch.tensor([[False, True, True, True]] * 2)
+    loss = shared_norm_loss(s, e, ctx, [[0, 1]], torch.tensor([1, 0]), torch.tensor([2, 0]))
+    lse = torch.logsumexp(torch.tensor([2.0, 0, 0, 0, 3.0, 0]), 0)
+    assert loss.item() == pytest.approx(2 * (lse - 2.0).item(), rel=1e-5)
+    # A distractor window that scores higher raises the loss (scores compete across passages).
+    alone = shared_norm_loss(s, e, ctx, [[0]], torch.tensor([1, 0]), torch.tensor([2, 0]))
+    assert alone.item() < loss.item()
+
+
+def test_open_domain_training_groups_answer_windows_with_mined_negatives(setup):
+    from transformers import AutoTokenizer
+
+    from reader.train import make_groups, mine_negative_passages
+
+    d, base, train, dev = setup
+    tok = AutoTokenizer.from_pretrained(base)
+    exs = load_squad(train)
+    negs = mine_negative_passages(exs, tok, k=2, seed=0)
+    for ex, ns in zip(exs, negs):
+        assert len(ns) <= 2 and all(a.casefold() not in n.casefold() for a in ex.answers for n in ns)
+    feats, groups = make_groups(tok, exs, negs, 64, 16)
+    assert len(groups) == len(exs)
+    for g in groups:
+        assert feats[g[0]].start_position > 0 and all(feats[i].start_position == 0 for i in g[1:])
+    res = train_reader(_cfg(d, base, train, dev, "grouped", negatives=2, epochs=1))
+    assert res["feature_stats"]["groups"] == len(exs) and res["total_steps"] == 3

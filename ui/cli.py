@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from pipeline.cli_options import add_rerank_args, reranker_config
+
 # Offline by construction: nothing may try to reach a model hub or send telemetry.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -210,9 +212,11 @@ def _engine(args: argparse.Namespace) -> Any:
         reader_cfg = ReaderConfig(**kwargs)
     return QAEngine(EngineConfig(
         index_dir=Path(args.index),
-        retriever=RetrieverConfig(mode=args.mode, top_k=args.top_k, fusion=args.fusion, dense_weight=args.dense_weight),
+        retriever=RetrieverConfig(mode=args.mode, top_k=args.top_k,
+                                  **{k: v for k, v in (("fusion", args.fusion), ("dense_weight", args.dense_weight)) if v is not None}),
         reader=reader_cfg,
-        retrieval_weight=getattr(args, "retrieval_weight", 0.2),
+        reranker=reranker_config(args),
+        yesno_model=getattr(args, "yesno_model", None),
     ))
 
 
@@ -241,6 +245,8 @@ def _ray_results(args: argparse.Namespace, engine: Any, questions: list[tuple[st
 
     kwargs = {"top_k": args.top_k, "mode": args.mode, "sources": args.source or None,
               "entities": args.entity, "categories": args.category}
+    if method == "ask":
+        kwargs["question_type"] = getattr(args, "type", None)
     texts = [clean_question(q, engine.config.max_question_chars) for _, q in questions]  # refuse bad input up front
     return iter(run_questions(engine.config, texts, method, kwargs, ray))
 
@@ -264,7 +270,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                 print("no passages matched; try other words or --mode dense")
             for i, h in enumerate(result.hits, 1):
                 legs = ", ".join(f"{k} #{v}" for k, v in sorted(h.ranks.items()))
-                print(f"{i:2d}. [{h.score:.4f}] {h.passage.title}  ({h.passage.source}; {legs})")
+                if h.rerank_probability is not None:
+                    legs = f"relevance {h.rerank_probability:.0%}, first stage #{h.retrieval_rank}: {legs}"
+                print(f"{i:2d}. [{h.relevance:.4f}] {h.passage.title}  ({h.passage.source}; {legs})")
                 print(f"    {_snippet(h.passage.text)}")
                 if h.passage.entities:
                     ents = dict.fromkeys(f"{m.text} ({m.label})" for m in h.passage.entities)
@@ -292,12 +300,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for qid, question in questions:
         result = next(done) if done else engine.ask(question, top_k=args.top_k, mode=args.mode,
                                                     sources=args.source or None, entities=args.entity,
-                                                    categories=args.category)
+                                                    categories=args.category, question_type=args.type)
         if args.json or batch:
             print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
             continue
         print(f"Q: {result.question}")
-        if not result.confident:
+        for note in result.notes:
+            print(f"note: {note}")
+        if result.verdict is not None:
+            _print_verdict(result)
+        elif not result.confident:
             print("No answer in the indexed literature cleared the confidence threshold. Closest passages:")
             for h in result.hits[:3]:
                 print(f"  - {h.passage.title} ({h.passage.source}): {_snippet(h.passage.text, 160)}")
@@ -306,7 +318,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 a, p = r.answer, r.answer.passage
                 ctx_l = max(0, a.start - 100)
                 ctx = p.text[ctx_l:a.start] + "[[" + p.text[a.start:a.end] + "]]" + p.text[a.end:a.end + 100]
-                print(f"{i}. {a.text}   (confidence {a.probability:.0%}, score {r.final_score:.3f})")
+                print(f"{i}. {a.text}   (confidence {r.final_score:.0%}; passage relevance {r.relevance:.0%})")
                 print(f"   source: {p.title} — {p.source}{', ' + p.license if p.license else ''}")
                 if p.url:
                     print(f"   {p.url}")
@@ -314,6 +326,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"({result.timings_ms['total']:.0f} ms; decision support from indexed literature, not a diagnosis)")
     engine.close()
     return 0
+
+
+def _print_verdict(result: Any) -> None:
+    """A yes/no verdict, then the passages that support it and those that contradict it."""
+    v = result.verdict
+    if v.abstained:
+        print(f"Verdict: {v.message}")
+        print(f"  (leaning {v.label}, {v.probability:.0%})")
+    else:
+        print(f"Verdict: {v.label.upper()} ({v.probability:.0%}, from {len(v.evidence)} passages weighed by relevance)")
+    by_chunk = {h.passage.chunk_id: h.passage for h in result.hits}
+    for role, title in (("supports", "Supporting"), ("contradicts", "Contradicting")):
+        items = [e for e in v.evidence if e.role == role]
+        if not items:
+            continue
+        print(f"{title} passages:")
+        for e in items:
+            p = by_chunk.get(e.chunk_id)
+            if p is None:
+                continue
+            print(f"  - [{e.label} {e.probability:.0%}, weight {e.weight:.3f}] {p.title} ({p.source}"
+                  f"{', ' + p.license if p.license else ''})")
+            print(f"    {_snippet(p.text, 200)}")
+    neutral = sum(e.role == "neutral" for e in v.evidence)
+    if neutral:
+        print(f"({neutral} passage(s) neutral)")
 
 
 # -- train -----------------------------------------------------------------------
@@ -368,9 +406,10 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     p.add_argument("--queries", type=Path, help='batch mode: JSONL file of {"id", "question"}; one JSON result per line')
     p.add_argument("--top-k", type=int, default=10, help="passages to retrieve (default 10)")
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid", help="retrieval mode (default hybrid)")
-    p.add_argument("--fusion", choices=["rrf", "convex"], default="convex",
-                   help="hybrid fusion: convex (min-max scores, dense weight --dense-weight; default) or rrf (k=60)")
-    p.add_argument("--dense-weight", type=float, default=0.5, help="convex fusion: weight of the dense leg (default 0.5)")
+    p.add_argument("--fusion", choices=["rrf", "convex"], default=None,
+                   help="hybrid fusion: convex (normalised scores, dense weight --dense-weight) or rrf (k=60); "
+                        "default: the product's (docs/decisions.md)")
+    p.add_argument("--dense-weight", type=float, default=None, help="convex fusion: weight of the dense leg")
     p.add_argument("--source", action="append", help="only passages from this source collection (repeatable)")
     p.add_argument("--entity", action="append",
                    help='only passages mentioning this entity, e.g. --entity metformin (repeatable: all must appear)')
@@ -378,11 +417,14 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
                    help="only documents of this predicted category label, e.g. C14 (repeatable: any; see `clinqa index info`)")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_ray_args(p, "a --queries batch")
+    add_rerank_args(p)
     if reader:
         p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
         p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
-        p.add_argument("--retrieval-weight", type=float, default=0.2,
-                       help="answer score = (1-w) * reader probability + w * retrieval score (default 0.2)")
+        p.add_argument("--type", choices=["yesno", "factoid", "list", "other"],
+                       help="question type (default: detected from the question); yesno gives a yes/no/maybe verdict")
+        p.add_argument("--yesno-model", metavar="DIR",
+                       help="yes/no model directory (default: the shipped models/yesno when present; 'none' = off)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,7 +111,8 @@ def render_source(passage: Any) -> str:
 
 
 def render_why(ranked: Any, hit: Any, threshold: float) -> str:
-    """The evidence for one answer: retrieval ranks and scores per leg, fused, reader."""
+    """The evidence for one answer: first-stage ranks and scores per leg, fused, the
+    reranker's score and rank, the reader's span score, and the combined probability."""
     rows = []
     if hit is not None:
         for leg in ("bm25", "dense"):
@@ -119,26 +120,39 @@ def render_why(ranked: Any, hit: Any, threshold: float) -> str:
                 rows.append((LEG_NAMES[leg], f"#{hit.ranks[leg]}", f"{hit.scores.get(leg, float('nan')):.4f}"))
             else:
                 rows.append((LEG_NAMES[leg], "not in this leg's results", "–"))
-        rows.append(("Fused retrieval", f"#{ranked.hit_rank}", f"{hit.score:.4f}"))
+        first = hit.retrieval_rank or ranked.hit_rank
+        rows.append(("Fused retrieval (first stage)", f"#{first}", f"{hit.score:.4f}"))
+        if getattr(hit, "rerank_score", None) is not None:
+            rows.append(("Reranker (cross-encoder)", f"#{hit.rerank_rank}",
+                         f"{hit.rerank_score:.3f} → relevance {percent(hit.rerank_probability)}"))
     a = ranked.answer
     rows.append(("Reader span score", "", f"{a.score:.3f}"))
-    rows.append(("Reader probability", "", f"{a.probability:.3f} (threshold {threshold:.2f})"))
-    if getattr(a, "support", 0.0) > 0:
-        rows.append(("Reader support (summed over passages)", "", f"{a.support:.3f}"))
-    rows.append(("Final score", "", f"{ranked.final_score:.3f}"))
+    rows.append(("Reader probability (span alone)", "", f"{a.probability:.3f}"))
+    rows.append(("Answer probability", "", f"{ranked.final_score:.3f} (confident from {threshold:.2f})"))
     body = "".join(f"<tr><th>{esc(n)}</th><td>{esc(r)}</td><td>{esc(s)}</td></tr>" for n, r, s in rows)
     return (
         '<details class="cq-why"><summary>Why this answer</summary>'
         f'<table><thead><tr><th></th><th>rank</th><th>score</th></tr></thead><tbody>{body}</tbody></table>'
-        "<p>Final score = reader probability blended with the passage's normalised retrieval score. "
+        "<p>Answer probability = how likely this answer is right, from the reader's span score and the "
+        "passage's relevance together, calibrated on dev questions over a realistic index. "
         "Use <em>Explain tokens</em> below for the words that drove the reader.</p></details>"
     )
 
 
+def render_notes(result: Any) -> str:
+    """Notes on how the question was read (e.g. a long question cut to head + tail)."""
+    notes = getattr(result, "notes", ())
+    return "".join(f'<div class="cq-note" role="note">Note: {esc(n)}</div>' for n in notes)
+
+
 def render_answer_html(result: Any) -> str:
-    """The answer list of an `AskResult`, or its no-answer state with the best passages."""
+    """The answer list of an `AskResult`, its yes/no verdict, or its no-answer state with
+    the best passages."""
+    if getattr(result, "verdict", None) is not None:
+        return render_verdict_html(result)
+    notes = render_notes(result)
     if not result.confident:
-        return render_no_answer(result)
+        return notes + render_no_answer(result)
     cards = []
     for i, r in enumerate(result.answers, 1):
         a, p = r.answer, r.answer.passage
@@ -146,12 +160,12 @@ def render_answer_html(result: Any) -> str:
         cards.append(
             f'<div class="cq-answer" data-rank="{i}">'
             f'<div class="cq-head"><span class="cq-num">{i}.</span> <span class="cq-text">{esc(a.text)}</span></div>'
-            f"{render_confidence(a.probability)}"
+            f"{render_confidence(r.final_score)}"
             f'<blockquote class="cq-passage">{highlight(p.text, a.start, a.end, p.entities)}</blockquote>'
             f"{render_source(p)}{render_why(r, hit, result.no_answer_threshold)}</div>"
         )
     legend = render_entity_legend([r.answer.passage for r in result.answers])
-    return f'<div class="cq-answers" data-state="answers">{"".join(cards)}{legend}{_timing(result)}</div>'
+    return f'{notes}<div class="cq-answers" data-state="answers">{"".join(cards)}{legend}{_timing(result)}</div>'
 
 
 def render_no_answer(result: Any, limit: int = 3) -> str:
@@ -173,9 +187,51 @@ def render_no_answer(result: Any, limit: int = 3) -> str:
             f"yourself.</div>{passages}{_timing(result)}</div>")
 
 
+ROLE_TEXT = {"supports": "supports", "contradicts": "contradicts", "neutral": "neutral"}
+
+
+def _role_text(role: str, label: str) -> str:
+    """"supports yes", "contradicts yes", "neutral": the label makes the role readable
+    also when the verdict abstained (roles are relative to the leading label)."""
+    return f"{ROLE_TEXT.get(role, role)} {label}" if role in ("supports", "contradicts") else ROLE_TEXT.get(role, role)
+
+
+def render_verdict_html(result: Any) -> str:
+    """A yes/no question's verdict (or the abstention), then the passages it was weighed
+    from, each marked supports / contradicts / neutral with its own label and weight."""
+    v = result.verdict
+    counts = {r: sum(e.role == r for e in v.evidence) for r in ROLE_TEXT}
+    if v.abstained:
+        head = (f'<div class="cq-verdict cq-verdict-abstain" data-label="{esc(v.label)}" data-abstained="true">'
+                f'<div class="cq-vhead">{esc(v.message)}</div>'
+                f'<div class="cq-vlean">Leaning {esc(v.label)} ({percent(v.probability)}), not enough to answer.</div>')
+    else:
+        head = (f'<div class="cq-verdict cq-verdict-{esc(v.label)}" data-label="{esc(v.label)}" data-abstained="false">'
+                f'<div class="cq-vhead">{esc(v.label.capitalize())}</div>{render_confidence(v.probability)}')
+    head += (f'<p class="cq-vsum">Weighed from {len(v.evidence)} passage(s) by relevance: {counts["supports"]} '
+             f'support, {counts["contradicts"]} contradict, {counts["neutral"]} neutral.</p></div>')
+    by_chunk = {h.passage.chunk_id: h.passage for h in result.hits}
+    cards = []
+    for e in v.evidence:
+        p = by_chunk.get(e.chunk_id)
+        if p is None:
+            continue
+        cards.append(
+            f'<div class="cq-answer cq-evidence cq-role-{esc(e.role)}" data-role="{esc(e.role)}">'
+            f'<div class="cq-head"><span class="cq-role">{esc(_role_text(e.role, v.label))}</span> '
+            f'<span class="cq-meta">passage says {esc(e.label)} ({percent(e.probability)}), relevance weight '
+            f"{e.weight:.3f}</span></div>"
+            f'<blockquote class="cq-passage">{mark_spans(p.text, None, p.entities)}</blockquote>{render_source(p)}</div>'
+        )
+    legend = render_entity_legend([by_chunk[e.chunk_id] for e in v.evidence if e.chunk_id in by_chunk])
+    return f'<div class="cq-answers" data-state="verdict">{head}{"".join(cards)}{legend}{_timing(result)}</div>'
+
+
 def _timing(result: Any) -> str:
     t = result.timings_ms
-    return (f'<p class="cq-timing">retrieval {t.get("retrieve", 0):.0f} ms · reader {t.get("read", 0):.0f} ms · '
+    step = (f'yes/no classifier {t.get("classify", 0):.0f} ms' if "classify" in t
+            else f'reader {t.get("read", 0):.0f} ms')
+    return (f'<p class="cq-timing">retrieval {t.get("retrieve", 0):.0f} ms · {step} · '
             f"{len(result.hits)} passages read</p>")
 
 

@@ -77,6 +77,13 @@ CSS = """
 .cq-ent-chemical {border-color: #2563eb; background: #eff6ff;}
 .cq-legend {font-size: .85em; color: #6b7280;}
 .cq-cat {color: #374151;}
+.cq-verdict {border-left: 6px solid #6b7280; background: #f9fafb; color: #111827; padding: 8px 12px; border-radius: 4px;}
+.cq-verdict-yes {border-color: #16a34a;} .cq-verdict-no {border-color: #dc2626;} .cq-verdict-maybe {border-color: #d97706;}
+.cq-vhead {font-size: 1.3em; font-weight: 700;} .cq-vlean, .cq-vsum {color: #4b5563; font-size: .9em;}
+.cq-role {font-weight: 600; text-transform: uppercase; font-size: .8em; padding: 1px 6px; border-radius: 3px;}
+.cq-role-supports .cq-role {background: #dcfce7; color: #166534;}
+.cq-role-contradicts .cq-role {background: #fee2e2; color: #991b1b;}
+.cq-role-neutral .cq-role {background: #f3f4f6; color: #374151;}
 """
 
 
@@ -189,9 +196,12 @@ class WebApp:
                                          entities=entities, categories=list(categories or []) or None)
             except PipelineError as exc:
                 return render_error_html(exc.message, exc.hint), []
-        self.access.record("ask", user.username, detail=result.question,
-                           doc_ids=[r.answer.passage.doc_id for r in result.answers])
-        if not result.confident:
+        doc_ids = [r.answer.passage.doc_id for r in result.answers]
+        if result.verdict is not None:  # yes/no: the passages weighed are what was shown
+            shown = {e.chunk_id for e in result.verdict.evidence}
+            doc_ids = list(dict.fromkeys(h.passage.doc_id for h in result.hits if h.passage.chunk_id in shown))
+        self.access.record("ask", user.username, detail=result.question, doc_ids=doc_ids)
+        if not result.confident or result.verdict is not None:
             return render_answer_html(result), []
         targets = [
             {"label": f"{i}. {r.answer.text[:60]}", "question": result.question, "passage": r.answer.passage.text,

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli_options import add_rerank_args, reranker_config
+
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
             kwargs["backend"] = args.backend
         reader_cfg = ReaderConfig(**kwargs)
     engine = QAEngine(EngineConfig(index_dir=config.index_dir, retriever=RetrieverConfig(top_k=config.top_k),
-                                   reader=reader_cfg))
+                                   reader=reader_cfg, reranker=reranker_config(args)))
     engine.warm_up()  # models load once, here, not on the first question
     if access.audit is not None:
         # The audit trail scrubs every question; load Presidio now rather than on the first one.
@@ -98,6 +100,7 @@ def register(sub: Any) -> None:
     p.add_argument("--idle-minutes", type=float, default=15, help="log out after this much inactivity (default: %(default)s)")
     p.add_argument("--reader", help="reader model directory or name (default: the shipped reader in models/reader)")
     p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
+    add_rerank_args(p)
     p.add_argument("--security-db", default=os.environ.get("CLINQA_SECURITY_DB"),
                    help="SQLAlchemy URL of the users/audit database (default: $CLINQA_SECURITY_DB, "
                         "else sqlite:///INDEX/security.db)")

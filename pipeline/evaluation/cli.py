@@ -5,7 +5,9 @@
     clinqa eval e2e       --dataset FILE [--index DIR | --build-index [DIR] [--encoder PATH]] [--reader ...] [--json] [--out DIR]
     clinqa eval compare   [--dataset NAME=FILE ...] [--reader DIR ...] [--encoder PATH] [--ner-dataset [NAME=]FILE ...]
                           [--ner-model DIR ...] [--classify-dataset [NAME=]PATH ... [--classify-subdir test]]
-                          [--classifier DIR ...] [--out FILE.md] [--json]
+                          [--classifier DIR ...] [--yesno-dataset [NAME=]FILE ...] [--yesno-model DIR ...]
+                          [--out FILE.md] [--json]
+    clinqa eval yesno     --dataset FILE [--format pubmedqa|bioasq] [--model DIR] [--index DIR] [--json] [--out DIR]
 (`clinqa eval ner|classify` come from tasks.cli.)
 """
 from __future__ import annotations
@@ -17,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli_options import add_rerank_args, reranker_config
+
 SHARED_DATA = Path("/work/shared/data")
 DEFAULT_COMPARE = {
     "COVID-QA dev": SHARED_DATA / "covidqa" / "dev.json",
@@ -24,6 +28,8 @@ DEFAULT_COMPARE = {
 }
 DEFAULT_NER_COMPARE = {"BC5CDR test": SHARED_DATA / "ner" / "bc5cdr" / "test.tsv"}
 DEFAULT_CLASSIFY_COMPARE = {"Ohsumed test": (SHARED_DATA / "ohsumed" / "ohsumed_single_23.tar.gz", "test")}
+DEFAULT_YESNO_COMPARE = {"PubMedQA": SHARED_DATA / "pubmedqa" / "ori_pqal.json",
+                         "BioASQ yes/no dev": SHARED_DATA / "bioasq" / "BioASQ-val-yesno.json"}
 
 
 def cache_dir() -> Path:
@@ -104,8 +110,10 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     from pipeline.evaluation.runners import evaluate_retrieval, run_names
 
     ds = load_retrieval_dataset(args.dataset, format=args.format, limit=args.limit)
-    runs = run_names(args.mode, args.fusion, args.dense_weight)
-    result = evaluate_retrieval(_index(args, args.dataset), ds, runs, depth=args.depth, progress=_progress(args))
+    rerank = reranker_config(args)
+    runs = run_names(args.mode, args.fusion, args.dense_weight, rerank=rerank is not None)
+    result = evaluate_retrieval(_index(args, args.dataset), ds, runs, depth=args.depth, progress=_progress(args),
+                                reranker=rerank)
     return _emit(result, args)
 
 
@@ -118,7 +126,8 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     from pipeline.batch import ray_config_from_args
 
     result = evaluate_e2e(_index(args, args.dataset), ds, cfg, str(args.reader), top_k=args.top_k, mode=args.mode,
-                          top_answers=args.top_answers, progress=_progress(args), ray=ray_config_from_args(args))
+                          top_answers=args.top_answers, progress=_progress(args), reranker=reranker_config(args),
+                          ray=ray_config_from_args(args))
     return _emit(result, args)
 
 
@@ -134,11 +143,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         datasets[name] = Path(path)
     ner = {name: path for name, path in map(_named, args.ner_dataset or [])}
     classify = {name: (path, args.classify_subdir) for name, path in map(_named, args.classify_dataset or [])}
-    if not (datasets or ner or classify):  # nothing named: the full default comparison
+    yesno = {name: path for name, path in map(_named, args.yesno_dataset or [])}
+    if not (datasets or ner or classify or yesno):  # nothing named: the full default comparison
         datasets = DEFAULT_COMPARE
         if not args.no_tasks:
             ner = {n: p for n, p in DEFAULT_NER_COMPARE.items() if p.is_file()}
             classify = {n: v for n, v in DEFAULT_CLASSIFY_COMPARE.items() if v[0].exists()}
+            yesno = {n: p for n, p in DEFAULT_YESNO_COMPARE.items() if p.is_file()}
     base = [] if args.no_base else ["base"]
     readers = base + ["shipped"] + list(args.reader or [])
     comp = run_compare(datasets, args.work, readers, limit=args.limit, progress=_progress(args),
@@ -149,6 +160,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         run_task_compare(comp, ner, classify, base + ["shipped"] + list(args.ner_model or []),
                          base + ["shipped"] + list(args.classifier or []), backend=args.task_backend,
                          threads=args.threads)
+    if yesno:
+        from pipeline.evaluation.yesno import compare_yesno
+
+        specs = (["floor"] if not args.no_base else []) + ["shipped"] + list(args.yesno_model or [])
+        comp.tasks += [compare_yesno(n, p, specs, backend=args.task_backend, threads=args.threads)
+                       for n, p in yesno.items()]
     text = render(comp)
     if args.out:
         out = Path(args.out)
@@ -214,9 +231,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p, qa=False)
     _index_args(p)
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid", "all"], default="all",
-                   help="retriever(s) to score; all = bm25, dense, hybrid RRF and hybrid convex at dense weights 0.3/0.5/0.7")
-    p.add_argument("--fusion", choices=["rrf", "convex"], default="rrf", help="fusion for --mode hybrid (default rrf)")
-    p.add_argument("--dense-weight", type=float, default=0.5, help="dense weight for --mode hybrid --fusion convex")
+                   help="retriever(s) to score; hybrid = exactly what `clinqa search --mode hybrid` ranks; all = both legs, "
+                        "hybrid RRF, hybrid convex (min-max and absolute normalisation) at dense weights 0.3/0.5/0.7 and "
+                        "the default hybrid. Each is also scored with the reranker unless --no-rerank")
+    p.add_argument("--fusion", choices=["rrf", "convex"], default=None,
+                   help="fusion for --mode hybrid (default: the product's, as `clinqa search` uses)")
+    p.add_argument("--dense-weight", type=float, default=None, help="dense weight for --mode hybrid --fusion convex")
+    add_rerank_args(p)
     p.add_argument("--depth", type=int, default=100, help="passages retrieved per query (default 100)")
     p.set_defaults(func=cmd_retrieval)
 
@@ -227,6 +248,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid", help="retrieval mode (default hybrid)")
     p.add_argument("--top-k", type=int, default=10, help="passages read per question (default 10)")
     p.add_argument("--top-answers", type=int, default=5, help="answers kept per question (default 5)")
+    add_rerank_args(p)
+
     from pipeline.batch import add_ray_args
 
     add_ray_args(p, "the questions")
@@ -262,4 +285,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="only the first N questions per dataset")
     p.add_argument("--out", type=Path, help="also write the Markdown to this file")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    p.add_argument("--yesno-dataset", action="append", metavar="[NAME=]FILE",
+                   help="yes/no dataset for a table (repeatable); default: PubMedQA (our dev PMIDs) and BioASQ yes/no dev")
+    p.add_argument("--yesno-model", action="append", metavar="DIR",
+                   help="extra yes/no model directory (repeatable); the shipped models/yesno is always a row")
     p.set_defaults(func=cmd_compare)
+
+    from pipeline.evaluation.yesno import register_yesno
+
+    register_yesno(ev)

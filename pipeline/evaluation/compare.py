@@ -53,7 +53,7 @@ class Comparison:
     retrieval: dict[str, EvalResult] = field(default_factory=dict)
     question_types: dict[str, str] = field(default_factory=dict)
     readers: dict[str, dict[str, dict[str, float] | str]] = field(default_factory=dict)  # reader -> dataset -> metrics | why not
-    tasks: list[Any] = field(default_factory=list)  # tasks.compare.TaskTable, NER and classification
+    tasks: list[Any] = field(default_factory=list)  # tasks.compare.TaskTable (NER, classification), yesno.YesNoTable
 
 
 def normalize_encoder(encoder: str | None) -> str | None:
@@ -213,6 +213,11 @@ def render(comp: Comparison) -> str:
         from tasks.compare import render_table
 
         for t in comp.tasks:
+            if t.task == "yesno":
+                from pipeline.evaluation.yesno import render_yesno
+
+                parts += [f"### Yes/no/maybe: {t.name} (accuracy / macro-F1 of the verdict)", render_yesno(t)]
+                continue
             title = (f"### NER: {t.name} (entity-level precision / recall / F1, seqeval)" if t.task == "ner"
                      else f"### Document classification: {t.name}")
             parts += [title, render_table(t)]
@@ -226,4 +231,5 @@ def to_json(comp: Comparison) -> dict[str, Any]:
         "readers": comp.readers,
         "ner": [t.to_json() for t in comp.tasks if t.task == "ner"],
         "classification": [t.to_json() for t in comp.tasks if t.task == "classify"],
+        "yesno": [t.to_json() for t in comp.tasks if t.task == "yesno"],
     }

@@ -42,6 +42,7 @@ from store.types import Passage
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+CORRECT_F1 = 0.5  # an answer counts as correct at SQuAD F1 >= 0.5 (reader.calibration)
 DENSE_WEIGHT_GRID = (0.3, 0.5, 0.7)
 SINGLE_LEGS = ("bm25", "dense")
 
@@ -219,47 +220,98 @@ def evaluate_reader(
 
 
 # -- retrieval ---------------------------------------------------------------------------
-def run_names(mode: str, fusion: str = "rrf", dense_weight: float = 0.5, grid: Sequence[float] = DENSE_WEIGHT_GRID) -> list[str]:
-    """Runs to evaluate: `all` = both legs, hybrid RRF and hybrid convex over the weight grid."""
-    hybrid = "hybrid-rrf" if fusion == "rrf" else f"hybrid-convex-{dense_weight:g}"
+RERANK_SUFFIX = "+rerank"
+
+
+def run_names(mode: str, fusion: str | None = None, dense_weight: float | None = None,
+              grid: Sequence[float] = DENSE_WEIGHT_GRID, rerank: bool = True) -> list[str]:
+    """Runs to evaluate. "hybrid" is exactly what `clinqa search --mode hybrid` ranks (the
+    default RetrieverConfig); "+rerank" runs add the cross-encoder on top, as `clinqa search`
+    does by default. `all` = both legs, hybrid RRF, hybrid convex over the weight grid, and
+    the default hybrid with and without reranking."""
     if mode == "all":
-        return ["bm25", "dense", "hybrid-rrf", *[f"hybrid-convex-{w:g}" for w in grid]]
-    if mode == "hybrid":
-        return [hybrid]
-    if mode in SINGLE_LEGS:
-        return [mode]
-    raise EvaluationError(f"unknown retrieval mode {mode!r}", "use bm25, dense, hybrid or all")
+        runs = ["bm25", "dense", "hybrid-rrf", *[f"hybrid-convex-{w:g}" for w in grid],
+                *[f"hybrid-abs-{w:g}" for w in grid], "hybrid"]
+    elif mode == "hybrid":
+        if fusion is None and dense_weight is None:
+            runs = ["hybrid"]
+        elif (fusion or "convex") == "rrf":
+            runs = ["hybrid-rrf"]
+        else:
+            runs = [f"hybrid-convex-{0.5 if dense_weight is None else dense_weight:g}"]
+    elif mode in SINGLE_LEGS:
+        runs = [mode]
+    else:
+        raise EvaluationError(f"unknown retrieval mode {mode!r}", "use bm25, dense, hybrid or all")
+    if rerank:
+        runs.append(runs[-1] + RERANK_SUFFIX)
+    return runs
 
 
 def _run_config(name: str, depth: int) -> Any:
     from retriever import RetrieverConfig
 
+    name = name.removesuffix(RERANK_SUFFIX)
     if name in SINGLE_LEGS:
         return RetrieverConfig(mode=name, top_k=depth)
+    if name == "hybrid":
+        return RetrieverConfig(mode="hybrid", top_k=depth)  # the product's default fusion
     if name == "hybrid-rrf":
         return RetrieverConfig(mode="hybrid", top_k=depth, fusion="rrf")
-    return RetrieverConfig(mode="hybrid", top_k=depth, fusion="convex", dense_weight=float(name.rsplit("-", 1)[1]))
+    # hybrid-convex-W: min-max normalised legs; hybrid-abs-W: absolute normalisation (cosine, BM25 TMM)
+    norm = "absolute" if name.startswith("hybrid-abs-") else "minmax"
+    return RetrieverConfig(mode="hybrid", top_k=depth, fusion="convex", dense_weight=float(name.rsplit("-", 1)[1]),
+                           normalisation=norm)
 
 
-def open_engine(index_dir: Path, reader: Any = None, depth: int = 10, mode: str = "hybrid") -> Any:
+def describe_fusion(cfg: Any) -> dict[str, Any]:
+    """The fusion a run used, for the JSON provenance."""
+    if cfg.mode != "hybrid":
+        return {"mode": cfg.mode}
+    if cfg.fusion == "rrf":
+        return {"mode": "hybrid", "fusion": "rrf", "rrf_k": cfg.rrf_k}
+    return {"mode": "hybrid", "fusion": cfg.fusion, "dense_weight": cfg.dense_weight,
+            "normalisation": cfg.normalisation}
+
+
+def open_engine(index_dir: Path, reader: Any = None, depth: int = 10, mode: str = "hybrid",
+                reranker: Any = None) -> Any:
     from indexer.manifest import read_manifest
     from pipeline.engine import EngineConfig, QAEngine
     from retriever import RetrieverConfig
 
     read_manifest(index_dir)  # a clear "no index here" error before any model loads
-    return QAEngine(EngineConfig(index_dir=index_dir, retriever=RetrieverConfig(mode=mode, top_k=depth), reader=reader))
+    return QAEngine(EngineConfig(index_dir=index_dir, retriever=RetrieverConfig(mode=mode, top_k=depth), reader=reader,
+                                 reranker=reranker))
+
+
+def rerank_ranking(reranker: Any, question: str, chunks: Sequence[str], passages: dict[str, Passage],
+                   depth: int) -> list[str]:
+    """`chunks` with its first `depth` reordered by the cross-encoder and the rest kept in
+    first-stage order: its top k equals what `clinqa search --top-k k` returns for any
+    k <= depth."""
+    from retriever.rerank import rerank_order
+
+    top = list(chunks[:depth])
+    scores = reranker.score(question, [(passages[c].title, passages[c].text) for c in top])
+    return [top[i] for i in rerank_order(scores.tolist(), list(range(len(top))))] + list(chunks[depth:])
 
 
 def evaluate_retrieval(
-    index_dir: Path, ds: RetrievalDataset, runs: Sequence[str], depth: int = 100, progress: bool = True
+    index_dir: Path, ds: RetrievalDataset, runs: Sequence[str], depth: int = 100, progress: bool = True,
+    reranker: Any = None,
 ) -> EvalResult:
-    """Each leg is searched once per query; every run (single legs, RRF, convex weights) is fused
-    from those lists with the retriever's own `fuse`, exactly as `clinqa search --top-k depth`
-    would rank them. Chunks map to their documents; a document ranks at its best chunk."""
+    """Each leg is searched once per query; every run (single legs, RRF, convex weights, the
+    default hybrid) is fused from those lists with the retriever's own `fuse`, exactly as
+    `clinqa search --top-k depth` would rank them; "+rerank" runs then reorder the top
+    `reranker.depth` with the cross-encoder. Chunks map to their documents; a document
+    ranks at its best chunk."""
     from pipeline.questions import clean_question
     from retriever.retriever import fuse
 
-    engine = open_engine(index_dir, depth=depth).warm_up(with_reader=False)
+    if any(r.endswith(RERANK_SUFFIX) for r in runs) and reranker is None:
+        raise EvaluationError("a +rerank run needs a reranker", "pass a RerankerConfig, or use --no-rerank")
+    engine = open_engine(index_dir, depth=depth, reranker=reranker).warm_up(with_reader=False)
     try:
         retriever, backend = engine.retriever, engine.index.backend
         gold = sorted({d for rel in ds.qrels.values() for d in rel})
@@ -270,23 +322,32 @@ def evaluate_retrieval(
                 "to evaluate on the dataset's own documents pass --build-index", len(gold) - in_index, len(gold), index_dir,
             )
         configs = {name: _run_config(name, depth) for name in runs}
-        need = {leg for name in runs for leg in (SINGLE_LEGS if name.startswith("hybrid") else (name,))}
+        need = {leg for cfg in configs.values() for leg in (SINGLE_LEGS if cfg.mode == "hybrid" else (cfg.mode,))}
         leg_mode = "hybrid" if len(need) == 2 else next(iter(need))
         fetch = depth * next(iter(configs.values())).candidate_multiplier
         chunk_doc: dict[str, str] = {}
+        passages: dict[str, Passage] = {}
         rankings: dict[str, dict[str, list[str]]] = {name: {} for name in runs}
-        latency, preds = [], []
+        latency, rerank_latency, preds = [], [], []
         for qid, text in _bar(list(ds.queries.items()), f"retrieve {ds.path.name}", progress):
             t0 = time.perf_counter()
-            legs = retriever.legs(clean_question(text), fetch, leg_mode)
+            q = clean_question(text)
+            legs = retriever.legs(q, fetch, leg_mode)
             latency.append((time.perf_counter() - t0) * 1000)
             row: dict[str, Any] = {"id": qid, "question": text, "gold": sorted(ds.qrels[qid])}
             for name, cfg in configs.items():
-                sub = {leg: legs[leg] for leg in legs if name.startswith("hybrid") or leg == name}
+                sub = {leg: legs[leg] for leg in legs if cfg.mode == "hybrid" or leg == cfg.mode}
                 chunks = [f.id for f in fuse(sub, cfg)[:depth]]
-                unknown = [c for c in chunks if c not in chunk_doc]
+                unknown = [c for c in chunks if c not in passages]
                 if unknown:
-                    chunk_doc.update({c: p.doc_id for c, p in backend.passages(unknown).items()})
+                    found = backend.passages(unknown)
+                    passages.update(found)
+                    chunk_doc.update({c: p.doc_id for c, p in found.items()})
+                chunks = [c for c in chunks if c in passages]
+                if name.endswith(RERANK_SUFFIX):
+                    t1 = time.perf_counter()
+                    chunks = rerank_ranking(engine.reranker, q, chunks, passages, engine.reranker.config.depth)
+                    rerank_latency.append((time.perf_counter() - t1) * 1000)
                 docs = doc_ranking(chunks, chunk_doc)
                 rankings[name][qid] = docs
                 row[name] = docs[:20]  # enough to inspect; the metrics use the full ranking
@@ -297,28 +358,45 @@ def evaluate_retrieval(
                 ds.qrels, rankings[name], cutoffs=RECALL_CURVE_CUTOFFS, extra=()).items() if k != "n"}
             for name in runs
         }
-        primary = next((n for n in runs if n.startswith("hybrid")), runs[0])
+        primary = primary_run(runs)
         metrics = {**metrics_by_run[primary], **latency_percentiles(latency)}
+        if rerank_latency:
+            metrics.update({f"rerank_{k}": v for k, v in latency_percentiles(rerank_latency).items()})
         config = {
             "dataset": str(ds.path), "dataset_sha256": ds.sha256, "index": str(index_dir),
             "index_manifest_hash": engine.index.manifest_hash, "encoder": engine.index.encoder_model,
             "relevant_docs_in_index": f"{in_index}/{len(gold)}",
             "runs": list(runs), "primary_run": primary, "depth": depth, "git_commit": git_commit(),
+            "fusion": {name: describe_fusion(cfg) for name, cfg in configs.items()},
+            "reranker": engine.reranker.describe() if engine.reranker is not None else None,
+            "rerank_depth": engine.reranker.config.depth if engine.reranker is not None else None,
         }
     finally:
         engine.close()
     return EvalResult("retrieval", metrics, config, preds, runs=metrics_by_run, curves=curves)
 
 
+def primary_run(runs: Sequence[str]) -> str:
+    """The run that stands for the product: the reranked default hybrid when evaluated, else
+    the default hybrid, else the first hybrid run, else the first run."""
+    for want in ("hybrid" + RERANK_SUFFIX, "hybrid"):
+        if want in runs:
+            return want
+    return next((n for n in runs if n.endswith(RERANK_SUFFIX)), next((n for n in runs if n.startswith("hybrid")), runs[0]))
+
+
 # -- end to end ------------------------------------------------------------------------
 def evaluate_e2e(
     index_dir: Path, ds: QADataset, reader_cfg: Any, reader_name: str, top_k: int = 10, mode: str = "hybrid",
-    top_answers: int = 5, progress: bool = True, ray: Any = None,
+    top_answers: int = 5, progress: bool = True, reranker: Any = None, ray: Any = None,
 ) -> EvalResult:
-    """Open-domain QA over the whole index: the top answer's EM/F1, whether any of the top
-    answers matches, whether a gold document was retrieved, and latency. `ray` (an
-    `indexer.distributed.RayConfig`) answers the questions on a Ray actor pool instead."""
-    engine = open_engine(index_dir, reader=reader_cfg, depth=top_k, mode=mode).warm_up(with_reader=True)
+    """Open-domain QA over the whole index, as `clinqa ask` answers: the top answer's EM/F1,
+    whether any of the top answers matches, whether a gold document was retrieved, the
+    expected calibration error of the shown probability (correct = F1 >= 0.5, the rule the
+    calibration is fitted with), and latency. `ray` (an `indexer.distributed.RayConfig`)
+    answers the questions on a Ray actor pool instead of one by one."""
+    engine = open_engine(index_dir, reader=reader_cfg, depth=top_k, mode=mode, reranker=reranker).warm_up(
+        with_reader=True)
     try:
         done = None
         if ray is not None:
@@ -337,12 +415,13 @@ def evaluate_e2e(
             gold = {c.doc_id for c in item.contexts}
             gold_hit.append(hit_at(docs, gold))
             latency.append(res.timings_ms["total"])
-            probs.append(float(res.answers[0].answer.probability) if res.answers else 0.0)
-            correct.append(em == 1.0)
+            probs.append(float(res.answers[0].final_score) if res.answers else 0.0)
+            correct.append(f1 >= CORRECT_F1)
             row: dict[str, Any] = {
                 "id": item.id, "question": item.question, "gold": list(item.answers), "gold_docs": sorted(gold),
-                "retrieved": docs, "answers": [{"text": r.answer.text, "probability": r.answer.probability,
-                                                "score": r.final_score, "doc_id": r.answer.passage.doc_id} for r in res.answers],
+                "retrieved": docs, "confident": res.confident,
+                "answers": [{"text": r.answer.text, "probability": r.final_score, "reader_probability": r.answer.probability,
+                             "relevance": r.relevance, "doc_id": r.answer.passage.doc_id} for r in res.answers],
                 "exact_match": em, "f1": f1, "gold_doc_retrieved": gold_hit[-1], "latency_ms": latency[-1],
             }
             if ds.question_type == "factoid":
@@ -360,12 +439,18 @@ def evaluate_e2e(
         if ds.question_type == "factoid":
             metrics.update(factoid_metrics(factoid))
         metrics["ece"] = expected_calibration_error(probs, correct)
+        confident = [p["confident"] for p in preds]
+        metrics["answered"] = mean_pct(confident)
+        metrics["precision_when_confident"] = (
+            mean_pct([c for c, ok in zip(confident, correct) if c]) if any(confident) else 0.0)
         metrics.update(latency_percentiles(latency))
         config = {
             "dataset": str(ds.path), "dataset_sha256": ds.sha256, "format": ds.format, "question_type": ds.question_type,
             "index": str(index_dir), "index_manifest_hash": engine.index.manifest_hash, "encoder": engine.index.encoder_model,
             "reader": describe_reader(engine.reader, reader_name), "mode": mode, "top_k": top_k,
-            "top_answers": top_answers, "git_commit": git_commit(),
+            "top_answers": top_answers, "git_commit": git_commit(), "correct_if": f"SQuAD F1 >= {CORRECT_F1}",
+            "reranker": engine.reranker.describe() if engine.reranker is not None else None,
+            "rerank_depth": engine.reranker.config.depth if engine.reranker is not None else None,
         }
     finally:
         engine.close()

@@ -1,0 +1,194 @@
+"""Fit the open-domain answer probability on dev questions answered over a dev index.
+
+    python -m pipeline.calibrate --index DEV_INDEX --dataset FILE... [--reader DIR] [--reranker DIR]
+                                 [--out models/reader/calibration.json] [--plot FILE.png]
+
+For every dev question the engine retrieves (with and without the reranker), the reader
+proposes each passage's n-best spans, and every candidate becomes one training row:
+(span score, passage relevance feature) -> correct (SQuAD F1 >= 0.5 against the gold
+answers). A logistic regression (scikit-learn) per relevance feature ("rerank": reranker
+logit; "retrieval": fused first-stage score) gives P(correct); the confidence threshold is
+0.5, so "confident" means "more likely right than wrong" on retrieved passages. ECE of the
+top answer is reported with 2-fold cross-fitting over questions (the fold's own question's
+rows are never used to fit its probability). The result is merged into the reader's
+calibration.json under "open_domain", next to the gold-passage calibration.
+
+The dev index must hold distractors (e.g. all COVID-QA train + dev articles and all BioASQ
+dev snippets), never only the dev contexts: that is what the product reads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.engine import EngineConfig, QAEngine, answer_candidates
+from pipeline.evaluation.datasets import load_qa_dataset
+from pipeline.evaluation.metrics import expected_calibration_error, reliability_bins, squad_scores
+from pipeline.ranking import AnswerCalibration
+from pipeline.questions import clean_question
+from reader.config import CALIBRATION_FILE, ReaderConfig
+from retriever import RetrieverConfig
+from retriever.rerank import RerankerConfig
+
+logger = logging.getLogger(__name__)
+
+CORRECT_F1 = 0.5
+THRESHOLD = 0.5  # "probably right"
+
+
+@dataclass(frozen=True)
+class Row:
+    question: int  # index of the question (for cross-fitting and top-1 selection)
+    span_score: float
+    relevance: float
+    correct: bool
+
+
+def fit_logistic(rows: Sequence[Row]) -> AnswerCalibration:
+    """P(correct) = sigmoid(w_s * span + w_r * relevance + b), scikit-learn LogisticRegression
+    (L2, C = 1.0 on standardised features, mapped back to raw-feature weights)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[r.span_score, r.relevance] for r in rows], dtype=np.float64)
+    y = np.array([r.correct for r in rows], dtype=int)
+    if len(set(y)) < 2:
+        raise ValueError("calibration needs both correct and wrong candidates")
+    mu, sd = X.mean(0), X.std(0) + 1e-9
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mu) / sd, y)
+    w = lr.coef_[0] / sd
+    b = float(lr.intercept_[0] - (lr.coef_[0] * mu / sd).sum())
+    return AnswerCalibration(float(w[0]), float(w[1]), b, THRESHOLD)
+
+
+def top1(rows: Sequence[Row], cal: AnswerCalibration) -> tuple[list[float], list[bool]]:
+    """Per question, the probability and correctness of the candidate `cal` ranks first."""
+    best: dict[int, tuple[float, bool]] = {}
+    for r in rows:
+        p = cal.probability(r.span_score, r.relevance)
+        if r.question not in best or p > best[r.question][0]:
+            best[r.question] = (p, r.correct)
+    return [v[0] for v in best.values()], [v[1] for v in best.values()]
+
+
+def crossfit_top1(rows: Sequence[Row], folds: int = 2) -> tuple[list[float], list[bool]]:
+    """Top-answer probabilities where each question is scored by a model fitted without it."""
+    probs, correct = [], []
+    for k in range(folds):
+        train = [r for r in rows if r.question % folds != k]
+        test = [r for r in rows if r.question % folds == k]
+        if not test:
+            continue
+        p, c = top1(test, fit_logistic(train))
+        probs += p
+        correct += c
+    return probs, correct
+
+
+def collect(engine: QAEngine, items, rerank: bool, top_k: int, offset: int) -> list[Row]:
+    rows: list[Row] = []
+    for qi, item in enumerate(items):
+        q = clean_question(item.question)
+        hits, _, _ = engine._hits(q, top_k, None, None, rerank, None)
+        out = engine.reader.read(q, [h.passage for h in hits], per_passage=engine.config.answers_per_passage)
+        hits = [h for h in hits if h.passage.text and h.passage.text.strip()]
+        for c in answer_candidates(out.per_passage, hits):
+            f1 = squad_scores(c.text, item.answers)[1]
+            rows.append(Row(offset + qi, c.span_score, c.relevance_feature, f1 >= CORRECT_F1))
+    return rows
+
+
+def plot(bins_by_name: dict[str, list[dict]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect")
+    for name, bins in bins_by_name.items():
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label=name)
+    ax.set_xlabel("shown probability (top answer)")
+    ax.set_ylabel("share correct (F1 >= 0.5)")
+    ax.set_title("Open-domain answers, dev index (cross-fitted)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranker: str | None, top_k: int = 10,
+              limit: int | None = None, progress: bool = True) -> dict:
+    """Fit both relevance features; returns the "open_domain" block plus a report."""
+    from tqdm.auto import tqdm
+
+    rr_cfg = RerankerConfig(model=reranker) if reranker else RerankerConfig()
+    engine = QAEngine(EngineConfig(index_dir=index, retriever=RetrieverConfig(top_k=top_k),
+                                   reader=ReaderConfig(model=reader) if reader else None, reranker=rr_cfg)).warm_up()
+    items = []
+    for d in datasets:
+        items += list(load_qa_dataset(d, limit=limit).items)
+    block: dict = {}
+    report: dict = {"questions": len(items), "datasets": [str(d) for d in datasets], "index": str(index),
+                    "reader": engine.reader_description, "reranker": engine.reranker.describe(),
+                    "correct_if": f"SQuAD F1 >= {CORRECT_F1}", "threshold": THRESHOLD}
+    bins = {}
+    try:
+        for feature, rerank in (("rerank", True), ("retrieval", False)):
+            rows: list[Row] = []
+            for qi, item in enumerate(tqdm(items, desc=f"calibrate ({feature})", disable=not progress)):
+                rows += collect(engine, [item], rerank, top_k, qi)
+            cal = fit_logistic(rows)
+            block[feature] = cal.to_dict()
+            p_cf, c_cf = crossfit_top1(rows)
+            p_in, c_in = top1(rows, cal)
+            confident = [p >= THRESHOLD for p in p_in]
+            report[feature] = {
+                "candidates": len(rows), "candidate_accuracy": 100 * float(np.mean([r.correct for r in rows])),
+                "top1_accuracy": 100 * float(np.mean(c_in)),
+                "ece_top1_crossfit": expected_calibration_error(p_cf, c_cf),
+                "ece_top1_insample": expected_calibration_error(p_in, c_in),
+                "answered": 100 * float(np.mean(confident)),
+                "precision_when_confident": 100 * float(np.mean([c for c, k in zip(c_in, confident) if k])) if any(confident) else 0.0,
+            }
+            bins[f"{feature} (ECE {report[feature]['ece_top1_crossfit']:.1f})"] = reliability_bins(p_cf, c_cf)
+            logger.info("%s: %s", feature, report[feature])
+    finally:
+        engine.close()
+    report["bins"] = bins
+    return {"open_domain": block, "report": report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ap = argparse.ArgumentParser(prog="python -m pipeline.calibrate", description=__doc__.split("\n")[0])
+    ap.add_argument("--index", type=Path, required=True, help="dev index with distractors")
+    ap.add_argument("--dataset", type=Path, nargs="+", required=True, help="dev QA files (SQuAD/BioASQ-in-SQuAD)")
+    ap.add_argument("--reader", help="reader directory (default: the shipped reader)")
+    ap.add_argument("--reranker", help="reranker directory (default: the shipped reranker)")
+    ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument("--limit", type=int, help="first N questions per dataset")
+    ap.add_argument("--out", type=Path, help="calibration.json to merge the result into "
+                                             "(default: the reader directory's)")
+    ap.add_argument("--plot", type=Path, help="reliability plot PNG")
+    args = ap.parse_args(argv)
+    res = calibrate(args.index, args.dataset, args.reader, args.reranker, args.top_k, args.limit)
+    out = args.out or Path(args.reader or ReaderConfig().model) / CALIBRATION_FILE
+    data = json.loads(out.read_text()) if out.is_file() else {}
+    data["open_domain"] = {**res["open_domain"], "fitted_on": {k: v for k, v in res["report"].items() if k != "bins"}}
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    if args.plot:
+        plot(res["report"]["bins"], args.plot)
+    print(json.dumps({k: v for k, v in res["report"].items() if k != "bins"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

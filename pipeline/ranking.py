@@ -1,0 +1,115 @@
+"""Ranking answers across retrieved passages: pure functions, no models.
+
+The reader scores spans inside one passage; whether the passage answers the question at
+all is the reranker's (or the first stage's) call. An answer's probability of being right
+combines both BEFORE any cut, so a confident-looking span in a passage that does not
+answer the question cannot outrank the span in the passage that does (the BERTserini
+interpolation, Yang et al. 2019, applied to calibrated features):
+
+    P(correct | span score s, passage relevance r) = sigmoid(w_s * s + w_r * r + b)
+
+with (w_s, w_r, b) fitted by logistic regression on dev questions answered over a dev index
+with distractor articles (`python -m pipeline.calibrate`), so "confident" means "probably
+right" on retrieved passages, not on gold ones. `r` is the reranker's logit when the hits
+were reranked, else the fused first-stage score; each has its own fitted weights. Without
+a fitted calibration the fallback is reader probability x passage relevance.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from reader.squad import normalize_answer
+
+# Relevance features by first stage: "rerank" = reranker logit, "retrieval" = fused score.
+FEATURES = ("rerank", "retrieval")
+
+
+@dataclass(frozen=True)
+class AnswerCalibration:
+    """Logistic-regression weights for P(answer correct); `threshold` is the probability an
+    answer needs to be shown as confident (fitted with them)."""
+
+    span_weight: float
+    relevance_weight: float
+    bias: float
+    threshold: float
+
+    def probability(self, span_score: float, relevance: float) -> float:
+        z = self.span_weight * span_score + self.relevance_weight * relevance + self.bias
+        return 0.5 * (1.0 + math.tanh(0.5 * z))
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "AnswerCalibration":
+        return cls(float(d["span_weight"]), float(d["relevance_weight"]), float(d["bias"]), float(d["threshold"]))
+
+    def to_dict(self) -> dict:
+        return {"span_weight": self.span_weight, "relevance_weight": self.relevance_weight,
+                "bias": self.bias, "threshold": self.threshold}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One answer span of one passage, with what the ranking needs."""
+
+    text: str
+    span_score: float  # reader start + end logit
+    reader_probability: float  # the reader's own probability (calibrated on gold passages)
+    hit_index: int  # position of its passage in the hit list
+    relevance_feature: float  # reranker logit, or fused first-stage score
+    relevance: float  # passage relevance in [0, 1] shown to users
+    answer: Any = None  # the caller's answer object, carried through unchanged
+
+
+@dataclass(frozen=True)
+class Scored:
+    candidate: Candidate
+    probability: float
+
+
+def score_candidates(cands: Sequence[Candidate], calibration: AnswerCalibration | None) -> list[Scored]:
+    """P(correct) per candidate (calibrated when `calibration` is given)."""
+    out = []
+    for c in cands:
+        if calibration is not None:
+            p = calibration.probability(c.span_score, c.relevance_feature)
+        else:
+            p = c.reader_probability * c.relevance
+        out.append(Scored(c, p))
+    return out
+
+
+def best_distinct(scored: Sequence[Scored], limit: int) -> list[Scored]:
+    """Highest probability first; one entry per normalised answer text (its best occurrence);
+    ties keep the better-ranked passage, then the higher span score. At most `limit`."""
+    order = sorted(scored, key=lambda s: (-s.probability, s.candidate.hit_index, -s.candidate.span_score))
+    seen: set[str] = set()
+    out: list[Scored] = []
+    for s in order:
+        key = normalize_answer(s.candidate.text) or s.candidate.text.strip()
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        out.append(s)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def list_answer(ranked: Sequence[Scored], threshold: float, max_items: int = 10) -> list[Scored]:
+    """Items of a list answer ("Which drugs...", "What are the symptoms..."): the distinct
+    answers whose probability clears `threshold`, best first, at most `max_items`; an item
+    contained in a longer kept item ("insulin" inside "insulin glargine") is dropped."""
+    kept: list[Scored] = []
+    for s in ranked:
+        if s.probability < threshold:
+            break
+        t = f" {normalize_answer(s.candidate.text)} "
+        if any(t in f" {normalize_answer(k.candidate.text)} " or f" {normalize_answer(k.candidate.text)} " in t
+               for k in kept):
+            continue
+        kept.append(s)
+        if len(kept) >= max_items:
+            break
+    return kept

@@ -1,0 +1,220 @@
+"""Cross-encoder reranking: the second retrieval stage.
+
+    reranker = CrossEncoderReranker(RerankerConfig())   # validates only, no I/O
+    reranker.warm_up()                                  # tokenizer + ONNX/torch model + calibration
+    hits = reranker.rerank("first-line treatment of gout?", hits, top_k=10)
+
+The hybrid retriever fetches `depth` candidates (default 50); the cross-encoder reads each
+(question, title + passage) pair jointly and scores it, as in monoBERT (Nogueira & Cho 2019,
+"Passage Re-ranking with BERT") and MedCPT's re-ranker. Hits come back ordered by the
+reranker, each carrying its reranker logit, calibrated probability of relevance and rank
+next to the first-stage evidence. The model is trained by `clinqa train reranker`
+(tasks/reranker.py) and shipped in models/reranker (int8 ONNX).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from retriever.errors import RetrieverError
+from retriever.types import Hit
+from store.paths import SHIPPED_MODELS
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RERANKER_DIR = SHIPPED_MODELS / "reranker"
+CALIBRATION_FILE = "calibration.json"
+ONNX_INT8_FILE = "model_int8.onnx"
+ONNX_FP32_FILE = "model.onnx"
+TRAIN_HINT = (
+    "train one with `clinqa train reranker --base PATH --train FILE... --out DIR` and export it with "
+    "`python -m tasks.export --model DIR --out models/reranker --onnx-only`, or pass --no-rerank"
+)
+
+
+@dataclass(frozen=True)
+class RerankerConfig:
+    """How the cross-encoder reranks.
+
+    model: directory of a one-output sequence-classification model (a sentence-transformers
+        CrossEncoder directory works) or a Hugging Face name (torch backend).
+    depth: first-stage candidates reranked per question (cost grows linearly with it).
+    max_seq_len: word pieces per (question, passage) pair; the passage is truncated first.
+    """
+
+    model: str = str(DEFAULT_RERANKER_DIR)
+    backend: str = "onnx"
+    depth: int = 50
+    max_seq_len: int = 256
+    batch_size: int = 16
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("onnx", "torch"):
+            raise RetrieverError(f"unknown reranker backend {self.backend!r}", 'use "onnx" or "torch"')
+        if self.depth < 1:
+            raise RetrieverError(f"rerank depth must be >= 1, got {self.depth}", "use e.g. --rerank-depth 50")
+        if not 16 <= self.max_seq_len <= 512:
+            raise RetrieverError(f"reranker max_seq_len={self.max_seq_len} outside 16..512", "use e.g. 256")
+        if self.batch_size < 1:
+            raise RetrieverError("reranker batch_size must be >= 1", "use e.g. 16")
+
+
+def passage_input(title: str, text: str) -> str:
+    """What the reranker reads after the question: the title, a newline, the passage (the
+    text the index embeds, and what `clinqa train reranker` trains on)."""
+    return f"{title}\n{text}" if title else text
+
+
+def sigmoid(x: np.ndarray | float) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def rerank_order(scores: Sequence[float], first_stage_rank: Sequence[int]) -> list[int]:
+    """Indices sorted by reranker score, best first; ties keep the first-stage order (pure)."""
+    return sorted(range(len(scores)), key=lambda i: (-float(scores[i]), first_stage_rank[i]))
+
+
+class CrossEncoderReranker:
+    """Scores (question, passage) pairs with a cross-encoder (ONNX Runtime or PyTorch)."""
+
+    def __init__(self, config: RerankerConfig | None = None) -> None:
+        self.config = config or RerankerConfig()
+        self._tokenizer = None
+        self._run = None
+        self._backend_used: str | None = None
+        self._temperature = 1.0
+        self._bias = 0.0
+
+    # ------------------------------------------------------------------ loading
+    def _resolve(self) -> tuple[Path | None, str]:
+        name = str(self.config.model)
+        p = Path(name).expanduser()
+        if p.is_dir():
+            if not (p / "config.json").is_file():
+                raise RetrieverError(f"{p} holds no reranker model (no config.json)", TRAIN_HINT)
+            return p, str(p)
+        if name.startswith((".", "/", "~")) or name.count("/") > 1:
+            raise RetrieverError(f"reranker model directory not found: {p}", TRAIN_HINT)
+        return None, name  # a Hugging Face name, loaded from the local cache (offline)
+
+    def warm_up(self) -> "CrossEncoderReranker":
+        """Load tokenizer, model and calibration. Idempotent. Raises RetrieverError with a hint."""
+        if self._run is not None:
+            return self
+        from transformers import AutoConfig, AutoTokenizer
+
+        model_dir, name = self._resolve()
+        try:
+            hf_config = AutoConfig.from_pretrained(name)
+            tokenizer = AutoTokenizer.from_pretrained(name)
+        except (OSError, ValueError) as exc:
+            raise RetrieverError(f"cannot load reranker {name!r}: {exc}", TRAIN_HINT) from exc
+        if getattr(hf_config, "num_labels", 1) != 1:
+            raise RetrieverError(f"{name} has {hf_config.num_labels} outputs; a reranker has one (relevance)",
+                                 TRAIN_HINT)
+        onnx = None
+        if self.config.backend == "onnx" and model_dir is not None:
+            onnx = next((model_dir / f for f in (ONNX_INT8_FILE, ONNX_FP32_FILE) if (model_dir / f).is_file()), None)
+            if onnx is None:
+                logger.warning("no ONNX file in %s: reranking with the torch backend", model_dir)
+        self._run = self._onnx(onnx) if onnx is not None else self._torch(name)
+        self._tokenizer = tokenizer
+        if model_dir is not None and (model_dir / CALIBRATION_FILE).is_file():
+            cal = json.loads((model_dir / CALIBRATION_FILE).read_text())
+            self._temperature, self._bias = float(cal["temperature"]), float(cal["bias"])
+        logger.info("reranker ready: %s", self.describe())
+        return self
+
+    def _onnx(self, path: Path):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if self.config.num_threads:
+            opts.intra_op_num_threads = self.config.num_threads
+            opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        names = {i.name for i in sess.get_inputs()}
+        self._backend_used = f"onnx:{path.name}"
+
+        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            return sess.run(["logits"], {k: v for k, v in feed.items() if k in names})[0].reshape(-1)
+
+        return run
+
+    def _torch(self, name: str):
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(name, dtype=torch.float32)
+        except (OSError, ValueError) as exc:
+            raise RetrieverError(f"cannot load reranker {name!r}: {exc}", TRAIN_HINT) from exc
+        model.eval()
+        self._backend_used = "torch"
+
+        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits
+            return out.float().numpy().reshape(-1)
+
+        return run
+
+    def describe(self) -> str:
+        return f"cross-encoder reranker {self.config.model} [{self._backend_used or self.config.backend + ' (not loaded)'}]"
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, question: str, passages: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Relevance logits, shape [len(passages)], for (title, text) pairs.
+
+        Pairs are batched by length (dynamic padding) so short passages cost less."""
+        self.warm_up()
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        enc = self._tokenizer([question] * len(passages), [passage_input(t, x) for t, x in passages],
+                              truncation="only_second", max_length=self.config.max_seq_len, padding=False)
+        seqs = enc["input_ids"]
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        out = np.zeros(len(seqs), dtype=np.float32)
+        pad = self._tokenizer.pad_token_id or 0
+        for lo in range(0, len(order), self.config.batch_size):
+            idx = order[lo:lo + self.config.batch_size]
+            n = max(len(seqs[i]) for i in idx)
+            ids = np.full((len(idx), n), pad, dtype=np.int64)
+            mask = np.zeros((len(idx), n), dtype=np.int64)
+            for r, i in enumerate(idx):
+                ids[r, : len(seqs[i])] = seqs[i]
+                mask[r, : len(seqs[i])] = 1
+            out[idx] = self._run(ids, mask)
+        return out
+
+    def probability(self, logits: np.ndarray | Sequence[float]) -> np.ndarray:
+        """P(relevant) = sigmoid(logit / T + b), Platt-calibrated on dev candidates
+        (calibration.json; T = 1, b = 0 without one)."""
+        return sigmoid(np.asarray(logits, dtype=np.float64) / self._temperature + self._bias)
+
+    def rerank(self, question: str, hits: Sequence[Hit], top_k: int | None = None) -> list[Hit]:
+        """The first `depth` hits reordered by the cross-encoder, at most `top_k` returned.
+
+        Each hit gets `rerank_score` (logit), `rerank_probability`, `rerank_rank` (1-based) and
+        keeps `retrieval_rank` (its first-stage rank) and the legs' evidence."""
+        cands = list(hits)[: self.config.depth]
+        if not cands:
+            return []
+        logits = self.score(question, [(h.passage.title, h.passage.text) for h in cands])
+        probs = self.probability(logits)
+        first = [h.retrieval_rank or i + 1 for i, h in enumerate(cands)]
+        order = rerank_order(logits.tolist(), first)
+        out = [
+            replace(cands[i], rerank_score=float(logits[i]), rerank_probability=float(probs[i]),
+                    rerank_rank=r + 1, retrieval_rank=first[i])
+            for r, i in enumerate(order)
+        ]
+        return out[:top_k] if top_k else out

@@ -1,0 +1,519 @@
+"""Cross-encoder reranker training: question–passage groups with hard negatives mined from
+an index of the training corpora.
+
+    clinqa train reranker --base PATH --train FILE... --dev FILE... --out runs/reranker
+
+Data (`--train`, format by content):
+- SQuAD JSON (COVID-QA, BioASQ-train as SQuAD): every distinct context is a document, chunked
+  exactly as `clinqa index build` chunks (indexer.chunking, same word pieces and sizes); the
+  passages holding a gold answer span are the positives of that question.
+- BioASQ yes/no JSONL (`{"question", "snippets": [...]}`): the question's snippets are its positives.
+- corpus JSONL / .jsonl.gz whose titles are questions (the bundled MedQuAD corpus): the
+  document's first passage answers its title. At most `max_corpus_questions` are sampled.
+
+Negatives come from one BM25 index (our biomedical tokeniser, bm25s) over ALL training
+passages, plus dense (MiniLM, cosine) neighbours over the literature passages (SQuAD and
+yes/no sources), like a real index mixes sources. A candidate is never used as a negative
+when it belongs to the question's own gold contexts, contains one of its answer strings, or
+(corpus sources) has the question itself as its title.
+
+Loss: a listwise softmax cross-entropy over each group of one positive and `group_size - 1`
+negatives (the "localized contrastive estimation" of Gao et al. 2021, "Rethink Training of
+BERT Rerankers in Multi-Stage Retrieval Pipeline"), plus a pointwise binary cross-entropy
+term so that sigmoid(logit) is a usable relevance probability before calibration.
+The model is a Hugging Face sequence-classification model with one output (the layout of
+sentence-transformers `CrossEncoder`), trained by the shared loop (tasks.training.run_training).
+
+Dev: the reranker reorders the BM25 top `dev_depth` of each dev question over the dev pool
+(dev contexts + all training passages as distractors); MRR and Recall@1 of the first
+positive, beside the BM25 order, are reported; selection by reranked MRR.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import random
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
+from indexer.bm25 import BM25Config, TermIndex
+from indexer.dense import DenseEncoder, EncoderConfig
+from indexer.tokenize import tokenize as bm25_tokenize
+from reader.squad import load_squad
+from store.types import Document
+from tasks.errors import DataFormatError, TaskError
+from tasks.training import add_training_args, run_training, set_seed_and_threads, training_kwargs
+
+logger = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class PoolPassage:
+    """A passage of the mining pool: `text` is what the reranker reads after the title."""
+
+    pid: str
+    title: str
+    text: str
+    literature: bool  # SQuAD / yes-no sources (dense-mined); False for corpus (MedQuAD) passages
+
+
+@dataclass(frozen=True)
+class RerankQuestion:
+    qid: str
+    question: str
+    positives: tuple[str, ...]  # pool ids
+    exclude: frozenset[str]  # pool ids never used as negatives (own contexts)
+    answers: tuple[str, ...] = ()  # answer strings: a passage containing one is not a negative
+    title_exclude: str = ""  # corpus sources: passages titled like this are not negatives
+
+
+def passage_input(title: str, text: str) -> str:
+    """The second segment the reranker reads: the passage with its document title, the
+    same text the index embeds (docs/decisions.md "embedded text")."""
+    return f"{title}\n{text}" if title else text
+
+
+def _norm(s: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", s.casefold()).split())
+
+
+class _Pool:
+    def __init__(self, spans) -> None:
+        self.passages: dict[str, PoolPassage] = {}
+        self._spans = spans
+        self._chunking = ChunkingConfig()
+        self._by_context: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+
+    def add_document(self, key: str, title: str, text: str, literature: bool) -> list[tuple[str, int, int]]:
+        """Chunk a document once; returns [(pid, start, end)] in the document text."""
+        ck = (title, text)
+        if ck in self._by_context:
+            return self._by_context[ck]
+        doc = Document(doc_id=key, title=title, text=text)
+        out = []
+        for p in chunk_document(doc, self._spans, self._chunking):
+            pid = p.chunk_id
+            self.passages[pid] = PoolPassage(pid, title, p.text, literature)
+            out.append((pid, p.start, p.end))
+        self._by_context[ck] = out
+        return out
+
+
+def _read_squad(path: Path, pool: _Pool, tag: str) -> list[RerankQuestion]:
+    by_q: dict[str, dict] = {}
+    for ex in load_squad(path):
+        chunks = pool.add_document(f"{tag}:{len(pool._by_context)}", ex.title, ex.context, True)
+        qid = ex.id.split("_")[0] if re.fullmatch(r"[0-9a-f]{24}_\d+", ex.id) else ex.id
+        entry = by_q.setdefault(qid, {"q": ex.question, "pos": [], "excl": set(), "ans": set()})
+        entry["excl"].update(pid for pid, _, _ in chunks)
+        for a, s in zip(ex.answers, ex.answer_starts):
+            entry["ans"].add(a)
+            if s < 0:
+                continue
+            inside = [pid for pid, cs, ce in chunks if cs <= s and s + len(a) <= ce]
+            if not inside:  # the span straddles two passages: the one holding its start
+                inside = [pid for pid, cs, ce in chunks if cs <= s < ce][:1]
+            entry["pos"].extend(p for p in inside if p not in entry["pos"])
+    return [
+        RerankQuestion(f"{tag}:{qid}", e["q"], tuple(e["pos"]), frozenset(e["excl"]),
+                       tuple(a for a in e["ans"] if len(_norm(a)) >= 3))
+        for qid, e in by_q.items() if e["pos"]
+    ]
+
+
+def _iter_jsonl(path: Path) -> Iterable[dict]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataFormatError(f"{path}:{n}: not JSON: {exc}", hint="one JSON object per line") from exc
+
+
+def _read_jsonl(path: Path, pool: _Pool, tag: str, max_corpus_questions: int, seed: int) -> list[RerankQuestion]:
+    rows = list(_iter_jsonl(path))
+    if not rows:
+        raise DataFormatError(f"{path} holds no records", hint="pass a non-empty JSONL file")
+    if "snippets" in rows[0]:  # BioASQ yes/no style: question + its snippets
+        out = []
+        for i, r in enumerate(rows):
+            pos: list[str] = []
+            for j, snip in enumerate(r.get("snippets") or []):
+                if snip and snip.strip():
+                    pos.extend(pid for pid, _, _ in pool.add_document(f"{tag}:{i}:{j}", "", snip.strip(), True))
+            if pos:
+                out.append(RerankQuestion(f"{tag}:{r.get('id', i)}", r["question"], tuple(dict.fromkeys(pos)),
+                                          frozenset(pos)))
+        return out
+    if not {"title", "text"} <= set(rows[0]):
+        raise DataFormatError(f"{path}: unknown JSONL records (keys {sorted(rows[0])})",
+                              hint='expected {"question","snippets"} or corpus records {"id","title","text"}')
+    # Corpus records: every document goes into the pool; a sample of titles become questions.
+    firsts: list[tuple[str, str]] = []
+    for r in rows:
+        chunks = pool.add_document(str(r.get("id")), r.get("title") or "", r.get("text") or "", False)
+        if chunks and r.get("title", "").rstrip().endswith("?"):
+            firsts.append((r["title"], chunks[0][0]))
+    rng = random.Random(seed)
+    rng.shuffle(firsts)
+    return [RerankQuestion(f"{tag}:{pid}", q, (pid,), frozenset({pid}), (), _norm(q))
+            for q, pid in firsts[:max_corpus_questions]]
+
+
+def load_sources(paths: Sequence[str], pool: _Pool, max_corpus_questions: int, seed: int) -> list[RerankQuestion]:
+    """Questions (with positives in `pool`) from SQuAD JSON and JSONL files; see the module docstring."""
+    out: list[RerankQuestion] = []
+    for k, p in enumerate(paths):
+        path = Path(p)
+        if not path.is_file():
+            raise TaskError(f"training file not found: {path}", hint="pass existing SQuAD JSON or JSONL files")
+        tag = f"{k}:{path.stem}"
+        if path.suffix == ".json":
+            qs = _read_squad(path, pool, tag)
+        else:
+            qs = _read_jsonl(path, pool, tag, max_corpus_questions, seed)
+        logger.info("%s: %d questions", path, len(qs))
+        out.extend(qs)
+    return out
+
+
+# ----------------------------------------------------------------------------- mining
+
+
+def is_valid_negative(q: RerankQuestion, p: PoolPassage) -> bool:
+    """A candidate may serve as a negative: not the question's own context, no answer string
+    inside, not a document titled with the question itself (pure)."""
+    if p.pid in q.exclude:
+        return False
+    if q.title_exclude and _norm(p.title) == q.title_exclude:
+        return False
+    low = p.text.casefold()
+    return not any(a.casefold() in low for a in q.answers)
+
+
+def mine_negatives(
+    questions: Sequence[RerankQuestion],
+    pool: dict[str, PoolPassage],
+    depth: int = 30,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, list[str]]]:
+    """Per question id: {"bm25": [...], "dense": [...]} valid negatives, best first."""
+    from tqdm.auto import tqdm
+
+    ids = list(pool)
+    index = TermIndex(BM25Config())
+    index.build(ids, [bm25_tokenize(passage_input(pool[i].title, pool[i].text))
+                      for i in tqdm(ids, desc="BM25 tokenize", disable=not progress)])
+    out: dict[str, dict[str, list[str]]] = {}
+    for q in tqdm(questions, desc="BM25 negatives", disable=not progress):
+        hits = index.search(bm25_tokenize(q.question), depth + len(q.exclude))
+        out[q.qid] = {"bm25": [i for i, _ in hits if is_valid_negative(q, pool[i])][:depth], "dense": []}
+    if embed is not None:
+        lit = [i for i in ids if pool[i].literature]
+        if lit:
+            pv = embed([passage_input(pool[i].title, pool[i].text) for i in lit])
+            qv = embed([q.question for q in questions])
+            for lo in range(0, len(questions), 256):
+                sims = qv[lo:lo + 256] @ pv.T
+                top = np.argsort(-sims, axis=1)[:, : depth + 20]
+                for q, row in zip(questions[lo:lo + 256], top):
+                    out[q.qid]["dense"] = [lit[j] for j in row if is_valid_negative(q, pool[lit[j]])][:depth]
+    return out
+
+
+def make_group(
+    q: RerankQuestion, negs: dict[str, list[str]], pool_ids: Sequence[str], group_size: int, rng: random.Random
+) -> list[str]:
+    """[positive, negative...] of length `group_size`: BM25 and dense negatives taken
+    alternately from the top, one random passage last (an easy negative keeps the scale)."""
+    pos = rng.choice(q.positives)
+    chosen: list[str] = []
+    bm, de = list(negs.get("bm25", [])), list(negs.get("dense", []))
+    # Sample among the top 10 of each leg instead of always the same top ones.
+    rng.shuffle(bm_top := bm[:10])
+    rng.shuffle(de_top := de[:10])
+    legs = [bm_top + bm[10:], de_top + de[10:]]
+    k = 0
+    while len(chosen) < group_size - 2 and (legs[0] or legs[1]):
+        leg = legs[k % 2] or legs[(k + 1) % 2]
+        c = leg.pop(0)
+        if c not in chosen and c not in q.positives:
+            chosen.append(c)
+        k += 1
+    while len(chosen) < group_size - 1:
+        c = pool_ids[rng.randrange(len(pool_ids))]
+        if c not in chosen and c not in q.exclude:
+            chosen.append(c)
+    return [pos, *chosen]
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def encode_pairs(tokenizer, question: str, passages: Sequence[str], max_seq_len: int) -> list[list[int]]:
+    """Token ids of [CLS] question [SEP] passage [SEP], passage truncated first."""
+    enc = tokenizer([question] * len(passages), list(passages), truncation="only_second",
+                    max_length=max_seq_len, padding=False)
+    return enc["input_ids"]
+
+
+def listwise_model(model, group_size: int, pointwise_weight: float = 0.5):
+    """Wrap a one-output sequence-classification model so that `model(**batch).loss` is the
+    group softmax cross-entropy (+ `pointwise_weight` x BCE); positives sit at index 0.
+    The wrapper saves as the inner model (`save_pretrained`)."""
+    import torch  # deferred on purpose: training only
+
+
+    class _Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits.view(-1, group_size)
+            logits = logits.float()
+            target = torch.zeros(logits.shape[0], dtype=torch.long)
+            loss = torch.nn.functional.cross_entropy(logits, target)
+            if pointwise_weight:
+                labels = torch.zeros_like(logits)
+                labels[:, 0] = 1.0
+                # Negatives outnumber positives group_size-1 : 1; weigh the classes equally.
+                w = torch.full_like(logits, 1.0 / (group_size - 1))
+                w[:, 0] = 1.0
+                loss = loss + pointwise_weight * torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits, labels, weight=w)
+            return _Out(loss, logits)
+
+        def save_pretrained(self, out, **kw):
+            self.model.save_pretrained(out, **kw)
+
+    return _Wrapper()
+
+
+@dataclass
+class _Out:
+    loss: object
+    logits: object
+
+
+def collate_groups(features: Sequence[dict], pad_id: int) -> dict:
+    """Flatten groups [B x G] into one padded batch of B*G sequences."""
+    import torch
+
+    seqs = [ids for f in features for ids in f["input_ids"]]
+    n = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), n), pad_id, dtype=torch.long)
+    am = torch.zeros((len(seqs), n), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        am[i, : len(s)] = 1
+    return {"input_ids": ids, "attention_mask": am}
+
+
+def score_pairs(model, tokenizer, question: str, passages: Sequence[str], max_seq_len: int, batch: int = 32) -> np.ndarray:
+    """Reranker logits for one question and its passages (torch, no grad): shape [len(passages)]."""
+    import torch
+
+    inner = getattr(model, "model", model)
+    out = []
+    for lo in range(0, len(passages), batch):
+        seqs = encode_pairs(tokenizer, question, passages[lo:lo + batch], max_seq_len)
+        b = collate_groups([{"input_ids": seqs}], tokenizer.pad_token_id or 0)
+        with torch.no_grad():
+            out.append(inner(**b).logits.float().view(-1).numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def rank_metrics(rankings: Sequence[Sequence[bool]]) -> dict[str, float]:
+    """MRR and Recall@1/@5 (percent) of the first relevant item per ranked list (pure)."""
+    if not rankings:
+        return {"mrr": 0.0, "recall@1": 0.0, "recall@5": 0.0}
+    rr, r1, r5 = [], [], []
+    for rel in rankings:
+        first = next((i for i, r in enumerate(rel) if r), None)
+        rr.append(0.0 if first is None else 1.0 / (first + 1))
+        r1.append(first is not None and first < 1)
+        r5.append(first is not None and first < 5)
+    return {"mrr": 100 * float(np.mean(rr)), "recall@1": 100 * float(np.mean(r1)), "recall@5": 100 * float(np.mean(r5))}
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class RerankTrainConfig:
+    """Everything a reranker run depends on (written to training_args.json)."""
+
+    base: str
+    train: tuple[str, ...]
+    out_dir: str
+    dev: tuple[str, ...] = ()
+    group_size: int = 8
+    pointwise_weight: float = 0.5
+    mine_depth: int = 30
+    dense_negatives: bool = True
+    max_corpus_questions: int = 2000
+    dev_depth: int = 20
+    max_dev_questions: int = 300
+    epochs: float = 1.0
+    lr: float = 5e-5
+    batch_size: int = 4  # groups (questions) per step: batch_size x group_size sequences
+    max_seq_len: int = 256
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    threads: int = 2
+    checkpoint_minutes: float = 10.0
+    eval_every: int = 0
+    time_budget_min: float = 0.0
+    max_steps: int = 0
+    bf16: bool = False
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.train:
+            raise TaskError("no training files", hint="pass --train FILE...")
+        if self.group_size < 2:
+            raise TaskError(f"group_size must be >= 2, got {self.group_size}", hint="e.g. --group-size 8")
+        for name in ("batch_size", "threads", "mine_depth", "dev_depth"):
+            if getattr(self, name) < 1:
+                raise TaskError(f"{name} must be >= 1", hint=f"got {getattr(self, name)}")
+        if self.epochs <= 0 or self.lr <= 0:
+            raise TaskError("epochs and lr must be positive", hint=f"epochs={self.epochs} lr={self.lr}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _dense_embedder(progress: bool) -> Callable[[list[str]], np.ndarray]:
+    # 128 word pieces: mining only needs neighbours, and it halves the encoding time.
+    enc = DenseEncoder(EncoderConfig(max_seq_length=128))
+    enc.warm_up()
+    return lambda texts: enc.encode(texts, show_progress=progress)
+
+
+def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tuple[str, list[str], list[bool]]], dict]:
+    """Mine and encode training groups; dev lists (question, candidate texts, relevance)."""
+    pool = _Pool(hf_token_spans(tokenizer))
+    train_q = load_sources(config.train, pool, config.max_corpus_questions, config.seed)
+    # Negatives come from training passages only; dev passages join the pool afterwards,
+    # for the dev evaluation (with every training passage as a distractor).
+    train_pool = dict(pool.passages)
+    dev_q = load_sources(config.dev, pool, 0, config.seed) if config.dev else []
+    if not train_q:
+        raise TaskError("no training questions with a positive passage", hint="check the --train files")
+    embed = _dense_embedder(config.progress) if config.dense_negatives else None
+    negs = mine_negatives(train_q, train_pool, config.mine_depth, embed, config.progress)
+    rng = random.Random(config.seed)
+    ids = list(train_pool)
+    features = []
+    for q in train_q:
+        group = make_group(q, negs[q.qid], ids, config.group_size, rng)
+        texts = [passage_input(pool.passages[g].title, pool.passages[g].text) for g in group]
+        features.append({"input_ids": encode_pairs(tokenizer, q.question, texts, config.max_seq_len)})
+    dev_lists = []
+    if dev_q:
+        dev_rng = random.Random(config.seed)
+        dev_q = list(dev_q)
+        dev_rng.shuffle(dev_q)
+        dev_q = dev_q[: config.max_dev_questions]
+        pids = list(pool.passages)
+        index = TermIndex(BM25Config())
+        index.build(pids, [bm25_tokenize(passage_input(pool.passages[i].title, pool.passages[i].text)) for i in pids])
+        for q in dev_q:
+            cand = [i for i, _ in index.search(bm25_tokenize(q.question), config.dev_depth)]
+            dev_lists.append((q.question, [passage_input(pool.passages[c].title, pool.passages[c].text) for c in cand],
+                              [c in q.positives for c in cand]))
+    stats = {"train_questions": len(train_q), "dev_questions": len(dev_lists), "pool_passages": len(pool.passages),
+             "dense_negatives": bool(embed)}
+    logger.info("reranker data: %s", stats)
+    return features, dev_lists, stats
+
+
+def train_reranker(config: RerankTrainConfig, *, interrupt_after: int = 0) -> dict:
+    """Train a cross-encoder; returns the metrics written to OUT/metrics.json."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    set_seed_and_threads(config.seed, config.threads)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.base)
+        model = AutoModelForSequenceClassification.from_pretrained(config.base, num_labels=1)
+    except (OSError, ValueError) as exc:
+        raise TaskError(f"cannot load base model {config.base!r}: {exc}",
+                        hint="pass --base a local Hugging Face model directory") from exc
+    features, dev_lists, stats = prepare(config, tokenizer)
+    wrapped = listwise_model(model, config.group_size, config.pointwise_weight)
+    pad = tokenizer.pad_token_id or 0
+
+    def evaluate(m) -> dict:
+        base_rank = [rel for _, _, rel in dev_lists]
+        reranked = []
+        for q, texts, rel in dev_lists:
+            if not texts:
+                reranked.append(rel)
+                continue
+            s = score_pairs(m, tokenizer, q, texts, config.max_seq_len)
+            order = np.argsort(-s, kind="stable")
+            reranked.append([rel[i] for i in order])
+        r = rank_metrics(reranked)
+        b = rank_metrics(base_rank)
+        return {**r, "bm25_mrr": b["mrr"], "bm25_recall@1": b["recall@1"]}
+
+    return run_training(
+        config,
+        model=wrapped,
+        tokenizer=tokenizer,
+        features=features,
+        collate=lambda fs: collate_groups(fs, pad),
+        evaluate=evaluate if dev_lists else None,
+        select_key="mrr",
+        task_info=lambda best: {"task": "reranker", "max_seq_len": config.max_seq_len, "dev": best,
+                                "input": "question [SEP] title\\npassage"},
+        desc="train reranker",
+        extra_metrics={"data": stats},
+        interrupt_after=interrupt_after,
+    )
+
+
+def add_train_reranker_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of `clinqa train reranker`."""
+    d = {f.name: f.default for f in fields(RerankTrainConfig)}
+    parser.add_argument("--base", required=True, help="base encoder directory or HF name")
+    parser.add_argument("--train", nargs="+", required=True, metavar="FILE",
+                        help="SQuAD JSON, BioASQ yes/no JSONL or corpus JSONL(.gz) files")
+    parser.add_argument("--dev", nargs="*", default=[], metavar="FILE", help="dev files (same formats)")
+    parser.add_argument("--out", required=True, help="output model directory")
+    parser.add_argument("--group-size", type=int, default=d["group_size"], help="1 positive + N-1 negatives")
+    parser.add_argument("--pointwise-weight", type=float, default=d["pointwise_weight"])
+    parser.add_argument("--mine-depth", type=int, default=d["mine_depth"])
+    parser.add_argument("--no-dense-negatives", action="store_true", help="BM25 negatives only")
+    parser.add_argument("--max-corpus-questions", type=int, default=d["max_corpus_questions"])
+    parser.add_argument("--dev-depth", type=int, default=d["dev_depth"])
+    parser.add_argument("--max-dev-questions", type=int, default=d["max_dev_questions"])
+    add_training_args(parser, d)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RerankTrainConfig:
+    return RerankTrainConfig(
+        base=args.base, train=tuple(args.train), dev=tuple(args.dev), out_dir=args.out,
+        group_size=args.group_size, pointwise_weight=args.pointwise_weight, mine_depth=args.mine_depth,
+        dense_negatives=not args.no_dense_negatives, max_corpus_questions=args.max_corpus_questions,
+        dev_depth=args.dev_depth, max_dev_questions=args.max_dev_questions, **training_kwargs(args),
+    )

@@ -1,0 +1,90 @@
+"""Answers ranked across passages with passage relevance (pipeline.ranking), spans that come
+out whole (reader.postprocess.snap_span), long questions (reader.features.fit_question) and
+content-free questions: the cases a clinician reported, as our own examples of each kind."""
+import pytest
+
+from pipeline.errors import InvalidQuestionError
+from pipeline.questions import clean_question
+from pipeline.ranking import AnswerCalibration, Candidate, best_distinct, list_answer, score_candidates
+from reader.postprocess import select_spans, snap_span
+
+pytestmark = pytest.mark.unit
+
+
+def _cand(text, span, rel_feature, rel, hit, reader_p=0.9):
+    return Candidate(text, span, reader_p, hit, rel_feature, rel)
+
+
+CAL = AnswerCalibration(span_weight=0.3, relevance_weight=1.0, bias=-4.0, threshold=0.5)
+
+
+def test_a_strong_span_in_an_irrelevant_passage_does_not_beat_the_relevant_passage():
+    # "first-line treatment of open-angle glaucoma?": the reader likes "Paracetamol" in a
+    # fever passage (span 12) more than "latanoprost" in the glaucoma passage (span 9), but
+    # the reranker says the fever passage is irrelevant.
+    cands = [_cand("Paracetamol", 12.0, -6.0, 0.01, 0), _cand("latanoprost", 9.0, 5.0, 0.97, 1)]
+    for cal in (CAL, None):
+        ranked = best_distinct(score_candidates(cands, cal), 5)
+        assert ranked[0].candidate.text == "latanoprost"
+    probs = {s.candidate.text: s.probability for s in score_candidates(cands, CAL)}
+    assert probs["Paracetamol"] < CAL.threshold <= probs["latanoprost"]
+
+
+def test_best_distinct_keeps_one_entry_per_answer_and_breaks_ties_by_passage_rank():
+    cands = [_cand("Colchicine", 5.0, 1.0, 0.5, 2), _cand("colchicine.", 5.0, 1.0, 0.5, 0),
+             _cand("NSAIDs", 4.0, 1.0, 0.5, 1)]
+    ranked = best_distinct(score_candidates(cands, CAL), 5)
+    assert [s.candidate.text for s in ranked] == ["colchicine.", "NSAIDs"]
+    assert best_distinct(score_candidates(cands, CAL), 1)[0].candidate.hit_index == 0
+
+
+def test_list_answer_keeps_distinct_items_above_threshold():
+    cands = [_cand("fever", 9.0, 4.0, 0.9, 0), _cand("dry cough", 8.5, 4.0, 0.9, 0),
+             _cand("cough", 8.0, 4.0, 0.9, 1), _cand("fatigue", 7.0, 3.0, 0.8, 2),
+             _cand("weather", 1.0, -3.0, 0.1, 3)]
+    ranked = best_distinct(score_candidates(cands, CAL), 10)
+    items = [s.candidate.text for s in list_answer(ranked, CAL.threshold)]
+    assert items == ["fever", "dry cough", "fatigue"]  # "cough" is inside "dry cough"; "weather" is below
+    assert list_answer(ranked, 1.01) == []
+
+
+def test_calibration_round_trips_and_is_monotone():
+    assert AnswerCalibration.from_dict(CAL.to_dict()) == CAL
+    assert CAL.probability(10, 2) > CAL.probability(5, 2) and CAL.probability(5, 3) > CAL.probability(5, 2)
+
+
+T = ("the in vivo elimination half-life of drug X (t1/2 = 6.02 h) was about 2.8-fold longer than that of Y. "
+     "Give 10-20 mg/kg daily; 45% respond. Allopurinol lowers urate.")
+
+
+@pytest.mark.parametrize("piece, cut, expected", [
+    ("6.02", 0, "6.02 h"), ("6.0", 0, "6.02 h"), ("10", 0, "10-20 mg/kg"), ("2.8", 0, "2.8-fold"),
+    ("45", 0, "45%"), ("Allopurinol", 1, "Allopurinol"), ("llopurinol", 0, "Allopurinol"),
+    ("(t1/2 = 6.02", 0, "(t1/2 = 6.02 h)"), ("drug X", 0, "drug X"), ("urate.", 0, "urate."),
+])
+def test_spans_snap_to_whole_words_numbers_units_and_brackets(piece, cut, expected):
+    i = T.index(piece)
+    s, e = snap_span(T, i, i + len(piece) - cut)
+    assert T[s:e] == expected
+
+
+def test_select_spans_never_returns_word_fragments():
+    text = "Treat with allopurinol daily."
+    offsets = [None, (0, 5), (6, 10), (11, 16), (16, 22), (23, 28), (28, 29)]  # "allop" + "urinol" pieces
+    start = [0, 0, 0, 9, 0, 0, 0]
+    end = [0, 0, 0, 9, 0, 0, 0]  # best span: the piece "allop" alone
+    cands = select_spans([start], [end], [offsets], [0], [text], n_best=3)
+    assert cands[0].text == "allopurinol"
+    assert all(text[c.start:c.end] == c.text for c in cands)
+
+
+@pytest.mark.parametrize("q", ["what is the", "What is it?", "???", "Why?", "  who ?  "])
+def test_questions_without_content_words_are_refused_with_a_hint(q):
+    with pytest.raises(InvalidQuestionError, match="no content words") as err:
+        clean_question(q)
+    assert "e.g." in err.value.hint
+
+
+def test_short_real_questions_still_pass():
+    for q in ["IL-6?", "What about vitamin D?", "HbA1c target?", "Что такое подагра?"]:
+        assert clean_question(q)

@@ -1,0 +1,144 @@
+"""The reranking stage: pure ordering, the cross-encoder runtime (torch and int8 ONNX), the
+engine's rerank switch and depth, and the CLI/JSON contract."""
+import json
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+
+from indexer.writer import IndexWriter
+from pipeline.engine import EngineConfig, QAEngine
+from reader.config import ReaderConfig
+from reader.testing import make_tiny_qa_model
+from retriever.errors import RetrieverError
+from retriever.rerank import CrossEncoderReranker, RerankerConfig, rerank_order
+from retriever.types import Hit
+from store.types import Passage
+from tasks.testing import make_tiny_reranker
+from ui.cli import main
+
+
+def _hit(i: int, text: str, score: float = 0.5) -> Hit:
+    p = Passage(chunk_id=f"c{i}", doc_id=f"d{i}", order=0, text=text, start=0, end=len(text), title=f"T{i}")
+    return Hit(p, score, MappingProxyType({"bm25": i + 1}), MappingProxyType({"bm25": score}), retrieval_rank=i + 1)
+
+
+@pytest.mark.unit
+def test_rerank_order_sorts_by_score_and_keeps_first_stage_order_on_ties():
+    assert rerank_order([0.1, 0.9, 0.5], [1, 2, 3]) == [1, 2, 0]
+    assert rerank_order([0.5, 0.5, 0.7], [2, 1, 3]) == [2, 1, 0]
+    assert rerank_order([], []) == []
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("kwargs, match", [
+    ({"depth": 0}, "depth"), ({"backend": "tpu"}, "backend"), ({"max_seq_len": 4}, "max_seq_len"),
+    ({"batch_size": 0}, "batch_size"),
+])
+def test_reranker_config_refuses_bad_values_with_a_hint(kwargs, match):
+    with pytest.raises(RetrieverError, match=match) as err:
+        RerankerConfig(**kwargs)
+    assert err.value.hint
+
+
+@pytest.mark.unit
+def test_missing_reranker_directory_says_how_to_get_one(tmp_path):
+    with pytest.raises(RetrieverError, match="not found") as err:
+        CrossEncoderReranker(RerankerConfig(model=str(tmp_path / "nope"))).warm_up()
+    assert "clinqa train reranker" in err.value.hint and "--no-rerank" in err.value.hint
+
+
+@pytest.fixture(scope="module")
+def tiny_reranker(tmp_path_factory):
+    return make_tiny_reranker(tmp_path_factory.mktemp("rr") / "reranker", head_scale=5.0)
+
+
+@pytest.mark.integration
+def test_rerank_reorders_by_cross_encoder_and_records_evidence(tiny_reranker):
+    rr = CrossEncoderReranker(RerankerConfig(model=str(tiny_reranker), backend="torch", depth=3)).warm_up()
+    hits = [_hit(i, t) for i, t in enumerate(["gout and uric acid", "asthma inhalers", "colchicine dosing", "late"])]
+    logits = rr.score("What causes gout?", [(h.passage.title, h.passage.text) for h in hits[:3]])
+    out = rr.rerank("What causes gout?", hits, top_k=2)
+    assert len(out) == 2  # depth 3 considered, top_k 2 returned
+    order = list(np.argsort(-logits, kind="stable"))
+    assert [h.passage.chunk_id for h in out] == [f"c{order[0]}", f"c{order[1]}"]
+    for rank, h in enumerate(out, 1):
+        assert h.rerank_rank == rank and h.rerank_score == pytest.approx(float(logits[int(h.passage.chunk_id[1:])]))
+        assert 0.0 < h.rerank_probability < 1.0 and h.relevance == h.rerank_probability
+        assert h.retrieval_rank == int(h.passage.chunk_id[1:]) + 1
+        d = h.to_dict()
+        assert d["rerank"] == {"score": h.rerank_score, "probability": h.rerank_probability, "rank": rank}
+        assert d["retrieval_rank"] == h.retrieval_rank
+    assert rr.rerank("q", []) == []
+
+
+@pytest.mark.integration
+def test_int8_onnx_reranker_agrees_with_torch(tiny_reranker, tmp_path):
+    from tasks.export import export_task_model
+
+    out = tmp_path / "onnx"
+    export_task_model(tiny_reranker, out, kind="classify", onnx_only=True)
+    assert (out / "model_int8.onnx").is_file()
+    texts = [("T", "gout is caused by uric acid"), ("T", "asthma narrows airways"), ("", "colchicine")]
+    ref = CrossEncoderReranker(RerankerConfig(model=str(tiny_reranker), backend="torch")).score("gout?", texts)
+    onnx = CrossEncoderReranker(RerankerConfig(model=str(out), backend="onnx"))
+    got = onnx.score("gout?", texts)
+    assert onnx.describe().endswith("[onnx:model_int8.onnx]")
+    # int8 dynamic quantisation moves logits a little (a random tiny model's logits are close
+    # together, so their order is not a fair check here; the benchmark checks ranking quality).
+    assert np.allclose(ref, got, atol=0.25 * max(1.0, float(np.abs(ref).max())))
+
+
+DOCS = [
+    {"id": f"d{i}", "title": t, "source": "demo", "text": x}
+    for i, (t, x) in enumerate([
+        ("Gout", "Gout is caused by uric acid crystals in the joints. Colchicine treats acute attacks."),
+        ("Asthma", "Asthma narrows the airways. Inhaled corticosteroids control inflammation."),
+        ("Glaucoma", "Open-angle glaucoma is treated first with prostaglandin eye drops such as latanoprost."),
+        ("Migraine", "Migraine attacks respond to triptans; propranolol prevents them."),
+    ])
+]
+
+
+@pytest.fixture(scope="module")
+def index_and_models(tmp_path_factory, tiny_reranker):
+    root = tmp_path_factory.mktemp("rerank-engine")
+    src = root / "docs.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in DOCS))
+    IndexWriter(root / "index", show_progress=False).build([src])
+    return root / "index", make_tiny_qa_model(root / "reader"), tiny_reranker
+
+
+@pytest.mark.integration
+def test_engine_reranks_by_default_and_can_switch_off(index_and_models):
+    index_dir, reader_dir, rr_dir = index_and_models
+    engine = QAEngine(EngineConfig(index_dir=index_dir,
+                                   reader=ReaderConfig(model=str(reader_dir), backend="torch"),
+                                   reranker=RerankerConfig(model=str(rr_dir), backend="torch", depth=4)))
+    on = engine.search("glaucoma eye drops", top_k=2)
+    assert on.reranker and "cross-encoder" in on.reranker and "rerank" in on.timings_ms
+    assert len(on.hits) == 2 and all(h.rerank_rank for h in on.hits)
+    off = engine.search("glaucoma eye drops", top_k=2, rerank=False)
+    assert off.reranker is None and all(h.rerank_score is None for h in off.hits)
+    # depth decides the candidate pool: with depth 1 only the first-stage top hit can come back.
+    shallow = engine.search("glaucoma eye drops", top_k=1, rerank_depth=1)
+    assert shallow.hits[0].passage.chunk_id == off.hits[0].passage.chunk_id
+    asked = engine.ask("What treats glaucoma first?", top_k=2)
+    assert asked.reranker and all(h.rerank_rank for h in asked.hits)
+    for r in asked.answers:
+        assert r.relevance == pytest.approx(asked.hits[r.hit_rank - 1].rerank_probability)
+    engine.close()
+
+
+@pytest.mark.integration
+def test_cli_rerank_options_and_json(index_and_models, capsys):
+    index_dir, reader_dir, rr_dir = index_and_models
+    base = ["search", "--index", str(index_dir), "--json", "--top-k", "2", "glaucoma eye drops"]
+    assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "4"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert [h["rerank"]["rank"] for h in hits] == [1, 2]
+    assert main(base + ["--no-rerank"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert all(h["rerank"] is None for h in hits)
+    assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "0"]) == 1
+    assert "rerank depth" in capsys.readouterr().err

@@ -1,0 +1,83 @@
+"""`clinqa train reranker`: negatives mining (pure), group building, metrics, and the shared
+training loop on a tiny random-weight model (resume = uninterrupted)."""
+import json
+import random
+
+import numpy as np
+import pytest
+
+from reader.testing import write_squad
+from tasks.reranker import (
+    PoolPassage, RerankQuestion, RerankTrainConfig, is_valid_negative, make_group, mine_negatives, rank_metrics,
+    train_reranker,
+)
+from tasks.testing import make_tiny_base
+
+
+def _p(pid, text, title="", lit=True):
+    return PoolPassage(pid, title, text, lit)
+
+
+@pytest.mark.unit
+def test_a_passage_holding_the_answer_or_own_context_is_never_a_negative():
+    q = RerankQuestion("q", "What treats gout?", ("p1",), frozenset({"p1", "p2"}), ("colchicine",))
+    assert not is_valid_negative(q, _p("p2", "other part of the same article"))
+    assert not is_valid_negative(q, _p("p3", "Colchicine is used in acute gout."))
+    assert is_valid_negative(q, _p("p4", "Gout is an arthritis caused by urate."))
+    corpus_q = RerankQuestion("m", "What is gout?", ("x",), frozenset({"x"}), (), "what is gout")
+    assert not is_valid_negative(corpus_q, _p("y", "duplicate answer", "What is (are) gout?".replace("(are) ", "")))
+    assert is_valid_negative(corpus_q, _p("z", "text", "What is asthma?"))
+
+
+@pytest.mark.unit
+def test_bm25_mining_finds_hard_negatives_not_positives():
+    pool = {f"p{i}": _p(f"p{i}", t) for i, t in enumerate([
+        "Colchicine treats acute gout attacks.", "Gout attacks are painful; urate crystals form in joints.",
+        "Asthma is treated with inhaled steroids.", "Gout risk rises with alcohol intake."])}
+    q = RerankQuestion("q", "What treats acute gout attacks?", ("p0",), frozenset({"p0"}), ("colchicine",))
+    negs = mine_negatives([q], pool, depth=5, embed=None, progress=False)["q"]
+    assert negs["bm25"][0] == "p1" and "p0" not in negs["bm25"] and negs["dense"] == []
+    embed = lambda texts: np.eye(len(texts), 4)[:, :4] if len(texts) == 4 else np.ones((len(texts), 4)) / 2
+    dense = mine_negatives([q], pool, depth=5, embed=embed, progress=False)["q"]["dense"]
+    assert dense and "p0" not in dense
+
+
+@pytest.mark.unit
+def test_group_is_positive_first_then_distinct_negatives():
+    q = RerankQuestion("q", "?", ("a",), frozenset({"a"}))
+    rng = random.Random(0)
+    g = make_group(q, {"bm25": ["b", "c"], "dense": ["c", "d"]}, ["a", "b", "c", "d", "e", "f"], 5, rng)
+    assert g[0] == "a" and len(g) == len(set(g)) == 5 and "a" not in g[1:]
+
+
+@pytest.mark.unit
+def test_rank_metrics():
+    m = rank_metrics([[True, False], [False, True], [False, False]])
+    assert m["mrr"] == pytest.approx(100 * (1 + 0.5 + 0) / 3) and m["recall@1"] == pytest.approx(100 / 3)
+    assert rank_metrics([])["mrr"] == 0.0
+
+
+@pytest.mark.integration
+def test_tiny_reranker_trains_resumes_identically_and_loads_as_reranker(tmp_path):
+    from retriever.rerank import CrossEncoderReranker, RerankerConfig
+
+    items = [(f"Condition {i} is treated with drug{i} tablets. Rest helps.", f"What treats condition {i}?", f"drug{i}")
+             for i in range(12)]
+    train = write_squad(tmp_path / "train.json", items)
+    dev = write_squad(tmp_path / "dev.json", items[:4])
+    base = make_tiny_base(tmp_path / "base")
+    common = dict(base=str(base), train=(str(train),), dev=(str(dev),), group_size=3, batch_size=2, max_seq_len=64,
+                  dense_negatives=False, epochs=1.0, lr=1e-3, progress=False, threads=1, seed=3)
+    full = train_reranker(RerankTrainConfig(out_dir=str(tmp_path / "full"), **common))
+    assert full["steps_done"] == 6 and full["best"]["mrr"] > 0
+    half = train_reranker(RerankTrainConfig(out_dir=str(tmp_path / "resumed"), **common), interrupt_after=3)
+    assert half == {"interrupted_at": 3}
+    resumed = train_reranker(RerankTrainConfig(out_dir=str(tmp_path / "resumed"), resume=True, **common))
+    assert resumed["steps_done"] == 6
+    from safetensors.numpy import load_file
+
+    a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys() and all(np.allclose(a[k], b[k], atol=1e-5) for k in a)
+    assert json.loads((tmp_path / "full" / "task.json").read_text())["task"] == "reranker"
+    rr = CrossEncoderReranker(RerankerConfig(model=str(tmp_path / "full"), backend="torch")).warm_up()
+    assert rr.score("What treats condition 1?", [("", "Condition 1 is treated with drug1")]).shape == (1,)
