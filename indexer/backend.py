@@ -1,16 +1,18 @@
-"""The local search backend: one index generation = SQLite store + FAISS + bm25s files.
+"""Search backends over one index generation, and the factory keyed by the manifest.
 
-It implements the small interface in `retriever.backend.SearchBackend` (add, remove,
-search by text, search by vector, fetch passages) so another engine (Milvus) can sit
-beside it later.
+`StoreBackedBackend` holds what every backend shares: the SQL document store (documents,
+passages, annotations, build log). `LocalBackend` adds FAISS + bm25s files;
+`indexer.milvus.MilvusBackend` adds a Milvus collection. Both implement
+`retriever.backend.SearchBackend`; `make_backend` picks one by name.
 """
 from __future__ import annotations
 
 import gzip
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from indexer.dense import FaissConfig, VectorIndex
 from indexer.errors import IndexerError
 from indexer.manifest import IndexMismatchError, rebuild_hint
 from retriever.types import SearchFilter
-from store import DocumentStore, Passage, StoreConfig, chunk_key
+from store import Category, Document, DocumentInfo, DocumentStore, Mention, Passage, StoreConfig, chunk_key
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,76 @@ def sqlite_url(generation_dir: Path) -> str:
     return f"sqlite:///{Path(generation_dir).resolve() / DB_FILE}"
 
 
-class LocalBackend:
+class StoreBackedBackend:
+    """The document-store half of the contract, shared by every backend: documents,
+    passages, annotations and the build log live in SQL (`store.DocumentStore`)."""
+
+    name = ""
+    dimension = 0
+    store: DocumentStore
+
+    def open_catalog(self) -> "StoreBackedBackend":
+        """Open only the document store (cheap: no vectors or engine), for catalog reads."""
+        self.store.open(create=False)
+        return self
+
+    def upsert_documents(self, items: Iterable[tuple[Document, Sequence[Passage]]]) -> tuple[list[str], list[str]]:
+        return self.store.upsert(items)
+
+    def remove_documents(self, doc_ids: Sequence[str]) -> list[str]:
+        return self.store.remove(doc_ids)
+
+    def set_annotations(self, mentions: dict[str, Sequence[Mention]], categories: dict[str, Category]) -> None:
+        if mentions:
+            self.store.add_mentions(mentions)
+        if categories:
+            self.store.set_categories(categories)
+
+    def record_build(self, action: str, manifest_hash: str, details: dict[str, Any]) -> None:
+        self.store.record_build(action, manifest_hash, details)
+
+    def publish(self, keep_generations: set[str]) -> None:
+        """Nothing outside the generation directory to publish or drop."""
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """Backend-specific settings recorded in the manifest (besides "backend": name)."""
+        return {}
+
+    def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
+        return self.store.passages(chunk_ids)
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.store.document(doc_id)
+
+    def checksums(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:
+        return self.store.checksums(doc_ids)
+
+    def existing(self, doc_ids: Sequence[str]) -> set[str]:
+        return self.store.existing(doc_ids)
+
+    def count_documents(self) -> int:
+        return self.store.count_documents()
+
+    def count_mentions(self) -> int:
+        return self.store.count_mentions()
+
+    def count_categorised(self) -> int:
+        return self.store.count_categorised()
+
+    def list_documents(self, limit: int | None = None, offset: int = 0) -> list[DocumentInfo]:
+        return self.store.list_documents(limit=limit, offset=offset)
+
+    def category_counts(self) -> list[tuple[str, str, int]]:
+        return self.store.category_counts()
+
+    def entity_counts(self, limit: int = 50, label: str | None = None) -> list[tuple[str, str, int]]:
+        return self.store.entity_counts(limit, label)
+
+    def builds(self) -> list[dict[str, Any]]:
+        return self.store.builds()
+
+
+class LocalBackend(StoreBackedBackend):
     """FAISS (`IndexIDMap2`, inner product) + bm25s + the document store, in one directory."""
 
     name = "faiss+bm25s"
@@ -103,7 +174,7 @@ class LocalBackend:
     def remove(self, chunk_ids: Sequence[str]) -> None:
         self.vectors.remove([chunk_key(c) for c in chunk_ids])
 
-    def rebuild_terms(self, show_progress: bool = False) -> None:
+    def refresh(self, show_progress: bool = False) -> None:
         """bm25s cannot add rows (idf changes), so the term index is rebuilt from cached tokens."""
         self._load_tokens()
         ids: list[str] = []
@@ -187,9 +258,6 @@ class LocalBackend:
         scores, ids = self.vectors.index.search(q, min(k, len(keys)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
-    def passages(self, chunk_ids: Sequence[str]) -> dict[str, Passage]:
-        return self.store.passages(chunk_ids)
-
     def sources(self) -> list[str]:
         return sorted(set(self._key_source.values()))
 
@@ -200,3 +268,47 @@ def check_dimension(vectors: np.ndarray, dimension: int) -> None:
             f"encoder produced vectors of shape {vectors.shape}, the index expects dimension {dimension}",
             "use the encoder the index was built with, or rebuild the index",
         )
+
+
+# The manifest's "backend" value -> backend; "local" is the CLI's name for the default.
+LOCAL_NAMES = ("faiss+bm25s", "local")
+BACKEND_NAMES = ("local", "milvus")
+
+
+def backend_kind(name: str | None) -> str:
+    """Canonical backend kind ("local" or "milvus") of a manifest/CLI name; manifests written
+    before backends were pluggable lack the field and are local."""
+    if name is None or name in LOCAL_NAMES:
+        return "local"
+    if name == "milvus":
+        return "milvus"
+    raise IndexMismatchError(
+        f"unknown search backend {name!r}",
+        f"use one of {', '.join(BACKEND_NAMES)} (clinqa index build --backend ...)",
+    )
+
+
+def make_backend(
+    kind: str | None,
+    directory: Path,
+    dimension: int,
+    tokenize: Callable[[str], list[str]],
+    faiss_config: FaissConfig,
+    bm25_config: BM25Config,
+    database_url: str | None = None,
+    milvus: Any = None,
+    previous_generation: str | None = None,
+) -> StoreBackedBackend:
+    """The backend for one generation directory, by kind (manifest "backend" or CLI name).
+
+    `milvus` is an `indexer.milvus.MilvusConfig` (None: Milvus Lite inside the generation).
+    Raises IndexMismatchError for an unknown kind; the Milvus backend's ImportError says
+    what to install. Constructing does no I/O: call `create()` or `open()`.
+    """
+    if backend_kind(kind) == "milvus":
+        from indexer.milvus import MilvusBackend, MilvusConfig
+
+        return MilvusBackend(directory, dimension, tokenize, bm25_config, milvus or MilvusConfig(),
+                             database_url=database_url, faiss_config=faiss_config,
+                             previous_generation=previous_generation)
+    return LocalBackend(directory, dimension, tokenize, faiss_config, bm25_config, database_url=database_url)

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.backend import LocalBackend
+from indexer.backend import make_backend
 from indexer.manifest import TOKENIZER_NAME, IndexMismatchError, manifest_hash, read_manifest, rebuild_hint
 from indexer.tokenize import tokenize
 from indexer.writer import IndexConfig
+from retriever.backend import SearchBackend
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 class LoadedIndex:
     index_dir: Path
     manifest: dict[str, Any]
-    backend: LocalBackend
+    backend: SearchBackend
 
     @property
     def encoder_model(self) -> str:
@@ -33,7 +34,8 @@ class LoadedIndex:
 
 
 def open_index(index_dir: Path | str, encoder: str | None = None) -> LoadedIndex:
-    """Open the live generation of an index; refuse what this code cannot honour."""
+    """Open the live generation of an index with the backend its manifest names ("backend":
+    "faiss+bm25s" or "milvus"); refuse what this code cannot honour (IndexerError + hint)."""
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     built_with = manifest["encoder"]["model"]
@@ -48,13 +50,15 @@ def open_index(index_dir: Path | str, encoder: str | None = None) -> LoadedIndex
             rebuild_hint(index_dir),
         )
     config = IndexConfig.from_manifest(manifest)
-    backend = LocalBackend(
+    backend = make_backend(
+        config.backend,
         index_dir / manifest["generation"],
         int(manifest["encoder"]["dimension"]),
         tokenize,
         config.faiss,
         config.bm25,
         database_url=config.database_url,
+        milvus=config.milvus,
     )
     backend.open(expected_chunks=int(manifest["counts"]["chunks"]), index_dir=index_dir)
     return LoadedIndex(index_dir=index_dir, manifest=manifest, backend=backend)

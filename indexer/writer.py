@@ -27,15 +27,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from indexer.annotate import AnnotateConfig, Annotator
-from indexer.backend import LocalBackend, check_dimension
+from indexer.backend import StoreBackedBackend, backend_kind, check_dimension, make_backend
 from indexer.bm25 import BM25Config
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
 from indexer.dense import DenseEncoder, EncoderConfig, FaissConfig, resolve_encoder_path
 from indexer.errors import EmptyCorpusError, IndexerError
 from indexer.loaders import LoadReport, load_documents
+from indexer.milvus import MilvusConfig
 from indexer.manifest import (
     FORMAT_VERSION,
     IndexMismatchError,
@@ -67,6 +69,12 @@ class IndexConfig:
     database_url: str | None = None  # None: SQLite inside the generation directory
     # Entity mentions and document categories stored at index time (off unless models are named).
     annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
+    # Search backend: "local" (FAISS + bm25s files) or "milvus" (retriever/backend.py contract).
+    backend: str = "local"
+    milvus: MilvusConfig = field(default_factory=MilvusConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "backend", backend_kind(self.backend))
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> "IndexConfig":
@@ -82,6 +90,8 @@ class IndexConfig:
             chunk_tokenizer=ch.get("tokenizer"),
             database_url=manifest.get("database_url"),
             annotate=AnnotateConfig.from_manifest(manifest.get("annotations")),
+            backend=backend_kind(manifest.get("backend")),
+            milvus=MilvusConfig.from_manifest(manifest.get("milvus")),
         )
 
 
@@ -121,10 +131,13 @@ class ChangeReport:
 class IndexWriter:
     """The only code that writes an index directory."""
 
-    def __init__(self, index_dir: Path | str, config: IndexConfig | None = None, show_progress: bool = True) -> None:
+    def __init__(self, index_dir: Path | str, config: IndexConfig | None = None, show_progress: bool = True,
+                 ray: Any = None) -> None:
+        """`ray`: an `indexer.distributed.RayConfig` to run a build's chunk/embed/NER/classify on Ray."""
         self.index_dir = Path(index_dir)
         self.config = config or IndexConfig()
         self.show_progress = show_progress
+        self.ray = ray
         self._encoder: DenseEncoder | None = None
         self._annotator: Annotator | None = None
         self._token_spans: Callable[[str], list[tuple[int, int]]] | None = None
@@ -145,20 +158,27 @@ class IndexWriter:
         with self._locked():
             self._check_target()
             start = time.perf_counter()
+            # With Ray the model work runs on a cluster first; storing it is the same code below.
+            done = None
+            if self.ray is not None:
+                from indexer.distributed import process_with_ray
+
+                done = process_with_ray(docs, self.config, self.ray)
             gen = self._new_generation()
             try:
                 backend = self._backend(gen, create=True)
-                items = self.chunk(docs)
-                added, _ = backend.store.upsert(items)
+                items = done.items if done else self.chunk(docs)
+                added, _ = backend.upsert_documents(items)
                 passages = [p for _, ps in items for p in ps]
-                self._embed_into(backend, passages)
-                self._annotate_into(backend, docs, passages)
-                backend.rebuild_terms(show_progress=self.show_progress)
+                # Annotations first: a backend that filters in its engine (Milvus) indexes them with the vectors.
+                self._annotate_into(backend, docs, passages, done)
+                self._embed_into(backend, passages, done)
+                backend.refresh(show_progress=self.show_progress)
                 backend.save()
                 manifest = self._manifest(gen, backend, created_at=None)
-                backend.store.record_build("build", manifest_hash(manifest), {"documents": len(docs)})
+                backend.record_build("build", manifest_hash(manifest), {"documents": len(docs)})
                 backend.close()
-                self._swap(manifest)
+                self._swap(manifest, backend)
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
                 raise
@@ -197,23 +217,23 @@ class IndexWriter:
                 )
             gen = self._copy_generation(current)
             try:
-                backend = self._backend(gen, create=False)
+                backend = self._backend(gen, create=False, previous=current.name)
                 backend.open(expected_chunks=manifest["counts"]["chunks"], index_dir=self.index_dir)
                 items = self.chunk(new + changed)
-                added_ids, removed_ids = backend.store.upsert(items)
+                added_ids, removed_ids = backend.upsert_documents(items)
                 backend.remove(removed_ids)
                 by_id = {p.chunk_id: p for _, ps in items for p in ps}
-                self._embed_into(backend, [by_id[c] for c in added_ids])
                 self._annotate_into(backend, new + changed, [by_id[c] for c in added_ids])
-                backend.rebuild_terms(show_progress=self.show_progress)
+                self._embed_into(backend, [by_id[c] for c in added_ids])
+                backend.refresh(show_progress=self.show_progress)
                 backend.save()
                 new_manifest = self._manifest(gen, backend, created_at=manifest.get("created_at"))
-                backend.store.record_build(
+                backend.record_build(
                     "add", manifest_hash(new_manifest),
                     {"added": [d.doc_id for d in new][:1000], "updated": [d.doc_id for d in changed][:1000]},
                 )
                 backend.close()
-                self._swap(new_manifest)
+                self._swap(new_manifest, backend)
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
                 raise
@@ -244,16 +264,16 @@ class IndexWriter:
                                     chunks=manifest["counts"]["chunks"], manifest=manifest)
             gen = self._copy_generation(current)
             try:
-                backend = self._backend(gen, create=False)
+                backend = self._backend(gen, create=False, previous=current.name)
                 backend.open(expected_chunks=manifest["counts"]["chunks"], index_dir=self.index_dir)
-                removed_chunks = backend.store.remove(present)
+                removed_chunks = backend.remove_documents(present)
                 backend.remove(removed_chunks)
-                backend.rebuild_terms(show_progress=self.show_progress)
+                backend.refresh(show_progress=self.show_progress)
                 backend.save()
                 new_manifest = self._manifest(gen, backend, created_at=manifest.get("created_at"))
-                backend.store.record_build("remove", manifest_hash(new_manifest), {"removed": present[:1000]})
+                backend.record_build("remove", manifest_hash(new_manifest), {"removed": present[:1000]})
                 backend.close()
-                self._swap(new_manifest)
+                self._swap(new_manifest, backend)
             except BaseException:
                 shutil.rmtree(gen, ignore_errors=True)
                 raise
@@ -296,38 +316,42 @@ class IndexWriter:
             for d in tqdm(docs, desc="chunk", unit="doc", disable=not self.show_progress)
         ]
 
-    def _embed_into(self, backend: LocalBackend, passages: Sequence[Passage]) -> None:
+    def _embed_into(self, backend: StoreBackedBackend, passages: Sequence[Passage], done: Any = None) -> None:
+        """Embed and add passages; `done` (RayResults) holds vectors computed on Ray."""
         if not passages:
             return
-        encoder = self._encoder_ready()
+        encoder = self._encoder_ready() if done is None else None
         batch = 2048
         bar = tqdm(total=len(passages), desc="embed", unit="chunk", disable=not self.show_progress)
         for i in range(0, len(passages), batch):
             part = passages[i : i + batch]
-            vectors = encoder.encode([embedding_text(p) for p in part])
+            if encoder is None:
+                vectors = np.stack([done.vectors[p.chunk_id] for p in part])
+            else:
+                vectors = encoder.encode([embedding_text(p) for p in part])
             check_dimension(vectors, backend.dimension)
             backend.add(part, vectors)
             bar.update(len(part))
         bar.close()
 
-    def _annotate_into(self, backend: LocalBackend, docs: Sequence[Document], passages: Sequence[Passage]) -> None:
+    def _annotate_into(self, backend: StoreBackedBackend, docs: Sequence[Document], passages: Sequence[Passage],
+                       done: Any = None) -> None:
         """Store NER mentions of new chunks and categories of new/changed documents."""
         if not self.config.annotate.enabled:
             return
+        if done is not None:
+            backend.set_annotations(done.mentions, done.categories)
+            return
         if self._annotator is None:
             self._annotator = Annotator(self.config.annotate, show_progress=self.show_progress).warm_up()
-        mentions = self._annotator.entities(passages)
-        if mentions:
-            backend.store.add_mentions(mentions)
-        categories = self._annotator.categories(docs)
-        if categories:
-            backend.store.set_categories(categories)
+        backend.set_annotations(self._annotator.entities(passages), self._annotator.categories(docs))
 
-    def _backend(self, gen: Path, create: bool) -> LocalBackend:
-        dimension = self._dimension
-        backend = LocalBackend(
-            gen, dimension, tokenize, self.config.faiss, self.config.bm25,
-            database_url=self.config.database_url,
+    def _backend(self, gen: Path, create: bool, previous: str | None = None) -> StoreBackedBackend:
+        """The configured backend over generation `gen`; `previous` (the live generation) is
+        what a backend with data outside the directory (a Milvus server) copies from."""
+        backend = make_backend(
+            self.config.backend, gen, self._dimension, tokenize, self.config.faiss, self.config.bm25,
+            database_url=self.config.database_url, milvus=self.config.milvus, previous_generation=previous,
         )
         return backend.create() if create else backend
 
@@ -357,13 +381,13 @@ class IndexWriter:
         """Checksums of those documents in the live generation (read only)."""
         backend = self._backend(gen, create=False)
         try:
-            return backend.store.open().checksums(doc_ids)
+            return backend.open_catalog().checksums(doc_ids)
         finally:
             backend.close()
 
-    def _manifest(self, gen: Path, backend: LocalBackend, created_at: str | None) -> dict[str, Any]:
+    def _manifest(self, gen: Path, backend: StoreBackedBackend, created_at: str | None) -> dict[str, Any]:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        checksums = backend.store.checksums()
+        checksums = backend.checksums()
         return {
             "format_version": FORMAT_VERSION,
             "generation": gen.name,
@@ -390,9 +414,10 @@ class IndexWriter:
             "annotations": self.config.annotate.to_manifest(),
             "counts": {
                 "documents": len(checksums), "chunks": backend.size,
-                "entity_mentions": backend.store.count_mentions(), "categorised_documents": backend.store.count_categorised(),
+                "entity_mentions": backend.count_mentions(), "categorised_documents": backend.count_categorised(),
             },
             "corpus_checksum": corpus_checksum(checksums),
+            **backend.manifest_entry(),
         }
 
     # -- directory handling --------------------------------------------------
@@ -443,7 +468,7 @@ class IndexWriter:
                 shutil.copy2(item, gen / item.name)
         return gen
 
-    def _swap(self, manifest: dict[str, Any]) -> None:
+    def _swap(self, manifest: dict[str, Any], backend: StoreBackedBackend) -> None:
         previous = None
         try:
             previous = read_manifest(self.index_dir)["generation"]
@@ -451,6 +476,8 @@ class IndexWriter:
             pass
         write_manifest(self.index_dir, manifest)
         keep = {manifest["generation"], previous}
+        backend.publish({g for g in keep if g})
+        backend.close()
         # Older generations (and debris of killed builds) go; the previous one stays for live readers.
         for p in self.index_dir.iterdir():
             if p.name.startswith(GENERATION_PREFIX) and p.name not in keep:

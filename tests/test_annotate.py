@@ -98,9 +98,9 @@ def test_build_stores_mentions_and_categories(annotated):
         assert all(p.text[e.start:e.end] == e.text for e in p.entities)
         assert p.category is not None and p.category.label in {"C14", "C18"} and 0.0 < p.category.probability <= 1.0
         assert p.category.name in {"Cardiovascular Diseases", "Nutritional and Metabolic Diseases"}
-        counts = idx.backend.store.entity_counts(10)
+        counts = idx.backend.entity_counts(10)
         assert ("diabetes", "Disease", 2) in counts
-        assert sum(n for _, _, n in idx.backend.store.category_counts()) == 2
+        assert sum(n for _, _, n in idx.backend.category_counts()) == 2
     finally:
         idx.close()
 
@@ -120,7 +120,7 @@ def test_entity_and_category_filters(annotated):
     assert _chunk_docs(index_dir, SearchFilter(entities=("aspirin",))) == set()
     idx = open_index(index_dir)
     try:
-        label = idx.backend.store.category_counts()[0][0]
+        label = idx.backend.category_counts()[0][0]
         cats = {p.doc_id: p.category.label for p in idx.backend.passages(
             [c for c, _ in idx.backend.search_text("diabetes", 10)]).values()}
     finally:

@@ -38,7 +38,7 @@ def test_engine_answers_with_offsets_into_passage_and_document(setup):
     for r in result.answers:
         a, p = r.answer, r.answer.passage
         assert p.text[a.start:a.end] == a.text
-        doc = engine.index.backend.store.document(p.doc_id)
+        doc = engine.index.backend.document(p.doc_id)
         assert doc.text[a.doc_start:a.doc_end] == a.text
         assert 0.0 <= a.probability <= 1.0
     scores = [r.final_score for r in result.answers]

@@ -119,7 +119,7 @@ def test_incremental_add_update_remove(tmp_path):
     try:
         assert all(h.passage.doc_id != "covid" for h in r.search("dexamethasone oxygen SARS-CoV-2"))
         assert loaded.backend.vectors.size == loaded.backend.terms.size == loaded.backend.store.count_chunks()
-        assert [b["action"] for b in loaded.backend.store.builds()] == ["build", "add", "remove"]
+        assert [b["action"] for b in loaded.backend.builds()] == ["build", "add", "remove"]
     finally:
         loaded.close()
     # only the live and the previous generation are kept
@@ -141,7 +141,7 @@ def test_failed_add_leaves_the_old_index_serving(tmp_path, monkeypatch):
     assert read_manifest(index_dir) == before
     assert sorted(p.name for p in index_dir.iterdir() if p.name.startswith("gen-")) == [before["generation"]]
     loaded = open_index(index_dir)
-    assert loaded.backend.store.count_documents() == 1
+    assert loaded.backend.count_documents() == 1
     loaded.close()
 
 
@@ -151,7 +151,7 @@ KILL_SCRIPT = textwrap.dedent(
     from indexer.writer import IndexWriter
     import indexer.writer as w
     real = w.IndexWriter._swap
-    def stall(self, manifest):
+    def stall(self, manifest, *rest):
         print("READY", flush=True)
         time.sleep(120)
     w.IndexWriter._swap = stall
@@ -181,7 +181,7 @@ def test_sigkill_during_a_change_leaves_the_old_index(tmp_path, action):
             proc.kill()
     assert read_manifest(index_dir) == before
     loaded = open_index(index_dir)
-    assert loaded.backend.store.count_documents() == 2
+    assert loaded.backend.count_documents() == 2
     loaded.close()
     # the lock died with the process: the next change works and cleans the debris
     IndexWriter(index_dir, show_progress=False).add([other])

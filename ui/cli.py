@@ -57,7 +57,11 @@ def _index_config(args: argparse.Namespace) -> Any:
     from indexer.dense import EncoderConfig, FaissConfig
     from indexer.writer import IndexConfig
 
+    from indexer.milvus import MilvusConfig
+
     return IndexConfig(
+        backend=getattr(args, "search_backend", "local"),
+        milvus=MilvusConfig(uri=getattr(args, "milvus_uri", None), prefix=getattr(args, "milvus_prefix", "clinqa")),
         encoder=EncoderConfig(model=args.encoder),
         faiss=FaissConfig(kind=args.faiss),
         bm25=BM25Config(k1=args.k1, b=args.b, method=args.bm25_method),
@@ -82,6 +86,18 @@ def _annotate_config(args: argparse.Namespace) -> Any:
     return AnnotateConfig(ner_model=ner, classifier_model=classifier, cache=cache)
 
 
+def _ray_config(args: argparse.Namespace) -> Any:
+    from pipeline.batch import ray_config_from_args
+
+    return ray_config_from_args(args)
+
+
+def _add_ray_args(p: argparse.ArgumentParser, what: str) -> None:
+    from pipeline.batch import add_ray_args
+
+    add_ray_args(p, what)
+
+
 def _print_change(report: Any, as_json: bool) -> None:
     if as_json:
         print(json.dumps({
@@ -104,7 +120,7 @@ def _print_change(report: Any, as_json: bool) -> None:
 def cmd_index_build(args: argparse.Namespace) -> int:
     from indexer.writer import IndexWriter
 
-    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
+    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet, ray=_ray_config(args))
     report = writer.build(args.sources, format=args.format)
     _print_change(report, args.json)
     return 0
@@ -142,12 +158,12 @@ def cmd_index_info(args: argparse.Namespace) -> int:
             "manifest_hash": index.manifest_hash,
             "sources": index.backend.sources(),
             "categories": [
-                {"label": label, "name": name, "documents": n} for label, name, n in index.backend.store.category_counts()
+                {"label": label, "name": name, "documents": n} for label, name, n in index.backend.category_counts()
             ],
             "top_entities": [
-                {"entity": e, "label": label, "passages": n} for e, label, n in index.backend.store.entity_counts(args.entities)
+                {"entity": e, "label": label, "passages": n} for e, label, n in index.backend.entity_counts(args.entities)
             ],
-            "builds": index.backend.store.builds()[-5:],
+            "builds": index.backend.builds()[-5:],
         }
     finally:
         index.close()
@@ -157,7 +173,10 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         m = info["manifest"]
         print(f"index:      {args.index}")
         print(f"documents:  {m['counts']['documents']}   chunks: {m['counts']['chunks']}")
-        print(f"encoder:    {m['encoder']['model']} ({m['encoder']['dimension']} dims), FAISS {m['faiss']['kind']}")
+        print(f"encoder:    {m['encoder']['model']} ({m['encoder']['dimension']} dims), vector index {m['faiss']['kind']}")
+        milvus = m.get("milvus") or {}
+        where = f" ({milvus.get('uri') or 'Milvus Lite in the index directory'}, collection {milvus.get('collection')})" if milvus else ""
+        print(f"backend:    {m.get('backend', 'faiss+bm25s')}{where}")
         print(f"bm25:       {m['bm25']}   tokenizer: {m['tokenizer']}")
         print(f"chunking:   {m['chunking']}")
         print(f"updated:    {m['updated_at']} (created {m['created_at']})   format v{m['format_version']}")
@@ -212,13 +231,35 @@ def _questions(args: argparse.Namespace) -> list[tuple[str | None, str]]:
     return [(None, args.question)]
 
 
+def _ray_results(args: argparse.Namespace, engine: Any, questions: list[tuple[str | None, str]], method: str) -> Any:
+    """With --ray: every question answered on Ray (in order); else None (answer one by one)."""
+    ray = _ray_config(args)
+    if ray is None:
+        return None
+    if not args.queries:
+        from pipeline.errors import PipelineError
+
+        raise PipelineError("--ray spreads a batch of questions", "pass --queries FILE.jsonl, or drop --ray")
+    from pipeline.batch import run_questions
+    from pipeline.questions import clean_question
+
+    kwargs = {"top_k": args.top_k, "mode": args.mode, "sources": args.source or None,
+              "entities": args.entity, "categories": args.category}
+    if method == "ask":
+        kwargs["question_type"] = getattr(args, "type", None)
+    texts = [clean_question(q, engine.config.max_question_chars) for _, q in questions]  # refuse bad input up front
+    return iter(run_questions(engine.config, texts, method, kwargs, ray))
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     engine = _engine(args)
     sources = args.source or None
     batch = bool(args.queries)
-    for qid, question in _questions(args):
-        result = engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources,
-                               entities=args.entity, categories=args.category)
+    questions = _questions(args)
+    done = _ray_results(args, engine, questions, "search")
+    for qid, question in questions:
+        result = next(done) if done else engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources,
+                                                       entities=args.entity, categories=args.category)
         if args.json or batch:
             obj: dict[str, Any] = {"id": qid} if batch else {"question": result.question}
             obj["hits"] = [h.to_dict() for h in result.hits]
@@ -251,12 +292,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = _engine(args)
     batch = bool(args.queries)
     questions = _questions(args)
-    engine.warm_up()
+    done = _ray_results(args, engine, questions, "ask")
+    if done is None:
+        engine.warm_up()
     if not (args.json or batch):
         print(f"reader: {engine.reader_description}", file=sys.stderr)
     for qid, question in questions:
-        result = engine.ask(question, top_k=args.top_k, mode=args.mode, sources=args.source or None,
-                            entities=args.entity, categories=args.category, question_type=args.type)
+        result = next(done) if done else engine.ask(question, top_k=args.top_k, mode=args.mode,
+                                                    sources=args.source or None, entities=args.entity,
+                                                    categories=args.category, question_type=args.type)
         if args.json or batch:
             print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
             continue
@@ -374,6 +418,7 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     p.add_argument("--category", action="append",
                    help="only documents of this predicted category label, e.g. C14 (repeatable: any; see `clinqa index info`)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_ray_args(p, "a --queries batch")
     add_rerank_args(p)
     if reader:
         p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
@@ -399,6 +444,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = idx.add_parser("build", help="build a new index from documents (replaces the old one atomically)")
     _add_index_arg(p)
     _add_build_args(p)
+    p.add_argument("--backend", dest="search_backend", choices=["local", "milvus"], default="local",
+                   help="search engine: local (FAISS + bm25s files, default) or milvus (Milvus Lite in the index "
+                   "directory, or the server given by --milvus-uri)")
+    p.add_argument("--milvus-uri", default=None,
+                   help="with --backend milvus: http://host:19530 for a Milvus server or cluster (token from "
+                   "$CLINQA_MILVUS_TOKEN), or a path ending in .db (default: Milvus Lite inside the index directory)")
+    p.add_argument("--milvus-prefix", default="clinqa",
+                   help="with --milvus-uri: collection-name prefix and alias (one per index on a shared server)")
+    _add_ray_args(p, "chunking, embedding, NER and classification")
     p.set_defaults(func=cmd_index_build)
     p = idx.add_parser("add", help="add or update documents (unchanged ones are skipped, nothing re-embedded)")
     _add_index_arg(p)

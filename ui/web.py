@@ -279,7 +279,7 @@ class WebApp:
         """(table rows, a caption) of the documents, newest first, filtered by `query`."""
         self._reload_if_stale()
         with self._lock.read():
-            docs = self.engine.index.backend.store.list_documents()
+            docs = self.engine.index.backend.list_documents()
         q = (query or "").strip().lower()
         if q:
             docs = [d for d in docs if q in d.title.lower() or q in d.doc_id.lower() or q in d.source.lower()]
@@ -296,7 +296,7 @@ class WebApp:
         """(shown text, label) per predicted document category, most frequent first."""
         with self._lock.read():
             return [(f"{label} {name} ({n})".replace("  ", " "), label)
-                    for label, name, n in self.engine.index.backend.store.category_counts()]
+                    for label, name, n in self.engine.index.backend.category_counts()]
 
     def index_info(self) -> str:
         self._reload_if_stale()

@@ -123,8 +123,11 @@ def cmd_e2e(args: argparse.Namespace) -> int:
 
     ds = load_qa_dataset(args.dataset, format=args.format, question_type=args.question_type, limit=args.limit)
     cfg = reader_config(args.reader, args.backend, cache_dir())
+    from pipeline.batch import ray_config_from_args
+
     result = evaluate_e2e(_index(args, args.dataset), ds, cfg, str(args.reader), top_k=args.top_k, mode=args.mode,
-                          top_answers=args.top_answers, progress=_progress(args), reranker=reranker_config(args))
+                          top_answers=args.top_answers, progress=_progress(args), reranker=reranker_config(args),
+                          ray=ray_config_from_args(args))
     return _emit(result, args)
 
 
@@ -246,6 +249,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=10, help="passages read per question (default 10)")
     p.add_argument("--top-answers", type=int, default=5, help="answers kept per question (default 5)")
     add_rerank_args(p)
+
+    from pipeline.batch import add_ray_args
+
+    add_ray_args(p, "the questions")
     p.set_defaults(func=cmd_e2e)
 
     p = ev.add_parser("compare", help="Markdown tables: retrievers, readers, NER and classifiers side by side",

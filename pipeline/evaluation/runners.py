@@ -319,7 +319,7 @@ def evaluate_retrieval(
     try:
         retriever, backend = engine.retriever, engine.index.backend
         gold = sorted({d for rel in ds.qrels.values() for d in rel})
-        in_index = len(backend.store.existing(gold))
+        in_index = len(backend.existing(gold))
         if in_index < len(gold):
             log.warning(
                 "%d of %d relevant documents are not in the index %s, so no retriever can find them; "
@@ -392,18 +392,25 @@ def primary_run(runs: Sequence[str]) -> str:
 # -- end to end ------------------------------------------------------------------------
 def evaluate_e2e(
     index_dir: Path, ds: QADataset, reader_cfg: Any, reader_name: str, top_k: int = 10, mode: str = "hybrid",
-    top_answers: int = 5, progress: bool = True, reranker: Any = None,
+    top_answers: int = 5, progress: bool = True, reranker: Any = None, ray: Any = None,
 ) -> EvalResult:
     """Open-domain QA over the whole index, as `clinqa ask` answers: the top answer's EM/F1,
     whether any of the top answers matches, whether a gold document was retrieved, the
     expected calibration error of the shown probability (correct = F1 >= 0.5, the rule the
-    calibration is fitted with), and latency."""
+    calibration is fitted with), and latency. `ray` (an `indexer.distributed.RayConfig`)
+    answers the questions on a Ray actor pool instead of one by one."""
     engine = open_engine(index_dir, reader=reader_cfg, depth=top_k, mode=mode, reranker=reranker).warm_up(
         with_reader=True)
     try:
+        done = None
+        if ray is not None:
+            from pipeline.batch import run_questions
+
+            done = iter(run_questions(engine.config, [item.question for item in ds.items], "ask",
+                                      {"top_k": top_k, "mode": mode, "top_answers": top_answers}, ray))
         em_f1, any_match, gold_hit, latency, probs, correct, factoid, preds = [], [], [], [], [], [], [], []
         for item in _bar(ds.items, f"e2e {ds.path.name}", progress):
-            res = engine.ask(item.question, top_k=top_k, mode=mode, top_answers=top_answers)
+            res = next(done) if done else engine.ask(item.question, top_k=top_k, mode=mode, top_answers=top_answers)
             texts = [r.answer.text for r in res.answers]
             em, f1 = squad_scores(texts[0] if texts else "", item.answers)
             em_f1.append((em, f1))
