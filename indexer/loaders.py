@@ -35,6 +35,7 @@ Decisions:
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -55,6 +56,7 @@ from store.types import Document
 log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "medquad", "pubmedqa", "squad", "text", "markdown", "html", "pdf")
+# A derived title (first line of a file) longer than this is a paragraph, not a heading.
 MAX_TITLE_CHARS = 200
 # Archive limits: a crafted .tar.gz (zip bomb) must not exhaust memory or disk.
 MAX_ARCHIVE_MEMBERS = 100_000
@@ -418,7 +420,7 @@ def parse_medquad_xml(data: bytes, stem: str, origin: str) -> Iterator[Item]:
             meta.update({k: v for k, v in (("qtype", q.get("qtype")), ("qid", q.get("qid"))) if v})
         yield Document(
             doc_id=f"medquad:{collection}/{stem}_{pid}",
-            title=question[:MAX_TITLE_CHARS],
+            title=question,
             text=answer,
             url=url,
             source=f"MedQuAD/{collection}",
@@ -493,7 +495,7 @@ def parse_pubmedqa(data: Any, origin: str) -> Iterator[Item]:
                 meta[name] = _metadata_value(rec[key])
         yield Document(
             doc_id=f"pubmed:{pmid}",
-            title=normalize_title(str(rec.get("QUESTION") or ""))[:MAX_TITLE_CHARS],
+            title=normalize_title(str(rec.get("QUESTION") or "")),
             text=normalize_text("\n\n".join(paragraphs)),
             url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
             source="PubMedQA",
@@ -539,7 +541,7 @@ def parse_squad(data: Any, source: str, origin: str) -> Iterator[Item]:
             seen.add(doc_id)
             yield Document(
                 doc_id=doc_id,
-                title=title[:MAX_TITLE_CHARS],
+                title=title,
                 text=normalize_text(context),
                 source=source,
                 metadata={
@@ -557,23 +559,26 @@ def parse_squad(data: Any, source: str, origin: str) -> Iterator[Item]:
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
-def text_title(text: str, markdown: bool = False) -> str:
-    """First Markdown heading (if `markdown`) or first non-empty line, at most 200 chars."""
+def text_title(text: str, markdown: bool = False, fallback: str = "") -> str:
+    """A title derived from the text: the first Markdown heading (if `markdown`) or the first
+    non-empty line, as written. A first line longer than `MAX_TITLE_CHARS` is a paragraph,
+    not a heading: then `fallback` (the file name) is the title, never a cut sentence."""
     if markdown:
         m = _MD_HEADING.search(text)
         if m:
-            return normalize_title(m.group(1))[:MAX_TITLE_CHARS]
+            return normalize_title(m.group(1))
     for line in text.splitlines():
         if line.strip():
-            return normalize_title(line.lstrip("# "))[:MAX_TITLE_CHARS]
-    return ""
+            title = normalize_title(line.lstrip("# "))
+            return title if len(title) <= MAX_TITLE_CHARS else fallback
+    return fallback
 
 
 def _text_document(raw: str, rel: str, source: str | None, markdown: bool) -> Document:
     text = normalize_text(raw)
     return Document(
         doc_id="file:" + rel,
-        title=text_title(text, markdown),
+        title=text_title(text, markdown, fallback=Path(rel).name),
         text=text,
         source=source or "local",
         metadata={"path": rel, "format": "markdown" if markdown else "text"},
@@ -630,13 +635,13 @@ def html_to_text(html: str) -> tuple[str, str]:
     text = normalize_text(raw)
     if not title:
         title = text_title(text)
-    return normalize_title(title)[:MAX_TITLE_CHARS], text
+    return normalize_title(title), text
 
 
 def html_document(raw: str, rel: str, source: str) -> Document:
     title, text = html_to_text(raw)
     return Document(
-        doc_id="file:" + rel, title=title, text=text, source=source, metadata={"path": rel, "format": "html"}
+        doc_id="file:" + rel, title=title or Path(rel).name, text=text, source=source, metadata={"path": rel, "format": "html"}
     )
 
 
@@ -646,50 +651,96 @@ def html_document(raw: str, rel: str, source: str) -> Document:
 _BULLET = re.compile(r"^(?:[-*\u2022\u25aa\u25cf\u2023\u2043]|\d{1,3}[.)]|[a-z][.)])\s")
 
 
-def clean_pdf_text(pages: Sequence[str]) -> str:
+# Typographic ligatures are a PDF font artefact (the glyph, not the spelling): expanded.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+@functools.lru_cache(maxsize=1)
+def corpus_vocabulary() -> frozenset[str]:
+    """Lower-cased words and hyphenated compounds of the bundled MedQuAD corpus (about
+    30,000; read once per process, ~1 s), the reference for line-end hyphens in PDFs."""
+    path = Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.jsonl.gz"
+    words: set[str] = set()
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                words.update(_WORD.findall(json.loads(line).get("text", "").lower()))
+    except (OSError, ValueError) as exc:
+        log.info("no corpus vocabulary for PDF hyphens (%s): only the document's own words are used", exc)
+    return frozenset(words)
+
+
+def _join_hyphenated(head: str, tail: str, known: frozenset[str] | set[str]) -> str:
+    """`head` ends in "-" at a line end, `tail` is the next line. The hyphen is removed only
+    when the joined word is known as one word and the hyphenated form is not known."""
+    m_head = re.search(r"([^\W\d_]+)-$", head)
+    m_tail = re.match(r"[^\W\d_]+", tail)
+    if m_head and m_tail:
+        joined = (m_head.group(1) + m_tail.group(0)).lower()
+        hyphenated = f"{m_head.group(1)}-{m_tail.group(0)}".lower()
+        if joined in known and hyphenated not in known:
+            return head[:-1] + tail
+    return head + tail
+
+
+def clean_pdf_text(pages: Sequence[str], vocabulary: frozenset[str] | None = None) -> str:
     """Join PDF page texts into paragraphs.
 
-    - A line ending in "<lowercase letter>-" followed by a line starting with a lowercase
-      letter is a hyphenated word: joined without the hyphen (hyper-/tension ->
-      hypertension). If the next line starts with a digit or capital, the hyphen is real
-      and kept, joined without a space (COVID-/19 -> COVID-19, SARS-/CoV-2).
+    - A line ending in "<letter>-" is joined to the next line without a space. The hyphen
+      is dropped only when the joined word is a known word and the hyphenated form is not
+      ("hyper-/tension" -> "hypertension"); known = the document's own words plus
+      `vocabulary` (default: `corpus_vocabulary()`). Otherwise it stays
+      ("anti-/inflammatory", "COVID-/19", "SARS-/CoV-2"): a kept hyphen reads correctly,
+      a wrongly dropped one changes the word.
     - Other wrapped lines are joined with a space. A blank line, a bullet/numbered item,
-      or a short line ending a sentence (under 60% of the page's longest line) ends a
-      paragraph.
-    - Pages are separated by a paragraph break.
+      a short line ending a sentence (under 60% of the page's longest line), or a short
+      first line of a paragraph without end punctuation followed by a capitalised line (a
+      heading) ends a paragraph.
+    - Ligature glyphs (ﬁ, ﬂ, ...) are spelled out; pages are separated by a paragraph break.
     """
+    page_lines = [[ln.strip() for ln in normalize_text(page.translate(_LIGATURES)).split("\n")] for page in pages]
+    known: set[str] | None = None  # built only when a line-end hyphen needs it
     out_pages: list[str] = []
-    for page in pages:
-        lines = [ln.strip() for ln in normalize_text(page).split("\n")]
+    for lines in page_lines:
         width = max((len(ln) for ln in lines), default=0)
         paragraphs: list[str] = []
         current = ""
+        previous = ""
         for line in lines:
             if not line:
                 if current:
                     paragraphs.append(current)
-                current = ""
+                current = previous = ""
                 continue
-            if current and _BULLET.match(line):
+            if current and (_BULLET.match(line) or (current == previous and _is_heading(previous, line, width))):
                 paragraphs.append(current)
                 current = ""
             if not current:
                 current = line
             elif current.endswith("-") and len(current) >= 2 and current[-2].isalpha():
-                if current[-2].islower() and line[0].islower():
-                    current = current[:-1] + line
-                else:
-                    current = current + line
+                if known is None:
+                    known = {w for ls in page_lines for ln in ls for w in _WORD.findall(ln.lower())}
+                    known |= corpus_vocabulary() if vocabulary is None else vocabulary
+                current = _join_hyphenated(current, line, known)
             else:
                 current = current + " " + line
+            previous = line
             if line[-1] in ".!?:" and len(line) < 0.6 * width:
                 paragraphs.append(current)
-                current = ""
+                current = previous = ""
         if current:
             paragraphs.append(current)
         if paragraphs:
             out_pages.append("\n\n".join(paragraphs))
     return normalize_text("\n\n".join(out_pages))
+
+
+def _is_heading(previous: str, line: str, width: int) -> bool:
+    """`previous` (a line that began a paragraph) was a heading: short, no end punctuation
+    or hyphen, and `line` starts with a capital."""
+    return bool(previous) and len(previous) < 0.6 * width and previous[-1].isalnum() and line[0].isupper()
 
 
 def _pdf_document(path: Path, rel: str, source: str | None) -> Document:
@@ -719,7 +770,7 @@ def _pdf_document(path: Path, rel: str, source: str | None) -> Document:
         )
     return Document(
         doc_id="file:" + rel,
-        title=normalize_title(str(meta_title))[:MAX_TITLE_CHARS] or text_title(text),
+        title=normalize_title(str(meta_title)) or text_title(text, fallback=Path(rel).name),
         text=text,
         source=source or "local",
         metadata={"path": rel, "format": "pdf", "pages": len(pages)},
