@@ -14,6 +14,15 @@ from indexer.errors import IndexerError
 log = logging.getLogger(__name__)
 
 
+def _bm25s():
+    """bm25s, imported with its logger tamed: it sets itself to DEBUG on import, so every
+    build printed "Building index from tokens" whatever -q/-v said."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+    return bm25s
+
+
 @dataclass(frozen=True)
 class BM25Config:
     k1: float = 1.2
@@ -45,7 +54,7 @@ class TermIndex:
         return len(self.chunk_ids)
 
     def build(self, chunk_ids: Sequence[str], token_lists: Sequence[list[str]], show_progress: bool = False) -> None:
-        import bm25s
+        bm25s = _bm25s()
 
         if len(chunk_ids) != len(token_lists):
             raise ValueError("chunk_ids and token_lists differ in length")
@@ -90,7 +99,7 @@ class TermIndex:
 
     @classmethod
     def load(cls, directory: Path, mmap: bool = False) -> "TermIndex":
-        import bm25s
+        bm25s = _bm25s()
 
         try:
             config = BM25Config(**json.loads((directory / "config.json").read_text()))

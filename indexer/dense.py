@@ -69,6 +69,9 @@ class EncoderConfig:
     # "auto": bf16 matmuls where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.
     # bf16 embeds about 2x faster on such CPUs; cosine to fp32 vectors stays above 0.9999.
     precision: str = "auto"
+    # Precomputed passage vectors (indexer/embcache.py), used where chunk, text and encoder
+    # fingerprint match. Not recorded in the manifest: it only saves time.
+    cache: str | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in {"auto", "fp32", "bf16"}:

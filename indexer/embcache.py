@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.dense import EncoderConfig, resolve_encoder_path
+from indexer.dense import DenseEncoder, EncoderConfig, resolve_encoder_path
 from indexer.errors import IndexerError
 
 log = logging.getLogger(__name__)
@@ -135,3 +135,20 @@ class EmbeddingCache:
         except (OSError, ValueError, KeyError) as exc:
             raise IndexerError(f"embedding cache {path} is unreadable: {exc}",
                                "regenerate it with `python scripts/embed_corpus.py`, or delete it") from exc
+
+
+def embed_with_cache(encoder: DenseEncoder, chunk_ids: Sequence[str], texts: Sequence[str],
+                     cache: "EmbeddingCache | None") -> tuple[np.ndarray, int]:
+    """(vectors (len(texts), d) float32, how many came from `cache`): cached vectors where
+    chunk id and text match, the encoder for the rest (in input order)."""
+    if cache is None or not texts:
+        return encoder.encode(list(texts)), 0
+    hits, cached = cache.lookup(chunk_ids, texts)
+    hit_set = set(hits)
+    misses = [i for i in range(len(texts)) if i not in hit_set]
+    out = np.empty((len(texts), cached.shape[1] if hits else encoder.dimension), dtype=np.float32)
+    if hits:
+        out[hits] = cached
+    if misses:
+        out[misses] = encoder.encode([texts[i] for i in misses])
+    return out, len(hits)

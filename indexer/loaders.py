@@ -26,15 +26,16 @@ Decisions:
 - File-based ids are the path relative to the folder that was passed (POSIX separators),
   or the file name when a file was passed, so loading the same file again yields the same
   id and updates that document.
-- Text files must be UTF-8 (a BOM is accepted). There is no encoding guessing: latin-1
-  decodes any bytes, so a guess would silently garble text; the failure says how to
-  convert (`iconv`).
+- Text files must be UTF-8, or UTF-16/32 with a byte-order mark. There is no decoding by
+  guess: latin-1 decodes any bytes, so a guess would silently garble text; the failure
+  names the likely encoding (charset-normalizer) in the `iconv` command to convert.
 - Every title and text passes `normalize_text` here, once; all offsets later refer to it.
 - Documents whose text is empty after normalisation, duplicate doc ids (first one wins),
   hidden files and archive members that are not XML are reported in `skipped`.
 """
 from __future__ import annotations
 
+import codecs
 import functools
 import gzip
 import hashlib
@@ -98,13 +99,15 @@ class LoadFailure:
 
 @dataclass(frozen=True)
 class Skipped:
-    """Something deliberately not loaded (empty answer, duplicate id, hidden file)."""
+    """Something deliberately not loaded (empty text, duplicate id, hidden file); `doc_id`
+    names the document when there is one, so reports can say which."""
 
     path: str
     reason: str
+    doc_id: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return f"{self.doc_id} ({self.path}): {self.reason}" if self.doc_id else f"{self.path}: {self.reason}"
 
 
 @dataclass
@@ -158,14 +161,15 @@ def load_documents(
             for item in _load_file(path, rel, format, source):
                 if isinstance(item, Document):
                     if item.doc_id in seen:
-                        report.skipped.append(Skipped(str(path), f"duplicate doc_id {item.doc_id!r} (first kept)"))
+                        report.skipped.append(Skipped(str(path), "duplicate id: an earlier document has it (first kept)",
+                                                      item.doc_id))
                     elif not item.text:
-                        report.skipped.append(Skipped(str(path), f"{item.doc_id}: empty text"))
+                        report.skipped.append(Skipped(str(path), "empty text", item.doc_id))
                     else:
                         seen.add(item.doc_id)
                         report.documents.append(item)
                 elif isinstance(item, LoadFailure):
-                    log.warning("%s", item)
+                    log.debug("%s", item)  # reported once, by whoever reads the report
                     report.failures.append(item)
                 else:
                     report.skipped.append(item)
@@ -245,16 +249,48 @@ def _load_file(path: Path, rel: str, format: str | None, source: str | None) -> 
 # Helpers
 
 
+# Byte-order marks say the encoding outright (longest first: UTF-32 LE starts like UTF-16 LE).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def read_utf8(path: Path) -> str:
+    """Text of a file: UTF-8, or any UTF with a byte-order mark (UTF-16 files written by
+    Windows tools carry one). Anything else raises LoaderError whose hint names the likely
+    encoding (charset-normalizer's guess) in an `iconv` command; nothing is decoded by guess."""
     data = path.read_bytes()
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise LoaderError(f"starts with a {codec.upper()} byte-order mark but is not valid {codec.upper()} "
+                                  f"(offset {exc.start})", "re-save the file as UTF-8") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LoaderError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-            f"convert it, e.g. `iconv -f latin1 -t utf-8 '{path}' > '{path.with_suffix('.utf8' + path.suffix)}'` "
-            "(use the file's real source encoding for -f)",
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", convert_hint(data, path)
         ) from None
+
+
+def convert_hint(data: bytes, path: Path | str) -> str:
+    """How to convert `data` to UTF-8, naming the encoding charset-normalizer finds most likely."""
+    guess = None
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[: 1 << 20]).best()
+        guess = best.encoding.upper().replace("_", "-") if best is not None else None
+    except ImportError:  # pragma: no cover - dependency
+        pass
+    path = Path(path)
+    out = path.with_suffix(".utf8" + path.suffix)
+    if guess and guess not in ("UTF-8", "ASCII"):
+        return (f"it looks like {guess}; convert it, e.g. `iconv -f {guess} -t UTF-8 '{path}' > '{out}'` "
+                "(check the result; use the real source encoding for -f if you know it)")
+    return (f"convert it to UTF-8 with the file's real source encoding, e.g. `iconv -f ENCODING -t UTF-8 '{path}' > '{out}'` "
+            "(`file -i` may tell the encoding)")
 
 
 def _read_json(path: Path) -> Any:
@@ -310,7 +346,7 @@ def _jsonl_record(raw: bytes, lineno: int, path: str, default_source: str) -> It
     try:
         obj = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        return LoadFailure(path, "line is not UTF-8", "convert the file with `iconv -f latin1 -t utf-8`", lineno)
+        return LoadFailure(path, "line is not UTF-8", convert_hint(raw, path), lineno)
     except json.JSONDecodeError as exc:
         return LoadFailure(path, f"invalid JSON: {exc.msg} (column {exc.colno})", _ONE_OBJECT, lineno)
     if not isinstance(obj, dict):

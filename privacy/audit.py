@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# "refused": an attempt the user's role or session did not allow (detail: "<action>: <reason>");
+# audit controls record access attempts, allowed or refused (HIPAA 164.312(b)).
 ACTIONS = frozenset({
     "ask", "search", "upload", "remove", "login", "failed_login", "user_add", "user_remove", "role_change", "export",
+    "refused",
 })
 EXPORT_FORMATS = ("csv", "jsonl")
 _APPEND_ONLY = "audit_log is append-only"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import codecs
 import json
 import tarfile
 from pathlib import Path
@@ -238,7 +239,7 @@ def test_squad_ids_independent_of_file(tmp_path: Path) -> None:
     assert load_documents([b], source="covidqa").documents[0].doc_id == first.doc_id
     assert load_documents([b], source="covidqa").documents[0].source == "covidqa"
     both = load_documents([a, b])
-    assert len(both.documents) == 2 and any("duplicate doc_id" in s.reason for s in both.skipped)
+    assert len(both.documents) == 2 and any("duplicate id" in s.reason and s.doc_id == first.doc_id for s in both.skipped)
     assert squad_doc_id("Other", ctx) != first.doc_id
 
 
@@ -332,7 +333,7 @@ def test_bad_files_are_failures_not_tracebacks(tmp_path: Path) -> None:
     reasons = {Path(f.path).name: f for f in report.failures}
     assert set(reasons) == {"corrupt.pdf", "latin1.txt", "data.xyz", "empty.pdf", "missing"}
     assert "cannot read PDF" in reasons["corrupt.pdf"].reason
-    assert "not UTF-8" in reasons["latin1.txt"].reason and "iconv -f latin1 -t utf-8" in reasons["latin1.txt"].hint
+    assert "not UTF-8" in reasons["latin1.txt"].reason and "iconv -f" in reasons["latin1.txt"].hint
     assert "unknown file type '.xyz'" in reasons["data.xyz"].reason and "format=" in reasons["data.xyz"].hint
     assert "no extractable text" in reasons["empty.pdf"].reason
     assert all(isinstance(f, LoadFailure) and f.hint for f in report.failures)
@@ -450,3 +451,22 @@ def test_explicit_titles_kept_in_full_as_written(tmp_path: Path) -> None:
     [doc] = load_documents([path]).documents
     assert doc.title == title.strip() and len(doc.title) > 200
     assert doc.text == "below 10 \u00d7 10\u2079/L"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_text_with_a_byte_order_mark_is_read(tmp_path: Path, codec: str) -> None:
+    # Issue 14.9: a UTF-16 file with a BOM was refused with a hint to run `iconv -f latin1`.
+    text = "Ménière's disease \u2014 10\u2079/L"
+    data = text.encode(codec)
+    if codec in ("utf-16-le", "utf-16-be"):
+        data = (codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE) + data
+    [doc] = load_documents([write(tmp_path / "note.txt", data)]).documents
+    assert doc.text == text
+
+
+def test_non_utf8_hint_names_the_likely_encoding_not_latin1_blindly(tmp_path: Path) -> None:
+    text = "Кровяное давление у взрослых: гипертония лечится препаратами. " * 5
+    report = load_documents([write(tmp_path / "ru.txt", text.encode("cp1251"))])
+    [failure] = report.failures
+    assert "iconv -f" in failure.hint and "latin1" not in failure.hint.lower()
+    assert "1251" in failure.hint or "KOI8" in failure.hint.upper() or "MAC-CYRILLIC" in failure.hint.upper()
