@@ -39,6 +39,7 @@ import codecs
 import functools
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -63,6 +64,8 @@ MAX_TITLE_CHARS = 200
 MAX_ARCHIVE_MEMBERS = 100_000
 MAX_ARCHIVE_MEMBER_BYTES = 50 * 1024 * 1024
 MAX_ARCHIVE_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+# One JSONL line is one document; the same cap as one archive member.
+MAX_JSONL_LINE_BYTES = MAX_ARCHIVE_MEMBER_BYTES
 MEDQUAD_LICENSE = "CC BY 4.0"
 PUBMEDQA_LICENSE = "MIT"
 
@@ -330,11 +333,30 @@ _JSONL_FIELDS = {"id", "doc_id", "title", "text", "url", "source", "license", "m
 
 
 def _load_jsonl(path: Path, source: str | None) -> Iterator[Item]:
+    """One Document per line. Like archives, a JSONL file (compressed or not) is read with
+    limits: a line over `MAX_JSONL_LINE_BYTES` or more than `MAX_ARCHIVE_TOTAL_BYTES`
+    decompressed ends the file with a failure naming the limit; the memory used is bounded
+    by one line whatever the file holds (a 2 MB .gz can inflate to one 2 GiB line)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     default_source = source or path.name.split(".")[0]
+    total = 0
     try:
         with opener(path, "rb") as fh:  # bytes, so a bad line does not end the file
-            for lineno, raw in enumerate(fh, start=1):
+            for lineno in itertools.count(1):
+                raw = fh.readline(MAX_JSONL_LINE_BYTES + 1)
+                if not raw:
+                    return
+                total += len(raw)
+                if len(raw) > MAX_JSONL_LINE_BYTES:
+                    yield LoadFailure(str(path), f"line {lineno} is longer than {MAX_JSONL_LINE_BYTES >> 20} MB "
+                                      "(the limit per document); the rest of the file was not read",
+                                      "split that document, or check that the file is JSONL (one object per line)",
+                                      lineno)
+                    return
+                if total > MAX_ARCHIVE_TOTAL_BYTES:
+                    yield LoadFailure(str(path), f"file unpacks to more than {MAX_ARCHIVE_TOTAL_BYTES >> 30} GB; "
+                                      "the rest of the file was not read", "split it into smaller files", lineno)
+                    return
                 if not raw.strip():
                     continue
                 yield _jsonl_record(raw, lineno, str(path), default_source)

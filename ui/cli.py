@@ -120,11 +120,22 @@ def _change_status(report: Any) -> int:
     return EXIT_PARTIAL if report.failures else 0
 
 
+def _note_long_chunks(config: Any) -> None:
+    """Say when passages are longer than the encoder reads (they are embedded in windows)."""
+    window = config.encoder.max_seq_length - 2
+    if config.chunking.max_tokens > window:
+        print(f"clinqa: note: --chunk-tokens {config.chunking.max_tokens} is longer than the encoder reads "
+              f"({window} word pieces): each longer passage is embedded in overlapping windows whose vectors are "
+              "averaged, so its end still counts in dense search", file=sys.stderr)
+
+
 def cmd_index_build(args: argparse.Namespace) -> int:
     from indexer.writer import IndexWriter
     from pipeline.deid import PhiCheck
 
-    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
+    config = _index_config(args)
+    _note_long_chunks(config)
+    writer = IndexWriter(args.index, config, show_progress=not args.quiet)
     # The PHI scan runs on request only: scanning a whole literature corpus costs minutes.
     phi = PhiCheck(deidentify=True) if args.deidentify else None
     report = writer.build(args.sources, format=args.format, transform=phi)
@@ -346,8 +357,12 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="FAISS index kind (default: flat)")
     p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
     p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
-    p.add_argument("--bm25-method", default="lucene", help="bm25s variant: lucene (default) or robertson")
-    p.add_argument("--chunk-tokens", type=int, default=200, help="passage size in word-piece tokens (default 200)")
+    p.add_argument("--bm25-method", default="lucene", choices=["lucene", "bm25l", "bm25+"],
+                   help="bm25s variant (default lucene); each finds every passage holding a query term "
+                   "(robertson is not offered: its idf is <= 0 for a term in half the passages)")
+    p.add_argument("--chunk-tokens", type=int, default=200,
+                   help="passage size in word-piece tokens (default 200); passages longer than the encoder reads "
+                   "(256 for MiniLM) are embedded in overlapping windows, averaged")
     p.add_argument("--chunk-overlap", type=int, default=40, help="overlap between passages in tokens (default 40)")
     p.add_argument("--database-url", default=None,
                    help="SQLAlchemy URL of the document store (default: SQLite inside the index directory)")
@@ -504,8 +519,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader of our output went away (`clinqa ... | head`): not an error of ours.
         # Point stdout at /dev/null so the interpreter's final flush does not raise again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file (captured by a test or an embedding app)
+            pass
         return 141  # 128 + SIGPIPE, what a shell reports for a process ended by a closed pipe
     except _errors() as exc:
         _print_error(exc)
