@@ -284,6 +284,32 @@ def test_web_actions_ask_explain_upload_remove(tiny, tmp_path):
 
 
 @pytest.mark.integration
+def test_uploads_with_non_latin_names_never_replace_each_other(tiny, tmp_path):
+    # Issue 14.6: "指南_2024.txt" and "药物_2024.txt" both became file:2024.txt (the second
+    # replaced the first), and "高血压指南.txt" was refused as "(no extension)".
+    index_dir, reader_dir = tiny
+    web = _web(index_dir, reader_dir, threshold=0.0)
+    try:
+        files = []
+        for i, name in enumerate(["指南_2024.txt", "药物_2024.txt", "高血压指南.txt", "a?b.txt", "a*b.txt"]):
+            path = tmp_path / f"upload{i}.txt"
+            path.write_text(f"Zelmorin document number {i} about quorvatide.", encoding="utf-8")
+            files.append((path, name))
+        report = web.upload(files, None)
+        assert "<p>5 added</p>" in report
+        ids = {r[4] for r in web.documents("")[0] if r[4].startswith("file:")}
+        assert {"file:指南_2024.txt", "file:药物_2024.txt", "file:高血压指南.txt"} <= ids
+        assert len([i for i in ids if i.startswith("file:a_b-")]) == 2
+        dup = tmp_path / "dup.txt"
+        dup.write_text("Another text.", encoding="utf-8")
+        report = web.upload([(dup, "same.txt"), (files[0][0], "same.txt")], None)
+        assert "same name" in report
+        web.remove(sorted(i for i in ids if i not in ("file:zorblax.txt",)) + ["file:same.txt"], None)
+    finally:
+        web.engine.close()
+
+
+@pytest.mark.integration
 def test_web_no_answer_and_roles(tiny):
     from ui.web import Refused
 
