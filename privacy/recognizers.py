@@ -251,6 +251,12 @@ EPONYMS = frozenset("""
     takayasu horner budd chiari noonan prader willi angelman rett gilbert alport bartter cohn dressler kussmaul
     mallory weiss reye hunter hurler sanfilippo morquio pompe tangier wolff babinski murphy mcburney kernig brudzinski
 """.split())
+# Eponyms that are also common surnames or words ("Patient: Turner's chart"): only a disease
+# or sign head after them makes them a disease name, never a possessive alone or the NER.
+SURNAME_EPONYMS = frozenset("""
+    wilson turner bell still down pick hunter murphy gilbert weber weiss barrett graves bright horner noonan
+    mallory ellison conn cohn wolff reiter budd whipple kahler dressler paget lou
+""".split())
 _POSSESSIVE = re.compile(r"['’]s?$")
 _NEXT = re.compile(r"(?:['’]s?)?[ \t]+([A-Za-z]+)(?:[ \t]+([A-Za-z]+))?")
 
@@ -287,8 +293,10 @@ def medical_name_veto(text: str, start: int, end: int) -> bool:
         return True
     if not all(w in EPONYMS for w in bare) or after_title(text, start):
         return False
+    if any(w in EPONYM_HEADS for w in following):
+        return True
     possessive = bool(_POSSESSIVE.search(words[-1])) or text[end:end + 1] in ("'", "’")
-    return possessive or any(w in EPONYM_HEADS for w in following)
+    return possessive and not any(w in SURNAME_EPONYMS for w in bare)
 
 
 def clinical_recognizers() -> list[RuleRecognizer]:

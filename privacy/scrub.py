@@ -209,16 +209,23 @@ def _build_analyzer() -> Any:
 
 def _inside_medical(text: str, start: int, end: int, medical: list[tuple[int, int]]) -> bool:
     """The PERSON candidate [start, end) is part of a longer disease/chemical mention
-    ("Hodgkin" in "Hodgkin lymphoma"), or a mention equal to it is an eponym ("Tourette")
-    not preceded by an honorific ("Dr. Parkinson" stays a name).
+    ("Hodgkin" in "Hodgkin lymphoma"), or a mention equal to it is an eponym that is not a
+    common surname ("Tourette"; "Turner" stays a name) and not after an honorific ("Dr.
+    Parkinson" stays a name).
     A mention exactly equal to a non-eponym candidate is not trusted: a tagger that calls a
     patient's name a disease must not unmask it."""
-    from privacy.recognizers import EPONYMS, after_title
+    from privacy.recognizers import EPONYM_HEADS, EPONYMS, SURNAME_EPONYMS, after_title
 
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", text[start:end])]
+    eponym = all(w in EPONYMS and w not in SURNAME_EPONYMS for w in words) and not after_title(text, start)
     for ms, me in medical:
-        if ms <= start and end <= me and (me - ms) > (end - start):
-            return True
-        if (ms, me) == (start, end) and not after_title(text, start) and all(w.lower() in EPONYMS for w in re.findall(r"[^\W\d_]+", text[start:end])):
+        if ms <= start and end <= me and (me - ms) > (end - start) and "\n" not in text[ms:me]:
+            # What the mention adds must read as medical: a lower-case word ("cardiomyopathy")
+            # or a disease head ("Disease"), not more capitalised words or a field label.
+            extra = re.findall(r"[^\W\d_]+", text[ms:start] + " " + text[end:me])
+            if any(w[0].islower() or w.lower() in EPONYM_HEADS for w in extra):
+                return True
+        if (ms, me) == (start, end) and eponym:
             return True
     return False
 

@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fp32", type=Path, default=Path("/tmp/clinqa-bundled-fp32.npy"),
                     help="where the fp32 vectors are kept for the recall check")
     ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--parts", type=Path, default=Path("/tmp/clinqa-bundled-parts"),
+                    help="finished batches are kept here, so an interrupted run resumes where it stopped")
     ap.add_argument("--check-only", action="store_true")
     args = ap.parse_args(argv)
 
@@ -64,9 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from tqdm.auto import tqdm
 
+        import hashlib
+
+        args.parts.mkdir(parents=True, exist_ok=True)
         parts = []
         for i in tqdm(range(0, len(texts), 4096), desc="embed", unit="x4096"):
-            parts.append(encoder.encode(texts[i : i + 4096]))
+            batch = texts[i : i + 4096]
+            key = hashlib.sha256("\0".join(batch).encode()).hexdigest()[:16]
+            part = args.parts / f"{i:06d}-{key}.npy"  # named by content: a changed corpus never reuses it
+            if not part.is_file():
+                np.save(part.with_suffix(".tmp.npy"), encoder.encode(batch))
+                part.with_suffix(".tmp.npy").replace(part)
+            parts.append(np.load(part))
         fp32 = np.vstack(parts)
         np.save(args.fp32, fp32)
         cache = EmbeddingCache.from_vectors(encoder_fingerprint(config), [p.chunk_id for p in passages], texts, fp32)
