@@ -14,17 +14,36 @@ from indexer.errors import IndexerError
 log = logging.getLogger(__name__)
 
 
+def _bm25s():
+    """bm25s, imported with its logger tamed: it sets itself to DEBUG on import, so every
+    build printed "Building index from tokens" whatever -q/-v said."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+    return bm25s
+
+
+# Variants whose idf is positive for every term, so a passage holding a query term always
+# scores above zero and is found: lucene log(1 + (N-n+.5)/(n+.5)), bm25l log((N+1)/(n+.5)),
+# bm25+ log((N+1)/n) (Kamphuis et al., 2020, "Which BM25 do you mean?", ECIR). Robertson's
+# log((N-n+.5)/(n+.5)) is <= 0 for a term in half the passages or more, and ATIRE's log(N/n)
+# is 0 for a term in all of them: such terms find nothing. Those two stay available to
+# library code (the rank_bm25 comparison in tests and benchmarks) but are not offered.
+OFFERED_METHODS = ("lucene", "bm25l", "bm25+")
+ALL_METHODS = OFFERED_METHODS + ("robertson", "atire")
+
+
 @dataclass(frozen=True)
 class BM25Config:
     k1: float = 1.2
     b: float = 0.75
-    # "lucene" (always-positive idf, Lucene/Pyserini default) or "robertson" (= rank_bm25's BM25Okapi
-    # when no term occurs in more than half of the passages).
+    # One of OFFERED_METHODS ("lucene": Lucene/Pyserini default); "robertson" (= rank_bm25's
+    # BM25Okapi when no term occurs in half of the passages or more) for comparisons only.
     method: str = "lucene"
 
     def __post_init__(self) -> None:
-        if self.method not in {"lucene", "robertson", "atire", "bm25l", "bm25+"}:
-            raise IndexerError(f"unknown BM25 method {self.method!r}", "use 'lucene' or 'robertson'")
+        if self.method not in ALL_METHODS:
+            raise IndexerError(f"unknown BM25 method {self.method!r}", f"use one of: {', '.join(OFFERED_METHODS)}")
         if self.k1 < 0 or not 0 <= self.b <= 1:
             raise IndexerError(f"invalid BM25 parameters k1={self.k1} b={self.b}", "use k1 >= 0 and 0 <= b <= 1")
 
@@ -45,7 +64,7 @@ class TermIndex:
         return len(self.chunk_ids)
 
     def build(self, chunk_ids: Sequence[str], token_lists: Sequence[list[str]], show_progress: bool = False) -> None:
-        import bm25s
+        bm25s = _bm25s()
 
         if len(chunk_ids) != len(token_lists):
             raise ValueError("chunk_ids and token_lists differ in length")
@@ -90,7 +109,7 @@ class TermIndex:
 
     @classmethod
     def load(cls, directory: Path, mmap: bool = False) -> "TermIndex":
-        import bm25s
+        bm25s = _bm25s()
 
         try:
             config = BM25Config(**json.loads((directory / "config.json").read_text()))

@@ -69,6 +69,9 @@ class EncoderConfig:
     # "auto": bf16 matmuls where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.
     # bf16 embeds about 2x faster on such CPUs; cosine to fp32 vectors stays above 0.9999.
     precision: str = "auto"
+    # Precomputed passage vectors (indexer/embcache.py), used where chunk, text and encoder
+    # fingerprint match. Not recorded in the manifest: it only saves time.
+    cache: str | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in {"auto", "fp32", "bf16"}:
@@ -109,21 +112,74 @@ class DenseEncoder:
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         return int(get_dim())
 
+    @property
+    def window_tokens(self) -> int:
+        """Word pieces the encoder reads per input, without its [CLS]/[SEP]."""
+        return self.config.max_seq_length - 2
+
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Texts -> float32 array (len(texts), dimension), rows L2-normalised.
+
+        A text longer than the encoder reads (`max_seq_length` word pieces) is embedded in
+        overlapping windows (`token_windows`) and gets the normalised mean of the window
+        vectors, so its end still counts in dense search instead of being cut off."""
         self.warm_up()
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
 
+        pieces, owners = self._windows(list(texts))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             vectors = self._model.encode(
-                list(texts),
+                pieces,
                 batch_size=self.config.batch_size,
                 show_progress_bar=show_progress,
                 convert_to_numpy=True,
                 normalize_embeddings=True,
             )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(pieces) != len(texts):
+            pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            np.add.at(pooled, np.asarray(owners), vectors)
+            vectors = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _windows(self, texts: list[str]) -> tuple[list[str], list[int]]:
+        """(window texts, index of the text each came from); a short text is one window."""
+        tokenizer = self._model.tokenizer
+        limit = self.window_tokens
+        enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+                        verbose=False)
+        pieces: list[str] = []
+        owners: list[int] = []
+        for i, (text, offsets) in enumerate(zip(texts, enc["offset_mapping"])):
+            spans = token_windows(offsets, limit, overlap=limit // 4)
+            if len(spans) > 1:
+                log.debug("text %d: %d word pieces, embedded in %d windows", i, len(offsets), len(spans))
+            for start, end in spans:
+                pieces.append(text[start:end] if len(spans) > 1 else text)
+                owners.append(i)
+        return pieces, owners
+
+
+def token_windows(offsets: Sequence[tuple[int, int]], limit: int, overlap: int) -> list[tuple[int, int]]:
+    """Character spans of windows of at most `limit` tokens, consecutive windows sharing
+    `overlap` tokens, covering every token. `offsets` are (start, end) character offsets
+    of the tokens (a fast tokenizer's offset mapping). Pure; one span (0, end) when the
+    text fits. Raises ValueError when overlap >= limit."""
+    if not 0 <= overlap < limit:
+        raise ValueError(f"overlap must be in [0, {limit}), got {overlap}")
+    n = len(offsets)
+    if n <= limit:
+        return [(0, offsets[-1][1] if n else 0)]
+    spans = []
+    start = 0
+    while True:
+        end = min(start + limit, n)
+        spans.append((offsets[start][0], offsets[end - 1][1]))
+        if end == n:
+            return spans
+        start = end - overlap
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,20 @@ Decisions:
 - File-based ids are the path relative to the folder that was passed (POSIX separators),
   or the file name when a file was passed, so loading the same file again yields the same
   id and updates that document.
-- Text files must be UTF-8 (a BOM is accepted). There is no encoding guessing: latin-1
-  decodes any bytes, so a guess would silently garble text; the failure says how to
-  convert (`iconv`).
+- Text files must be UTF-8, or UTF-16/32 with a byte-order mark. There is no decoding by
+  guess: latin-1 decodes any bytes, so a guess would silently garble text; the failure
+  names the likely encoding (charset-normalizer) in the `iconv` command to convert.
 - Every title and text passes `normalize_text` here, once; all offsets later refer to it.
 - Documents whose text is empty after normalisation, duplicate doc ids (first one wins),
   hidden files and archive members that are not XML are reported in `skipped`.
 """
 from __future__ import annotations
 
+import codecs
+import functools
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import re
@@ -55,11 +58,14 @@ from store.types import Document
 log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "medquad", "pubmedqa", "squad", "text", "markdown", "html", "pdf")
+# A derived title (first line of a file) longer than this is a paragraph, not a heading.
 MAX_TITLE_CHARS = 200
 # Archive limits: a crafted .tar.gz (zip bomb) must not exhaust memory or disk.
 MAX_ARCHIVE_MEMBERS = 100_000
 MAX_ARCHIVE_MEMBER_BYTES = 50 * 1024 * 1024
 MAX_ARCHIVE_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+# One JSONL line is one document; the same cap as one archive member.
+MAX_JSONL_LINE_BYTES = MAX_ARCHIVE_MEMBER_BYTES
 MEDQUAD_LICENSE = "CC BY 4.0"
 PUBMEDQA_LICENSE = "MIT"
 
@@ -96,13 +102,15 @@ class LoadFailure:
 
 @dataclass(frozen=True)
 class Skipped:
-    """Something deliberately not loaded (empty answer, duplicate id, hidden file)."""
+    """Something deliberately not loaded (empty text, duplicate id, hidden file); `doc_id`
+    names the document when there is one, so reports can say which."""
 
     path: str
     reason: str
+    doc_id: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return f"{self.doc_id} ({self.path}): {self.reason}" if self.doc_id else f"{self.path}: {self.reason}"
 
 
 @dataclass
@@ -156,14 +164,15 @@ def load_documents(
             for item in _load_file(path, rel, format, source):
                 if isinstance(item, Document):
                     if item.doc_id in seen:
-                        report.skipped.append(Skipped(str(path), f"duplicate doc_id {item.doc_id!r} (first kept)"))
+                        report.skipped.append(Skipped(str(path), "duplicate id: an earlier document has it (first kept)",
+                                                      item.doc_id))
                     elif not item.text:
-                        report.skipped.append(Skipped(str(path), f"{item.doc_id}: empty text"))
+                        report.skipped.append(Skipped(str(path), "empty text", item.doc_id))
                     else:
                         seen.add(item.doc_id)
                         report.documents.append(item)
                 elif isinstance(item, LoadFailure):
-                    log.warning("%s", item)
+                    log.debug("%s", item)  # reported once, by whoever reads the report
                     report.failures.append(item)
                 else:
                     report.skipped.append(item)
@@ -243,16 +252,48 @@ def _load_file(path: Path, rel: str, format: str | None, source: str | None) -> 
 # Helpers
 
 
+# Byte-order marks say the encoding outright (longest first: UTF-32 LE starts like UTF-16 LE).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def read_utf8(path: Path) -> str:
+    """Text of a file: UTF-8, or any UTF with a byte-order mark (UTF-16 files written by
+    Windows tools carry one). Anything else raises LoaderError whose hint names the likely
+    encoding (charset-normalizer's guess) in an `iconv` command; nothing is decoded by guess."""
     data = path.read_bytes()
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise LoaderError(f"starts with a {codec.upper()} byte-order mark but is not valid {codec.upper()} "
+                                  f"(offset {exc.start})", "re-save the file as UTF-8") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LoaderError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-            f"convert it, e.g. `iconv -f latin1 -t utf-8 '{path}' > '{path.with_suffix('.utf8' + path.suffix)}'` "
-            "(use the file's real source encoding for -f)",
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", convert_hint(data, path)
         ) from None
+
+
+def convert_hint(data: bytes, path: Path | str) -> str:
+    """How to convert `data` to UTF-8, naming the encoding charset-normalizer finds most likely."""
+    guess = None
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[: 1 << 20]).best()
+        guess = best.encoding.upper().replace("_", "-") if best is not None else None
+    except ImportError:  # pragma: no cover - dependency
+        pass
+    path = Path(path)
+    out = path.with_suffix(".utf8" + path.suffix)
+    if guess and guess not in ("UTF-8", "ASCII"):
+        return (f"it looks like {guess}; convert it, e.g. `iconv -f {guess} -t UTF-8 '{path}' > '{out}'` "
+                "(check the result; use the real source encoding for -f if you know it)")
+    return (f"convert it to UTF-8 with the file's real source encoding, e.g. `iconv -f ENCODING -t UTF-8 '{path}' > '{out}'` "
+            "(`file -i` may tell the encoding)")
 
 
 def _read_json(path: Path) -> Any:
@@ -292,11 +333,30 @@ _JSONL_FIELDS = {"id", "doc_id", "title", "text", "url", "source", "license", "m
 
 
 def _load_jsonl(path: Path, source: str | None) -> Iterator[Item]:
+    """One Document per line. Like archives, a JSONL file (compressed or not) is read with
+    limits: a line over `MAX_JSONL_LINE_BYTES` or more than `MAX_ARCHIVE_TOTAL_BYTES`
+    decompressed ends the file with a failure naming the limit; the memory used is bounded
+    by one line whatever the file holds (a 2 MB .gz can inflate to one 2 GiB line)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     default_source = source or path.name.split(".")[0]
+    total = 0
     try:
         with opener(path, "rb") as fh:  # bytes, so a bad line does not end the file
-            for lineno, raw in enumerate(fh, start=1):
+            for lineno in itertools.count(1):
+                raw = fh.readline(MAX_JSONL_LINE_BYTES + 1)
+                if not raw:
+                    return
+                total += len(raw)
+                if len(raw) > MAX_JSONL_LINE_BYTES:
+                    yield LoadFailure(str(path), f"line {lineno} is longer than {MAX_JSONL_LINE_BYTES >> 20} MB "
+                                      "(the limit per document); the rest of the file was not read",
+                                      "split that document, or check that the file is JSONL (one object per line)",
+                                      lineno)
+                    return
+                if total > MAX_ARCHIVE_TOTAL_BYTES:
+                    yield LoadFailure(str(path), f"file unpacks to more than {MAX_ARCHIVE_TOTAL_BYTES >> 30} GB; "
+                                      "the rest of the file was not read", "split it into smaller files", lineno)
+                    return
                 if not raw.strip():
                     continue
                 yield _jsonl_record(raw, lineno, str(path), default_source)
@@ -308,7 +368,7 @@ def _jsonl_record(raw: bytes, lineno: int, path: str, default_source: str) -> It
     try:
         obj = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        return LoadFailure(path, "line is not UTF-8", "convert the file with `iconv -f latin1 -t utf-8`", lineno)
+        return LoadFailure(path, "line is not UTF-8", convert_hint(raw, path), lineno)
     except json.JSONDecodeError as exc:
         return LoadFailure(path, f"invalid JSON: {exc.msg} (column {exc.colno})", _ONE_OBJECT, lineno)
     if not isinstance(obj, dict):
@@ -418,7 +478,7 @@ def parse_medquad_xml(data: bytes, stem: str, origin: str) -> Iterator[Item]:
             meta.update({k: v for k, v in (("qtype", q.get("qtype")), ("qid", q.get("qid"))) if v})
         yield Document(
             doc_id=f"medquad:{collection}/{stem}_{pid}",
-            title=question[:MAX_TITLE_CHARS],
+            title=question,
             text=answer,
             url=url,
             source=f"MedQuAD/{collection}",
@@ -493,7 +553,7 @@ def parse_pubmedqa(data: Any, origin: str) -> Iterator[Item]:
                 meta[name] = _metadata_value(rec[key])
         yield Document(
             doc_id=f"pubmed:{pmid}",
-            title=normalize_title(str(rec.get("QUESTION") or ""))[:MAX_TITLE_CHARS],
+            title=normalize_title(str(rec.get("QUESTION") or "")),
             text=normalize_text("\n\n".join(paragraphs)),
             url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
             source="PubMedQA",
@@ -539,7 +599,7 @@ def parse_squad(data: Any, source: str, origin: str) -> Iterator[Item]:
             seen.add(doc_id)
             yield Document(
                 doc_id=doc_id,
-                title=title[:MAX_TITLE_CHARS],
+                title=title,
                 text=normalize_text(context),
                 source=source,
                 metadata={
@@ -557,23 +617,26 @@ def parse_squad(data: Any, source: str, origin: str) -> Iterator[Item]:
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
-def text_title(text: str, markdown: bool = False) -> str:
-    """First Markdown heading (if `markdown`) or first non-empty line, at most 200 chars."""
+def text_title(text: str, markdown: bool = False, fallback: str = "") -> str:
+    """A title derived from the text: the first Markdown heading (if `markdown`) or the first
+    non-empty line, as written. A first line longer than `MAX_TITLE_CHARS` is a paragraph,
+    not a heading: then `fallback` (the file name) is the title, never a cut sentence."""
     if markdown:
         m = _MD_HEADING.search(text)
         if m:
-            return normalize_title(m.group(1))[:MAX_TITLE_CHARS]
+            return normalize_title(m.group(1))
     for line in text.splitlines():
         if line.strip():
-            return normalize_title(line.lstrip("# "))[:MAX_TITLE_CHARS]
-    return ""
+            title = normalize_title(line.lstrip("# "))
+            return title if len(title) <= MAX_TITLE_CHARS else fallback
+    return fallback
 
 
 def _text_document(raw: str, rel: str, source: str | None, markdown: bool) -> Document:
     text = normalize_text(raw)
     return Document(
         doc_id="file:" + rel,
-        title=text_title(text, markdown),
+        title=text_title(text, markdown, fallback=Path(rel).name),
         text=text,
         source=source or "local",
         metadata={"path": rel, "format": "markdown" if markdown else "text"},
@@ -630,13 +693,13 @@ def html_to_text(html: str) -> tuple[str, str]:
     text = normalize_text(raw)
     if not title:
         title = text_title(text)
-    return normalize_title(title)[:MAX_TITLE_CHARS], text
+    return normalize_title(title), text
 
 
 def html_document(raw: str, rel: str, source: str) -> Document:
     title, text = html_to_text(raw)
     return Document(
-        doc_id="file:" + rel, title=title, text=text, source=source, metadata={"path": rel, "format": "html"}
+        doc_id="file:" + rel, title=title or Path(rel).name, text=text, source=source, metadata={"path": rel, "format": "html"}
     )
 
 
@@ -646,50 +709,96 @@ def html_document(raw: str, rel: str, source: str) -> Document:
 _BULLET = re.compile(r"^(?:[-*\u2022\u25aa\u25cf\u2023\u2043]|\d{1,3}[.)]|[a-z][.)])\s")
 
 
-def clean_pdf_text(pages: Sequence[str]) -> str:
+# Typographic ligatures are a PDF font artefact (the glyph, not the spelling): expanded.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+@functools.lru_cache(maxsize=1)
+def corpus_vocabulary() -> frozenset[str]:
+    """Lower-cased words and hyphenated compounds of the bundled MedQuAD corpus (about
+    30,000; read once per process, ~1 s), the reference for line-end hyphens in PDFs."""
+    path = Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.jsonl.gz"
+    words: set[str] = set()
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                words.update(_WORD.findall(json.loads(line).get("text", "").lower()))
+    except (OSError, ValueError) as exc:
+        log.info("no corpus vocabulary for PDF hyphens (%s): only the document's own words are used", exc)
+    return frozenset(words)
+
+
+def _join_hyphenated(head: str, tail: str, known: frozenset[str] | set[str]) -> str:
+    """`head` ends in "-" at a line end, `tail` is the next line. The hyphen is removed only
+    when the joined word is known as one word and the hyphenated form is not known."""
+    m_head = re.search(r"([^\W\d_]+)-$", head)
+    m_tail = re.match(r"[^\W\d_]+", tail)
+    if m_head and m_tail:
+        joined = (m_head.group(1) + m_tail.group(0)).lower()
+        hyphenated = f"{m_head.group(1)}-{m_tail.group(0)}".lower()
+        if joined in known and hyphenated not in known:
+            return head[:-1] + tail
+    return head + tail
+
+
+def clean_pdf_text(pages: Sequence[str], vocabulary: frozenset[str] | None = None) -> str:
     """Join PDF page texts into paragraphs.
 
-    - A line ending in "<lowercase letter>-" followed by a line starting with a lowercase
-      letter is a hyphenated word: joined without the hyphen (hyper-/tension ->
-      hypertension). If the next line starts with a digit or capital, the hyphen is real
-      and kept, joined without a space (COVID-/19 -> COVID-19, SARS-/CoV-2).
+    - A line ending in "<letter>-" is joined to the next line without a space. The hyphen
+      is dropped only when the joined word is a known word and the hyphenated form is not
+      ("hyper-/tension" -> "hypertension"); known = the document's own words plus
+      `vocabulary` (default: `corpus_vocabulary()`). Otherwise it stays
+      ("anti-/inflammatory", "COVID-/19", "SARS-/CoV-2"): a kept hyphen reads correctly,
+      a wrongly dropped one changes the word.
     - Other wrapped lines are joined with a space. A blank line, a bullet/numbered item,
-      or a short line ending a sentence (under 60% of the page's longest line) ends a
-      paragraph.
-    - Pages are separated by a paragraph break.
+      a short line ending a sentence (under 60% of the page's longest line), or a short
+      first line of a paragraph without end punctuation followed by a capitalised line (a
+      heading) ends a paragraph.
+    - Ligature glyphs (ﬁ, ﬂ, ...) are spelled out; pages are separated by a paragraph break.
     """
+    page_lines = [[ln.strip() for ln in normalize_text(page.translate(_LIGATURES)).split("\n")] for page in pages]
+    known: set[str] | None = None  # built only when a line-end hyphen needs it
     out_pages: list[str] = []
-    for page in pages:
-        lines = [ln.strip() for ln in normalize_text(page).split("\n")]
+    for lines in page_lines:
         width = max((len(ln) for ln in lines), default=0)
         paragraphs: list[str] = []
         current = ""
+        previous = ""
         for line in lines:
             if not line:
                 if current:
                     paragraphs.append(current)
-                current = ""
+                current = previous = ""
                 continue
-            if current and _BULLET.match(line):
+            if current and (_BULLET.match(line) or (current == previous and _is_heading(previous, line, width))):
                 paragraphs.append(current)
                 current = ""
             if not current:
                 current = line
             elif current.endswith("-") and len(current) >= 2 and current[-2].isalpha():
-                if current[-2].islower() and line[0].islower():
-                    current = current[:-1] + line
-                else:
-                    current = current + line
+                if known is None:
+                    known = {w for ls in page_lines for ln in ls for w in _WORD.findall(ln.lower())}
+                    known |= corpus_vocabulary() if vocabulary is None else vocabulary
+                current = _join_hyphenated(current, line, known)
             else:
                 current = current + " " + line
+            previous = line
             if line[-1] in ".!?:" and len(line) < 0.6 * width:
                 paragraphs.append(current)
-                current = ""
+                current = previous = ""
         if current:
             paragraphs.append(current)
         if paragraphs:
             out_pages.append("\n\n".join(paragraphs))
     return normalize_text("\n\n".join(out_pages))
+
+
+def _is_heading(previous: str, line: str, width: int) -> bool:
+    """`previous` (a line that began a paragraph) was a heading: short, no end punctuation
+    or hyphen, and `line` starts with a capital."""
+    return bool(previous) and len(previous) < 0.6 * width and previous[-1].isalnum() and line[0].isupper()
 
 
 def _pdf_document(path: Path, rel: str, source: str | None) -> Document:
@@ -719,7 +828,7 @@ def _pdf_document(path: Path, rel: str, source: str | None) -> Document:
         )
     return Document(
         doc_id="file:" + rel,
-        title=normalize_title(str(meta_title))[:MAX_TITLE_CHARS] or text_title(text),
+        title=normalize_title(str(meta_title)) or text_title(text, fallback=Path(rel).name),
         text=text,
         source=source or "local",
         metadata={"path": rel, "format": "pdf", "pages": len(pages)},

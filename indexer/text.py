@@ -1,27 +1,19 @@
-"""Character-level normalisation of biomedical text.
+"""Character-level normalisation of biomedical text: what is stored and shown, and what is matched.
 
-Every document text is normalised exactly once, when it is loaded, and every offset
-(passages, answer spans) refers to the normalised text. Normalisation therefore must be
-idempotent: `normalize_text(normalize_text(x)) == normalize_text(x)`.
+Two levels, kept apart on purpose:
 
-What it does, in order:
+* **Stored and shown** (`normalize_text`, `normalize_title`): the text *as written*. Only
+  Unicode NFC (canonical composition: "e" + combining acute == "é", no change a reader can
+  see), line-break variants -> "\n", control characters and invisible zero-width
+  characters / soft hyphens removed, and whitespace layout (runs of spaces and tabs become
+  one space, lines stripped, at most one blank line). Superscripts, dashes, quotes, micro
+  signs and full-width forms are kept: "10 × 10⁹/L" must never be shown as "10 × 109/L".
+  Every offset (passages, answer spans) refers to this text. Idempotent.
+* **Matched** (`unify_characters`, used by the BM25 tokenizer on passages and queries
+  alike): NFKC plus dash and quote unification, so "IL‐6" and "IL-6", "’" and "'", "µg"
+  and "μg" give the same tokens. This folding never reaches stored text.
 
-1. Quote and dash variants are unified *before* NFKC, because NFKC would turn the double
-   prime ″ into two primes ′′ (which would then become '' instead of ").
-2. Unicode NFKC: full-width forms, ligatures (ﬁ -> fi), non-breaking spaces, the micro sign
-   µ -> Greek μ, superscript digits (m² -> m2).
-3. Dash variants (‐ ‑ ‒ – — ― − ⁃ ﹣ －) become "-". An en/em dash between spaces also
-   becomes "-": the tokenizer only joins tokens on a hyphen *without* spaces, so
-   "5 – 10" stays three tokens while "IL‐6" becomes the compound "IL-6".
-4. Quote variants: ‘ ’ ‚ ‛ ′ -> ' and “ ” „ ‟ ″ -> ".
-5. Control characters are removed except \\n and \\t; zero-width characters and the soft
-   hyphen (U+00AD, invisible in rendered text) are removed too. \\r\\n, \\r and the
-   Unicode line/paragraph separators become \\n.
-6. Whitespace: runs of spaces/tabs become one space, each line is stripped, runs of blank
-   lines become one blank line (a paragraph break), and the text is stripped.
-
-Case and Greek letters are kept (β stays β): the reader needs them and the tokenizer
-decides what to fold.
+Decision record: docs/decisions.md ("text as written").
 """
 from __future__ import annotations
 
@@ -43,16 +35,20 @@ _CHAR_TABLE.update({ord("\r"): "\n", 0x2028: "\n", 0x2029: "\n\n", 0x0085: "\n",
 # Invisible characters that would otherwise split or glue words unpredictably.
 _CHAR_TABLE.update({c: None for c in (0x00AD, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)})
 
+# What stored text loses: line-break variants and invisible characters, nothing visible.
+_LAYOUT_TABLE = {k: v for k, v in _CHAR_TABLE.items() if v is None or "\n" in v}
+
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _SPACES = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def unify_characters(text: str) -> str:
-    """Steps 1-5 without the whitespace layout: NFKC plus dash/quote/control cleanup.
+    """Matching fold: NFKC plus dash/quote/control cleanup (no whitespace layout).
 
-    The tokenizer uses this on raw queries so a query typed with "–" or "’" produces the
-    same tokens as the normalised corpus. Never changes the number of lines.
+    Order matters: quote and dash variants are unified *before* NFKC, because NFKC would
+    turn the double prime ″ into two primes ′′. Used by the tokenizer on passages and
+    queries, never on stored text. Never changes the number of lines.
     """
     if not text:
         return ""
@@ -65,8 +61,12 @@ def unify_characters(text: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """Normalise document text (see the module docstring). Idempotent; keeps case and Greek."""
-    text = unify_characters(text)
+    """Document text as written: NFC, line breaks, invisible characters and whitespace layout
+    only (see the module docstring). Idempotent; keeps case, Greek, superscripts, dashes."""
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n").translate(_LAYOUT_TABLE)
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
     if not text:
         return ""
     text = _SPACES.sub(" ", text)

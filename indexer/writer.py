@@ -35,6 +35,7 @@ from indexer.backend import StoreBackedBackend, backend_kind, check_dimension, m
 from indexer.bm25 import BM25Config
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
 from indexer.dense import DenseEncoder, EncoderConfig, FaissConfig, resolve_encoder_path
+from indexer.embcache import EmbeddingCache, embed_with_cache, encoder_fingerprint
 from indexer.errors import EmptyCorpusError, IndexerError
 from indexer.loaders import LoadReport, load_documents
 from indexer.milvus import MilvusConfig
@@ -106,7 +107,10 @@ class ChangeReport:
     removed: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     failures: tuple[Any, ...] = ()
+    skipped: tuple[Any, ...] = ()  # loaders.Skipped: documents deliberately not indexed, with the reason
     chunks_embedded: int = 0
+    chunks_from_cache: int = 0  # of chunks_embedded, vectors loaded precomputed (embcache)
+    embed_seconds: float = 0.0  # embedding time alone, without model loading
     documents: int = 0
     chunks: int = 0
     seconds: float = 0.0
@@ -116,8 +120,8 @@ class ChangeReport:
         parts = [f"{self.action}:"]
         if self.action != "remove":
             parts.append(
-                f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged "
-                f"(skipped), {len(self.failures)} failed;"
+                f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+                f"{len(self.skipped)} skipped, {len(self.failures)} failed;"
             )
         else:
             parts.append(f"{len(self.removed)} removed, {len(self.missing)} not found;")
@@ -142,12 +146,17 @@ class IndexWriter:
         self._annotator: Annotator | None = None
         self._token_spans: Callable[[str], list[tuple[int, int]]] | None = None
         self._dim: int | None = None  # from the manifest when changing an index, else from the encoder
+        self._stats = {"from_cache": 0, "embed_seconds": 0.0}
 
     # -- public ------------------------------------------------------------
-    def build(self, sources: Sequence[str | Path], format: str | None = None) -> ChangeReport:
-        """Build a fresh index from sources; replaces whatever the directory served."""
+    def build(self, sources: Sequence[str | Path], format: str | None = None,
+              transform: Callable[[Document], Document] | None = None) -> ChangeReport:
+        """Build a fresh index from sources; replaces whatever the directory served.
+        `transform` (e.g. de-identification) is applied to every document first, as in `add`."""
         report = self._load(sources, format)
         docs = _dedupe(report.documents)
+        if transform is not None:
+            docs = [transform(d) for d in docs]
         if not docs:
             raise EmptyCorpusError(
                 "no documents to index: "
@@ -186,7 +195,10 @@ class IndexWriter:
                 action="build",
                 added=tuple(d.doc_id for d in docs),
                 failures=tuple(report.failures),
+                skipped=tuple(report.skipped),
                 chunks_embedded=len(passages),
+                chunks_from_cache=self._stats["from_cache"],
+                embed_seconds=self._stats["embed_seconds"],
                 documents=manifest["counts"]["documents"],
                 chunks=manifest["counts"]["chunks"],
                 seconds=time.perf_counter() - start,
@@ -212,6 +224,7 @@ class IndexWriter:
             if not new and not changed:
                 return ChangeReport(
                     action="add", unchanged=tuple(d.doc_id for d in unchanged), failures=tuple(report.failures),
+                    skipped=tuple(report.skipped),
                     documents=manifest["counts"]["documents"], chunks=manifest["counts"]["chunks"],
                     seconds=time.perf_counter() - start, manifest=manifest,
                 )
@@ -243,7 +256,10 @@ class IndexWriter:
                 updated=tuple(d.doc_id for d in changed),
                 unchanged=tuple(d.doc_id for d in unchanged),
                 failures=tuple(report.failures),
+                skipped=tuple(report.skipped),
                 chunks_embedded=len(added_ids),
+                chunks_from_cache=self._stats["from_cache"],
+                embed_seconds=self._stats["embed_seconds"],
                 documents=new_manifest["counts"]["documents"],
                 chunks=new_manifest["counts"]["chunks"],
                 seconds=time.perf_counter() - start,
@@ -291,10 +307,7 @@ class IndexWriter:
                 f"source not found: {', '.join(missing)}",
                 "check the path; sources are files or folders of documents",
             )
-        report = load_documents(list(sources), format=format)
-        for failure in report.failures:
-            log.warning("skipped %s", failure)
-        return report
+        return load_documents(list(sources), format=format)
 
     def _encoder_ready(self) -> DenseEncoder:
         if self._encoder is None:
@@ -321,18 +334,29 @@ class IndexWriter:
         if not passages:
             return
         encoder = self._encoder_ready() if done is None else None
+        cache = self._embedding_cache() if done is None else None
+        start = time.perf_counter()  # after model loading: the rate reported is embedding only
         batch = 2048
         bar = tqdm(total=len(passages), desc="embed", unit="chunk", disable=not self.show_progress)
         for i in range(0, len(passages), batch):
             part = passages[i : i + batch]
-            if encoder is None:
+            if encoder is None:  # computed on Ray
                 vectors = np.stack([done.vectors[p.chunk_id] for p in part])
             else:
-                vectors = encoder.encode([embedding_text(p) for p in part])
+                vectors, hits = embed_with_cache(encoder, [p.chunk_id for p in part],
+                                                 [embedding_text(p) for p in part], cache)
+                self._stats["from_cache"] += hits
             check_dimension(vectors, backend.dimension)
             backend.add(part, vectors)
             bar.update(len(part))
         bar.close()
+        self._stats["embed_seconds"] += time.perf_counter() - start
+
+    def _embedding_cache(self) -> EmbeddingCache | None:
+        path = self.config.encoder.cache
+        if not path or not Path(path).is_file():
+            return None
+        return EmbeddingCache.load(Path(path), encoder_fingerprint(self.config.encoder))
 
     def _annotate_into(self, backend: StoreBackedBackend, docs: Sequence[Document], passages: Sequence[Passage],
                        done: Any = None) -> None:

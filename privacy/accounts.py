@@ -178,7 +178,8 @@ class AccountStore:
                 row.failed_attempts, row.locked_until, row.last_login = 0, None, now
                 outcome, detail = _user(row), ""
         if outcome is None:
-            self.audit.record("failed_login", user=username if row is not None else None, detail=detail)
+            # Every detail above is composed here from counts and timestamps, never from input.
+            self.audit.record("failed_login", user=username if row is not None else None, detail=detail, generated=True)
         else:
             self.audit.record("login", user=username)
         return outcome

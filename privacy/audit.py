@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# "refused": an attempt the user's role or session did not allow (detail: "<action>: <reason>");
+# audit controls record access attempts, allowed or refused (HIPAA 164.312(b)).
 ACTIONS = frozenset({
     "ask", "search", "upload", "remove", "login", "failed_login", "user_add", "user_remove", "role_change", "export",
+    "refused",
 })
 EXPORT_FORMATS = ("csv", "jsonl")
 _APPEND_ONLY = "audit_log is append-only"
@@ -115,11 +118,16 @@ class AuditLog:
         return self._scrubber.scrub(text)
 
     def record(self, action: str, user: str | None = None, detail: str = "",
-               doc_ids: Sequence[str] = ()) -> AuditEntry:
-        """Append one entry; `detail` (the question, a reason) is scrubbed before it is stored."""
+               doc_ids: Sequence[str] = (), generated: bool = False) -> AuditEntry:
+        """Append one entry; `detail` (the question, a reason) is scrubbed before it is stored.
+
+        `generated=True`: the detail is text clinqa composed itself from no user input
+        (e.g. "wrong password (5/5); locked until 2026-03-01T14:05:00+00:00"); it is stored
+        as is, because scrubbing would mask the system's own timestamps as PHI dates."""
         if action not in ACTIONS:
             raise PrivacyError(f"unknown audit action {action!r}", f"use one of {', '.join(sorted(ACTIONS))}")
-        row = AuditRow(at=self._clock(), username=user, action=action, detail=self._scrub(detail),
+        row = AuditRow(at=self._clock(), username=user, action=action,
+                       detail=detail if generated else self._scrub(detail),
                        doc_ids=[str(d) for d in doc_ids])
         with self.db.session() as s, s.begin():
             s.add(row)

@@ -8,7 +8,7 @@ present) is the identifier itself, so "MRN: 00123456" scrubs to "MRN: <MRN>".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -24,10 +24,13 @@ class Rule:
 class RuleRecognizer(EntityRecognizer):
     """One entity type, several regular expressions, each with a fixed score."""
 
-    def __init__(self, entity: str, rules: Iterable[Rule], reject: re.Pattern[str] | None = None) -> None:
+    def __init__(self, entity: str, rules: Iterable[Rule], reject: re.Pattern[str] | None = None,
+                 veto: "Callable[[str, int, int], bool] | None" = None) -> None:
         self.rules = tuple(rules)
         # Matches (of the `phi` text) that look right but are known non-identifiers.
         self.reject = reject
+        # Context-aware rejection: veto(text, start, end) is True for a non-identifier.
+        self.veto = veto
         super().__init__(supported_entities=[entity], name=f"clinqa_{entity.lower()}", supported_language="en")
 
     def load(self) -> None:  # patterns are compiled at import; nothing to load
@@ -40,6 +43,8 @@ class RuleRecognizer(EntityRecognizer):
             for m in rule.pattern.finditer(text):
                 start, end = m.span("phi") if "phi" in rule.pattern.groupindex else m.span()
                 if start == end or (self.reject is not None and self.reject.fullmatch(text[start:end])):
+                    continue
+                if self.veto is not None and self.veto(text, start, end):
                     continue
                 results.append(RecognizerResult(entity, start, end, rule.score))
         return results
@@ -55,8 +60,17 @@ _MRN_CUE = (
     r"|rec(?:ord)?\s*(?:no|num|number|#)\.?|chart(?:\s*(?:no|num|number|#|id))?\.?|(?:patient|pt)\s*(?:id|#)"
     r"|acct|account\s*(?:no|num|number|#)?\.?)"
 )
+# Other labelled record numbers HIPAA lists (health plan, account, licence, device numbers).
+_ID_CUE = (
+    r"(?:NHS\s*(?:no|num|number|#)\.?|(?:health\s*plan|insurance|member|beneficiary|policy|subscriber|group)\s*"
+    r"(?:id|no|num|number|#)\.?|(?:encounter|visit|admission|accession|specimen|case)\s*(?:id|no|num|number|#)\.?"
+    r"|(?:licen[cs]e|certificate|device|serial)\s*(?:id|no|num|number|#)\.?)"
+)
+# The identifier after a label: letters then at least 6 digits, which may be grouped by
+# "-", ".", "/" or single spaces ("0048-2913", "943 476 5919", "AB-123-456").
+_LABELLED_ID = r"[A-Z]{0,3}[-#]?(?=(?:[-./ ]?\d){6,16}(?![\d]))\d+(?:[-./ ]\d+){0,4}"
 MRN_RULES = [
-    _r(rf"\b{_MRN_CUE}\s*(?:is|was|[:#=]|-)?\s*#?\s*(?P<phi>[A-Z]{{0,3}}-?\d{{6,10}})\b", 0.9, re.I),
+    _r(rf"\b(?:{_MRN_CUE}|{_ID_CUE})\s*(?:is|was|[:#=]|-)?\s*#?\s*(?P<phi>{_LABELLED_ID})\b", 0.9, re.I),
 ]
 
 # -- dates -------------------------------------------------------------------------
@@ -71,20 +85,34 @@ _YEAR4 = r"(?:1[89]\d\d|20\d\d)"
 _ORD = r"(?:st|nd|rd|th)?"
 # Not inside a longer number/date/version ("1.2.10", "12/03/2020/5"); a sentence's full stop may follow.
 _NB = r"(?<![\d/-])(?<!\d\.)"
-_NA = r"(?![\d/-]|\.\d)"
+# Numbers followed by a dose, rate or count unit are a schedule or a range, not a date:
+# "4-8-12 units", "2/3/10 mg", "5-10-15 mL".
+_DOSE_UNIT = (
+    r"(?:units?|u|iu|mg|mcg|µg|μg|ug|g|kg|ng|mmol|meq|ml|mls|l|cc|tabs?|tablets?|caps?|capsules?|puffs?|drops?"
+    r"|gtts?|sprays?|doses?|sachets?|patch(?:es)?|times|x|hours?|hrs?|h|minutes?|mins?|days?|weeks?|wks?|months?"
+    r"|mmhg|bpm|%|mg/kg|mcg/kg|units/kg|ml/h|mg/h)"
+)
+_NOT_DOSE = rf"(?!\s*(?i:{_DOSE_UNIT})(?![A-Za-z]))"
+_NA = rf"(?![\d/-]|\.\d){_NOT_DOSE}"
 DATE_RULES = [
     # 03/14/1952, 3-14-52, 14/03/1952 (day first): two small numbers and a year; the year
     # is required so blood pressures (120/80) and fractions (1/2) are not dates.
     _r(rf"{_NB}\d{{1,2}}([/-])\d{{1,2}}\1(?:{_YEAR4}|\d\d){_NA}", 0.85),
     _r(rf"{_NB}\d{{1,2}}\.\d{{1,2}}\.{_YEAR4}{_NA}", 0.8),
-    # 1952-03-14, 1952/03/14, 1952.03.14
-    _r(rf"{_NB}{_YEAR4}([/.-]){_NUM_MONTH}\1{_DAY}{_NA}", 0.85),
+    # 1952-03-14, 1952/03/14, 1952.03.14, and ISO 8601 with a time (2021-03-04T10:00Z)
+    _r(rf"{_NB}{_YEAR4}([/.-]){_NUM_MONTH}\1{_DAY}(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?{_NA}", 0.85),
     # March 14, 1952 / Mar. 14th 1952 / March 14 (no year: still a date tied to an event)
     _r(rf"\b{_MONTH}\s+{_DAY}{_ORD}(?:,?\s+{_YEAR4})?\b", 0.8),
     # 14 Mar 1952 / 14th of March, 1952 / 14-Mar-1952 / 14Mar1952
     _r(rf"\b{_DAY}{_ORD}[\s-]?(?:of\s+)?{_MONTH}(?:[\s,-]+(?:{_YEAR4}|\d\d))?\b", 0.8),
     # March 1952 / Mar-1952: month and year identify less, but HIPAA still counts them.
-    _r(rf"\b{_MONTH}[\s,-]+{_YEAR4}\b", 0.7),
+    _r(rf"\b{_MONTH}[\s,-]+(?:of\s+)?{_YEAR4}\b", 0.7),
+    # Mar '21 / March of 2021 / 14.03.21 (day-first with a two-digit year, European notes)
+    _r(rf"\b{_MONTH}\s*['’]\d\d\b", 0.7),
+    _r(rf"{_NB}(?:0[1-9]|[12]\d|3[01])\.(?:0[1-9]|1[0-2])\.\d\d{_NA}", 0.75),
+    # 03/2021, 3-2021 (month and year: "last colonoscopy 03/2021"); 2021-03 (ISO month)
+    _r(rf"{_NB}{_NUM_MONTH}[/-]{_YEAR4}{_NA}", 0.75),
+    _r(rf"{_NB}{_YEAR4}-(?:0[1-9]|1[0-2]){_NA}", 0.6),
     # DOB 031452 / DOB: 19520314 (compact dates only when a birth-date cue says so)
     _r(r"\b(?:DOB|D\.O\.B\.|date\s+of\s+birth|birth\s*date|born(?:\s+on)?)\s*[:\-]?\s*(?P<phi>\d{6}|\d{8})\b", 0.85, re.I),
 ]
@@ -194,6 +222,82 @@ _NOT_NAMES = (
 )
 PERSON_REJECT = re.compile(rf"(?i:(?:{_NOT_NAMES})(?:[ \t]+(?:{_NOT_NAMES}))*)")
 
+# -- medical lexicon: eponyms and disease heads veto PERSON ------------------------------------------
+# Head nouns that make a capitalised word before them a disease name ("Hodgkin lymphoma",
+# "Graves disease"). Only nouns that do not follow a person's name in ordinary notes.
+DISEASE_HEADS = frozenset("""
+    disease diseases syndrome syndromes disorder lymphoma lymphomas sarcoma sarcomas carcinoma tumor tumour palsy
+    anemia anaemia anomaly encephalopathy encephalitis dystrophy ataxia chorea neuralgia neuroma thyroiditis
+    arteritis contracture leukemia leukaemia myopathy neuropathy dementia deformity lupus angina esophagus
+    oesophagus ulcer fever
+""".split())
+# Heads that also follow names ("Smith cell phone", "Jones test results"): they veto only
+# eponyms ("Babinski sign", "Whipple procedure", "Reed-Sternberg cells").
+EPONYM_HEADS = DISEASE_HEADS | frozenset("""
+    sign signs reflex reflexes phenomenon test maneuver manoeuvre virus fracture node nodes cell cells procedure
+    operation classification criteria score scale triad body bodies cyst hernia pouch diverticulum lesion aneurysm
+    malformation infection colitis ileitis duct canal gland glands effect law technique stain nodule nodules
+""".split())
+# Eponyms of common diseases. Alone they may be surnames ("Patient: Wilson"), so a match of
+# eponyms only is vetoed when written as a possessive ("Crohn's", "Alzheimer's"), or when a
+# disease head follows (handled by DISEASE_HEADS).
+EPONYMS = frozenset("""
+    addison alzheimer asperger barrett basedow behcet bell bright buerger burkitt chagas charcot crohn cushing
+    creutzfeldt jakob down duchenne dupuytren ehlers danlos ewing fabry gaucher graves guillain barre hashimoto
+    hirschsprung hodgkin huntington kaposi kawasaki klinefelter korsakoff legionnaires lyme marfan meniere menière
+    niemann paget parkinson peyronie pick raynaud reiter sjogren sjögren still tay sachs tourette turner wegener
+    wernicke whipple wilms wilson zollinger ellison kahler conn osgood schlatter perthes sturge weber hippel lindau
+    recklinghausen friedreich gehrig lou bechterew kienbock kienböck scheuermann tietze waldenstrom waldenström
+    takayasu horner budd chiari noonan prader willi angelman rett gilbert alport bartter cohn dressler kussmaul
+    mallory weiss reye hunter hurler sanfilippo morquio pompe tangier wolff babinski murphy mcburney kernig brudzinski
+""".split())
+# Eponyms that are also common surnames or words ("Patient: Turner's chart"): only a disease
+# or sign head after them makes them a disease name, never a possessive alone or the NER.
+SURNAME_EPONYMS = frozenset("""
+    wilson turner bell still down pick hunter murphy gilbert weber weiss barrett graves bright horner noonan
+    mallory ellison conn cohn wolff reiter budd whipple kahler dressler paget lou
+""".split())
+_POSSESSIVE = re.compile(r"['’]s?$")
+_NEXT = re.compile(r"(?:['’]s?)?[ \t]+([A-Za-z]+)(?:[ \t]+([A-Za-z]+))?")
+
+
+_TITLE_BEFORE = re.compile(rf"\b{_TITLE}[ \t]*$")
+
+
+def after_title(text: str, start: int) -> bool:
+    """An honorific ("Dr.", "Mrs") right before `start`: what follows is a person's name,
+    even an eponym ("Dr. Parkinson")."""
+    return bool(_TITLE_BEFORE.search(text, max(0, start - 12), start))
+
+
+def medical_name_veto(text: str, start: int, end: int) -> bool:
+    """True when the PERSON candidate text[start:end] is part of a disease or sign name, so
+    it must not be masked (nor warned about):
+
+    - one of its words is a disease head ("Graves Disease"), or a disease head follows it
+      directly ("Hodgkin lymphoma", "Parkinson's disease");
+    - it is made of eponyms only (`EPONYMS`) and is a possessive ("history of Crohn's") or
+      is followed, within two words, by a disease or sign head ("Babinski sign",
+      "Burkitt cell lymphoma").
+    A plain surname that is also an eponym ("Patient: Wilson", "Dr. Parkinson's clinic")
+    stays a name."""
+    words = re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)?['’]?", text[start:end])
+    bare = [_POSSESSIVE.sub("", w).lower() for w in words]
+    if not bare:
+        return False
+    if any(w in DISEASE_HEADS for w in bare):
+        return True
+    m = _NEXT.match(text, end)
+    following = [w.lower() for w in (m.groups() if m else ()) if w]
+    if following and following[0] in DISEASE_HEADS:
+        return True
+    if not all(w in EPONYMS for w in bare) or after_title(text, start):
+        return False
+    if any(w in EPONYM_HEADS for w in following):
+        return True
+    possessive = bool(_POSSESSIVE.search(words[-1])) or text[end:end + 1] in ("'", "’")
+    return possessive and not any(w in SURNAME_EPONYMS for w in bare)
+
 
 def clinical_recognizers() -> list[RuleRecognizer]:
     """The clinqa recognizers, one per entity type (entity names are the placeholder names)."""
@@ -204,5 +308,5 @@ def clinical_recognizers() -> list[RuleRecognizer]:
         RuleRecognizer("SSN", SSN_RULES),
         RuleRecognizer("ADDRESS", ADDRESS_RULES),
         RuleRecognizer("AGE", AGE_RULES),
-        RuleRecognizer("PERSON", PERSON_RULES, reject=PERSON_REJECT),
+        RuleRecognizer("PERSON", PERSON_RULES, reject=PERSON_REJECT, veto=medical_name_veto),
     ]

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,12 +72,18 @@ class ScrubConfig:
     propagate: once an identifier is found, every other whole-token occurrence of the same
         string in the text is scrubbed too ("Pt John Smith ... Smith tolerated it").
     placeholder: format string with `{entity}`.
+    medical_ner: a PERSON candidate inside a disease/chemical mention found by the shipped
+        NER model (models/ner, BC5CDR) is dropped ("Mother: Hodgkin lymphoma"), on top of
+        the eponym/disease-head lexicon in privacy/recognizers.py. The model loads on the
+        first text that has a PERSON candidate; without a shipped model only the lexicon
+        applies.
     """
 
     score_threshold: float = 0.4
     entities: tuple[str, ...] = ENTITY_TYPES
     propagate: bool = True
     placeholder: str = "<{entity}>"
+    medical_ner: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score_threshold <= 1.0:
@@ -93,10 +100,15 @@ class ScrubConfig:
 class Scrubber:
     """Finds identifiers (`find`) and replaces them with typed placeholders (`scrub`)."""
 
-    def __init__(self, config: ScrubConfig | None = None) -> None:
+    def __init__(self, config: ScrubConfig | None = None,
+                 medical_spans: Callable[[str], list[tuple[int, int]]] | None = None) -> None:
+        """`medical_spans(text)`: (start, end) of disease/chemical mentions; default: the
+        shipped NER model when `config.medical_ner` (see ScrubConfig)."""
         self.config = config or ScrubConfig()
         self._analyzer: Any = None
         self._lock = threading.Lock()
+        self._medical_spans = medical_spans
+        self._ner: Any = None
 
     def warm_up(self) -> None:
         """Import Presidio and build the analyzer (a few seconds, once)."""
@@ -116,6 +128,9 @@ class Scrubber:
             entity = _FROM_PRESIDIO.get(r.entity_type, r.entity_type)
             if entity in wanted and (entity != "URL" or _plausible_url(text[r.start:r.end])):
                 raw.append(_align(text, r.start, r.end) + (entity, float(r.score)))
+        if self.config.medical_ner and any(t == "PERSON" for _, _, t, _ in raw):
+            medical = self._medical(text)
+            raw = [r for r in raw if r[2] != "PERSON" or not _inside_medical(text, r[0], r[1], medical)]
         spans = _merge(raw)
         # Propagation can create new overlaps (and a merged span is a new string to look for),
         # so repeat until nothing changes; two rounds suffice in practice.
@@ -127,6 +142,24 @@ class Scrubber:
                 break
             spans = grown
         return [PhiSpan(s, e, t, sc, text[s:e]) for s, e, t, sc in spans]
+
+    def _medical(self, text: str) -> list[tuple[int, int]]:
+        if self._medical_spans is not None:
+            return self._medical_spans(text)
+        with self._lock:
+            if self._ner is None:
+                from tasks.shipped import shipped_ner
+
+                path = shipped_ner()
+                if path is None:
+                    self._ner = False
+                else:
+                    from tasks.ner import NerTagger
+
+                    self._ner = NerTagger(path, threads=1)
+            if self._ner is False:
+                return []
+            return [(m.start, m.end) for m in self._ner.tag([text])[0]]
 
     def scrub(self, text: str) -> str:
         return self.scrub_with_spans(text)[0]
@@ -172,6 +205,29 @@ def _build_analyzer() -> Any:
         registry.add_recognizer(recognizer)
     log.debug("PHI analyzer ready: %d recognizers", len(registry.recognizers))
     return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=["en"])
+
+
+def _inside_medical(text: str, start: int, end: int, medical: list[tuple[int, int]]) -> bool:
+    """The PERSON candidate [start, end) is part of a longer disease/chemical mention
+    ("Hodgkin" in "Hodgkin lymphoma"), or a mention equal to it is an eponym that is not a
+    common surname ("Tourette"; "Turner" stays a name) and not after an honorific ("Dr.
+    Parkinson" stays a name).
+    A mention exactly equal to a non-eponym candidate is not trusted: a tagger that calls a
+    patient's name a disease must not unmask it."""
+    from privacy.recognizers import EPONYM_HEADS, EPONYMS, SURNAME_EPONYMS, after_title
+
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", text[start:end])]
+    eponym = all(w in EPONYMS and w not in SURNAME_EPONYMS for w in words) and not after_title(text, start)
+    for ms, me in medical:
+        if ms <= start and end <= me and (me - ms) > (end - start) and "\n" not in text[ms:me]:
+            # What the mention adds must read as medical: a lower-case word ("cardiomyopathy")
+            # or a disease head ("Disease"), not more capitalised words or a field label.
+            extra = re.findall(r"[^\W\d_]+", text[ms:start] + " " + text[end:me])
+            if any(w[0].islower() or w.lower() in EPONYM_HEADS for w in extra):
+                return True
+        if (ms, me) == (start, end) and eponym:
+            return True
+    return False
 
 
 def _plausible_url(s: str) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import codecs
 import json
 import tarfile
 from pathlib import Path
@@ -124,7 +125,7 @@ def test_jsonl_good_and_bad_lines(tmp_path: Path) -> None:
     report = load_documents([path])
     assert [d.doc_id for d in report.documents] == ["a", "b"]
     a, b = report.documents
-    assert a.text == "Aspirin - low dose." and a.metadata == {"year": 2020} and a.url == "u"
+    assert a.text == "Aspirin \u2014 low dose." and a.metadata  # as written (issue 14.3) == {"year": 2020} and a.url == "u"
     assert a.source == "docs"  # default source: file stem
     assert (b.title, b.source, b.license, b.metadata) == ("", "S", "MIT", {"k": 1})
     assert [(f.line, f.path) for f in report.failures] == [(3, str(path)), (4, str(path)), (5, str(path)), (6, str(path))]
@@ -157,7 +158,7 @@ def test_medquad_xml(tmp_path: Path) -> None:
     [doc] = report.documents
     assert doc.doc_id == "medquad:GARD/0000004_1"
     assert doc.title == "What are the symptoms of ABCD syndrome ?"
-    assert doc.text == "ABCD syndrome causes albinism - and deafness. A widow's peak."
+    assert doc.text == "ABCD syndrome causes albinism \u2013 and deafness. A widow's peak."  # en dash kept
     assert (doc.url, doc.source, doc.license) == ("https://rarediseases.info.nih.gov/gard/335/abcd", "MedQuAD/GARD", "CC BY 4.0")
     m = doc.metadata
     assert (m["focus"], m["qtype"], m["qid"], m["cuis"], m["semantic_types"], m["semantic_group"], m["synonyms"]) == (
@@ -231,14 +232,14 @@ def test_squad_ids_independent_of_file(tmp_path: Path) -> None:
     docs_a = load_documents([a]).documents
     assert len(docs_a) == 2  # repeated context within a file is one document
     first = docs_a[0]
-    assert first.doc_id == squad_doc_id("\n Article ", ctx) == squad_doc_id("Article", "COVID-19 spreads by droplets.")
+    assert first.doc_id == squad_doc_id("\n Article ", ctx) == squad_doc_id("Article", "COVID\u201019 spreads by droplets.")
     assert first.doc_id.startswith("ctx:") and len(first.doc_id) == 4 + 16
-    assert (first.title, first.text, first.source) == ("Article", "COVID-19 spreads by droplets.", "train")
+    assert (first.title, first.text, first.source) == ("Article", "COVID\u201019 spreads by droplets.", "train")
     assert first.metadata == {"article_title": "Article", "article_index": 0, "paragraph_index": 0, "question_ids": ["q0"]}
     assert load_documents([b], source="covidqa").documents[0].doc_id == first.doc_id
     assert load_documents([b], source="covidqa").documents[0].source == "covidqa"
     both = load_documents([a, b])
-    assert len(both.documents) == 2 and any("duplicate doc_id" in s.reason for s in both.skipped)
+    assert len(both.documents) == 2 and any("duplicate id" in s.reason and s.doc_id == first.doc_id for s in both.skipped)
     assert squad_doc_id("Other", ctx) != first.doc_id
 
 
@@ -267,8 +268,11 @@ def test_text_markdown_ids_relative_to_folder(tmp_path: Path) -> None:
     assert load_documents([root / "sub" / "a.md"], source="mine").documents[0].doc_id == "file:a.md"
 
 
-def test_text_title_truncated() -> None:
-    assert len(text_title("x" * 500)) == 200
+def test_text_title_never_cut() -> None:
+    # Issue 14.3/14.9: a first line that long is a paragraph, not a title; no cut sentence.
+    assert text_title("x" * 500) == ""
+    assert text_title("x" * 500, fallback="notes.txt") == "notes.txt"
+    assert text_title("Heading \u2014 \u201cquoted\u201d\nbody") == "Heading \u2014 \u201cquoted\u201d"
     assert text_title("plain\n# heading", markdown=True) == "heading"
     assert text_title("plain\n# heading", markdown=False) == "plain"
 
@@ -313,7 +317,7 @@ def test_clean_pdf_text_rules() -> None:
         "A long line of text that wraps around to the next line here\n\n- bullet one\n\n- bullet two end of it."
         "\n\nSecond page."
     )
-    assert clean_pdf_text(["IL-\n6 and well-\nknown and x-\nRay"]) == "IL-6 and wellknown and x-Ray"
+    assert clean_pdf_text(["IL-\n6 and well-\nknown and x-\nRay"]) == "IL-6 and well-known and x-Ray"
     assert clean_pdf_text(["", "  "]) == ""
 
 
@@ -329,7 +333,7 @@ def test_bad_files_are_failures_not_tracebacks(tmp_path: Path) -> None:
     reasons = {Path(f.path).name: f for f in report.failures}
     assert set(reasons) == {"corrupt.pdf", "latin1.txt", "data.xyz", "empty.pdf", "missing"}
     assert "cannot read PDF" in reasons["corrupt.pdf"].reason
-    assert "not UTF-8" in reasons["latin1.txt"].reason and "iconv -f latin1 -t utf-8" in reasons["latin1.txt"].hint
+    assert "not UTF-8" in reasons["latin1.txt"].reason and "iconv -f" in reasons["latin1.txt"].hint
     assert "unknown file type '.xyz'" in reasons["data.xyz"].reason and "format=" in reasons["data.xyz"].hint
     assert "no extractable text" in reasons["empty.pdf"].reason
     assert all(isinstance(f, LoadFailure) and f.hint for f in report.failures)
@@ -384,3 +388,85 @@ def test_archive_bombs_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(loaders, "MAX_ARCHIVE_MEMBERS", 1)
     report = loaders.load_documents([path], format="medquad")
     assert "more than 1 members" in report.failures[0].reason
+
+
+# -- issue 14: text as written, PDF hyphens and headings, explicit titles never cut ---------------
+
+
+@pytest.mark.parametrize(
+    "lines, vocabulary, expected",
+    [
+        (["anti-", "inflammatory drugs"], frozenset(), "anti-inflammatory drugs"),  # the reported case
+        (["anti-", "inflammatory drugs"], frozenset({"antiinflammatory"}), "antiinflammatory drugs"),
+        # the hyphenated form is known too: a real compound, keep it
+        (["anti-", "inflammatory"], frozenset({"antiinflammatory", "anti-inflammatory"}), "anti-inflammatory"),
+        (["hyper-", "tension is common"], frozenset({"hypertension"}), "hypertension is common"),
+        (["beta-", "blockers"], frozenset(), "beta-blockers"),
+        (["post-", "operative care"], frozenset(), "post-operative care"),
+        (["non-", "small cell"], frozenset({"nonsmall"}), "nonsmall cell"),
+    ],
+)
+def test_pdf_line_end_hyphen_removed_only_for_known_words(lines, vocabulary, expected) -> None:
+    assert clean_pdf_text(["\n".join(lines)], vocabulary=vocabulary) == expected
+
+
+def test_pdf_hyphen_uses_the_documents_own_words() -> None:
+    page = "Long enough line so that width is set by this text here.\nIt reduces pain and swel-\nling; the swelling goes."
+    assert "swelling;" in clean_pdf_text([page], vocabulary=frozenset())
+
+
+def test_pdf_hyphen_default_vocabulary_is_the_bundled_corpus() -> None:
+    from indexer.loaders import corpus_vocabulary
+
+    vocab = corpus_vocabulary()
+    assert "hypertension" in vocab and "anti-inflammatory" in vocab
+    assert clean_pdf_text(["Arterial hyper-\ntension"]) == "Arterial hypertension"
+    assert clean_pdf_text(["anti-\ninflammatory"]) == "anti-inflammatory"
+
+
+def test_pdf_heading_is_its_own_paragraph_and_title(tmp_path: Path) -> None:
+    lines = [
+        "Hypertension in adults",
+        "This guideline covers the diagnosis and management of primary hypertension in adults and it",
+        "aims to reduce the risk of cardiovascular disease.",
+    ]
+    [doc] = load_documents([write(tmp_path / "guide.pdf", make_pdf(lines))]).documents
+    assert doc.title == "Hypertension in adults"
+    assert doc.text.startswith("Hypertension in adults\n\nThis guideline")
+
+
+def test_pdf_ligatures_spelled_out() -> None:
+    assert clean_pdf_text(["\ufb01brosis and \ufb02uid"]) == "fibrosis and fluid"
+
+
+def test_long_first_line_title_falls_back_to_file_name(tmp_path: Path) -> None:
+    body = "word " * 80
+    [doc] = load_documents([write(tmp_path / "notes.txt", body)]).documents
+    assert doc.title == "notes.txt"
+
+
+def test_explicit_titles_kept_in_full_as_written(tmp_path: Path) -> None:
+    title = "Neutropenia \u2014 \u201csevere\u201d " + "long title " * 30
+    path = write(tmp_path / "d.jsonl", json.dumps({"id": "x", "title": title, "text": "below 10 \u00d7 10\u2079/L"}) + "\n")
+    [doc] = load_documents([path]).documents
+    assert doc.title == title.strip() and len(doc.title) > 200
+    assert doc.text == "below 10 \u00d7 10\u2079/L"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_text_with_a_byte_order_mark_is_read(tmp_path: Path, codec: str) -> None:
+    # Issue 14.9: a UTF-16 file with a BOM was refused with a hint to run `iconv -f latin1`.
+    text = "Ménière's disease \u2014 10\u2079/L"
+    data = text.encode(codec)
+    if codec in ("utf-16-le", "utf-16-be"):
+        data = (codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE) + data
+    [doc] = load_documents([write(tmp_path / "note.txt", data)]).documents
+    assert doc.text == text
+
+
+def test_non_utf8_hint_names_the_likely_encoding_not_latin1_blindly(tmp_path: Path) -> None:
+    text = "Кровяное давление у взрослых: гипертония лечится препаратами. " * 5
+    report = load_documents([write(tmp_path / "ru.txt", text.encode("cp1251"))])
+    [failure] = report.failures
+    assert "iconv -f" in failure.hint and "latin1" not in failure.hint.lower()
+    assert "1251" in failure.hint or "KOI8" in failure.hint.upper() or "MAC-CYRILLIC" in failure.hint.upper()

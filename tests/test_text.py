@@ -10,36 +10,53 @@ from indexer.text import normalize_text, normalize_title, unify_characters
 pytestmark = pytest.mark.unit
 
 
+# Issue 14.3: stored/shown text is kept as written (NFC at most); only matching tokens fold.
 @pytest.mark.parametrize(
-    "raw, expected",
+    "raw",
     [
-        ("IL\u20106", "IL-6"),  # hyphen
-        ("IL\u20116", "IL-6"),  # non-breaking hyphen (NFKC -> U+2010)
-        ("COVID\u201219", "COVID-19"),  # figure dash
-        ("5\u201310 mg", "5-10 mg"),  # en dash
-        ("SARS\u2014CoV\u22122", "SARS-CoV-2"),  # em dash, minus sign
-        ("pain \u2013 mild", "pain - mild"),  # en dash between spaces
-        ("dose \u2014 high", "dose - high"),
-        ("\uff0d\ufe63", "--"),  # full-width and small hyphen-minus
+        "below 10 \u00d7 10\u2079/L",  # superscript 9: NFKC would make it "109/L"
+        "m\u00b2 body surface",  # m² must not become m2
+        "IL\u20106 and SARS\u2014CoV\u22122",  # hyphen, em dash, minus sign
+        "pain \u2013 mild, 5\u201310 mg",  # en dashes
+        "\u201cquoted\u201d \u2018single\u2019 5\u2032 3\u2033",  # quotes and primes
+        "5 \u00b5g, \uff28\uff42\uff21\uff11\uff43, \ufb01brosis",  # micro sign, full-width, ligature
+        "\u00bd tablet, 37 \u2103, x\u2082",  # vulgar fraction, degree Celsius, subscript
     ],
 )
-def test_dashes_become_hyphen(raw: str, expected: str) -> None:
-    assert normalize_text(raw) == expected
+def test_visible_characters_kept_as_written(raw: str) -> None:
+    assert normalize_text(raw) == raw
+    assert normalize_title(raw) == raw
 
 
-def test_quotes_unified() -> None:
-    assert normalize_text("\u2018a\u2019 \u201ab\u201b 5\u2032") == "'a' 'b' 5'"
-    assert normalize_text("\u201cx\u201d \u201ey\u201f 3\u2033") == '"x" "y" 3"'
+def test_nfc_composes_only() -> None:
+    # e + combining acute is the same visible text as é: composed (NFC); nothing else changes.
+    assert normalize_text("caf\u0065\u0301 10\u2079") == "caf\u00e9 10\u2079"
+
+
+@pytest.mark.parametrize(
+    "raw, folded",
+    [
+        ("IL\u20106", "IL-6"),
+        ("SARS\u2014CoV\u22122", "SARS-CoV-2"),
+        ("\u2018a\u2019 \u201cx\u201d", "'a' \"x\""),
+        ("5 \u00b5g", "5 \u03bcg"),
+        ("\ufb01brosis\u00a0\uff28\uff42\uff21\uff11\uff43", "fibrosis HbA1c"),
+    ],
+)
+def test_matching_fold_is_separate(raw: str, folded: str) -> None:
+    assert unify_characters(raw) == folded
+
+
+def test_matching_tokens_fold_but_text_does_not() -> None:
+    from indexer.tokenize import tokenize
+
+    raw = "IL\u20106 in \uff28\uff42\uff21\uff11\uff43 with 5 \u00b5g"
+    assert normalize_text(raw) == raw
+    assert tokenize(raw) == tokenize("IL-6 in HbA1c with 5 \u03bcg")
 
 
 def test_case_and_greek_kept() -> None:
     assert normalize_text("β-Blocker and TNF-α, ΔF508") == "β-Blocker and TNF-α, ΔF508"
-    # The micro sign becomes Greek mu (NFKC); the tokenizer treats both alike.
-    assert normalize_text("5 \u00b5g") == "5 \u03bcg"
-
-
-def test_nfkc_ligatures_fullwidth_nbsp() -> None:
-    assert normalize_text("\ufb01brosis\u00a0\uff28\uff42\uff21\uff11\uff43") == "fibrosis HbA1c"
 
 
 def test_whitespace_collapsed_but_paragraphs_kept() -> None:

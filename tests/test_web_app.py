@@ -3,7 +3,10 @@ actions behind the page (`ui.web.WebApp`) against a tiny real index and a tiny r
 from __future__ import annotations
 
 import json
+import re
 import socket
+import unicodedata
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 
@@ -102,14 +105,40 @@ def test_explanation_shades_tokens_and_underlines_the_answer():
     ("../../etc/passwd.txt", "passwd.txt"),
     ("C:\\Users\\me\\guideline.pdf", "guideline.pdf"),
     ("..\\..\\x.md", "x.md"),
-    (".bashrc", "bashrc"),
-    ("Résumé des soins.txt", "Resume_des_soins.txt"),
-    ("<script>.html", "script_.html"),
     ("", "upload"),
-    ("a" * 300 + ".pdf", "a" * 116 + ".pdf"),
+    # issue 14.6: names in any script are kept as written, with their extension
+    ("高血压指南.txt", "高血压指南.txt"),
+    ("指南_2024.txt", "指南_2024.txt"),
+    ("Ménière 2024.txt", None),
+    ("<script>.html", None),
+    (".bashrc", None),
+    ("a" * 300 + ".pdf", None),
+    ("疾病" * 100 + ".txt", None),
 ])
 def test_safe_filename_keeps_a_safe_basename(sent, safe):
-    assert safe_filename(sent) == safe
+    from ui.uploads import MAX_NAME_BYTES
+
+    got = safe_filename(sent)
+    if safe is not None:
+        assert got == safe
+    else:  # changed: readable, safe, extension kept, tagged with a hash of the sent name
+        assert re.fullmatch(r"[\w.\-]+", got) and not got.startswith(".") and len(got.encode()) <= MAX_NAME_BYTES
+        assert re.search(r"-[0-9a-f]{8}(\.[a-z]+)?$", got)
+        assert Path(got).suffix == (Path(sent).suffix if Path(sent).suffix != ".bashrc" else "")
+        assert got[:3] == re.sub(r"[^\w]", "", sent)[:3] or sent.startswith("<")
+    assert safe_filename(sent) == got  # stable
+
+
+@pytest.mark.unit
+def test_safe_filenames_never_collide():
+    # The reported case: both became `2024.txt`, so the second upload replaced the first.
+    names = ["指南_2024.txt", "药物_2024.txt", "a?b.txt", "a*b.txt", "a b.txt", "a_b.txt", "a/b.txt", "résumé.txt",
+             "re\u0301sume\u0301.txt", "Ménière.pdf", "Meniere.pdf", "疾病" * 100 + ".txt", "疾病" * 101 + ".txt"]
+    safe = [safe_filename(n) for n in names]
+    assert safe[0] != safe[1] and safe[2] != safe[3] != safe[4]
+    # distinct after Unicode composition (NFC: "é" typed two ways is one name) and path stripping ("a/b.txt" is "b.txt")
+    distinct = {unicodedata.normalize("NFC", n.split("/")[-1]) for n in names}
+    assert len(set(safe)) == len(distinct)
 
 
 @pytest.mark.unit
@@ -250,6 +279,32 @@ def test_web_actions_ask_explain_upload_remove(tiny, tmp_path):
         html, _ = web.ask("zorblax quintafenib", 3, "bm25", [], None)
         assert 'data-state="no-answer"' in html and "quintafenib" not in html
         assert web.documents("zorblax")[0] == []
+    finally:
+        web.engine.close()
+
+
+@pytest.mark.integration
+def test_uploads_with_non_latin_names_never_replace_each_other(tiny, tmp_path):
+    # Issue 14.6: "指南_2024.txt" and "药物_2024.txt" both became file:2024.txt (the second
+    # replaced the first), and "高血压指南.txt" was refused as "(no extension)".
+    index_dir, reader_dir = tiny
+    web = _web(index_dir, reader_dir, threshold=0.0)
+    try:
+        files = []
+        for i, name in enumerate(["指南_2024.txt", "药物_2024.txt", "高血压指南.txt", "a?b.txt", "a*b.txt"]):
+            path = tmp_path / f"upload{i}.txt"
+            path.write_text(f"Zelmorin document number {i} about quorvatide.", encoding="utf-8")
+            files.append((path, name))
+        report = web.upload(files, None)
+        assert "<p>5 added</p>" in report
+        ids = {r[4] for r in web.documents("")[0] if r[4].startswith("file:")}
+        assert {"file:指南_2024.txt", "file:药物_2024.txt", "file:高血压指南.txt"} <= ids
+        assert len([i for i in ids if i.startswith("file:a_b-")]) == 2
+        dup = tmp_path / "dup.txt"
+        dup.write_text("Another text.", encoding="utf-8")
+        report = web.upload([(dup, "same.txt"), (files[0][0], "same.txt")], None)
+        assert "same name" in report
+        web.remove(sorted(i for i in ids if i not in ("file:zorblax.txt",)) + ["file:same.txt"], None)
     finally:
         web.engine.close()
 

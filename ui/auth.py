@@ -117,6 +117,11 @@ class SessionTokens(dict):
     Gradio keeps a token forever; here each token maps to a privacy session, every lookup
     restarts its idle timer, and an expired or revoked session reads as "not logged in",
     so Gradio shows its login page again. Gradio uses get / [] / in / del / keys.
+
+    Another user's expired session must never break a request: Gradio's logout walks
+    `keys()` and reads `tokens[t]` for each, so listing drops expired entries, `[]` of an
+    expired token reads as None (no user) instead of raising, and deleting an entry that
+    is already gone is a no-op.
     """
 
     def __init__(self, access: Access) -> None:
@@ -129,27 +134,54 @@ class SessionTokens(dict):
             super().__setitem__(token, self._access.sessions.create(user))
 
     def get(self, token: Any, default: Any = None) -> Any:
+        username = self._user(token, extend=True)
+        return default if username is None else username
+
+    def _user(self, token: Any, extend: bool) -> str | None:
+        """The token's user; `extend` restarts the idle timer (a request by that user)."""
         session_token = super().get(token)
         if session_token is None:
-            return default
-        info = self._access.sessions.touch(session_token)
+            return None
+        sessions = self._access.sessions
+        info = sessions.touch(session_token) if extend else sessions.validate(session_token)
         if info is None:
             super().pop(token, None)
-            return default
+            return None
         return info.username
 
-    def __getitem__(self, token: str) -> str:
-        username = self.get(token)
-        if username is None:
-            raise KeyError(token)
-        return username
+    def __getitem__(self, token: str) -> str | None:  # type: ignore[override]
+        if not super().__contains__(token):
+            raise KeyError(token)  # never issued: a programming error, as for a dict
+        # Issued but expired or revoked: None, i.e. nobody. Reading while walking the table
+        # (logout) is not a request by that user, so the idle timer is left alone.
+        return self._user(token, extend=False)
 
     def __contains__(self, token: object) -> bool:
         return self.get(token) is not None
 
     def __delitem__(self, token: str) -> None:
-        session_token = super().pop(token)
-        self._access.sessions.revoke(session_token)
+        session_token = super().pop(token, None)
+        if session_token is not None:
+            self._access.sessions.revoke(session_token)
+
+    def _live(self) -> list[str]:
+        """Tokens whose session is still valid; expired ones are dropped on the way."""
+        return [t for t in list(super().keys()) if self._user(t, extend=False) is not None]
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        return self._live()
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self._live())
+
+    def __len__(self) -> int:
+        return len(self._live())
+
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        return [(t, u) for t in list(super().keys()) if (u := self._user(t, extend=False)) is not None]
+
+    def values(self) -> list[str]:  # type: ignore[override]
+        return [u for _, u in self.items()]
 
 
 def is_loopback(host: str) -> bool:

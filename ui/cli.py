@@ -57,12 +57,15 @@ def _index_config(args: argparse.Namespace) -> Any:
     from indexer.dense import EncoderConfig, FaissConfig
     from indexer.writer import IndexConfig
 
+    from indexer.embcache import bundled_embeddings_path
     from indexer.milvus import MilvusConfig
 
+    # Precomputed vectors of the bundled corpus; used only where encoder and chunks match.
+    cache = str(bundled_embeddings_path()) if bundled_embeddings_path().is_file() else None
     return IndexConfig(
         backend=getattr(args, "search_backend", "local"),
         milvus=MilvusConfig(uri=getattr(args, "milvus_uri", None), prefix=getattr(args, "milvus_prefix", "clinqa")),
-        encoder=EncoderConfig(model=args.encoder),
+        encoder=EncoderConfig(model=args.encoder, cache=cache),
         faiss=FaissConfig(kind=args.faiss),
         bm25=BM25Config(k1=args.k1, b=args.b, method=args.bm25_method),
         chunking=ChunkingConfig(max_tokens=args.chunk_tokens, overlap_tokens=args.chunk_overlap),
@@ -96,34 +99,65 @@ def _add_ray_args(p: argparse.ArgumentParser, what: str) -> None:
     from pipeline.batch import add_ray_args
 
     add_ray_args(p, what)
+# Exit status of build/add/remove: 0 every input indexed (skipped documents are reported),
+# 1 an error (nothing changed), 3 the index changed but some inputs failed to load.
+EXIT_PARTIAL = 3
 
 
 def _print_change(report: Any, as_json: bool) -> None:
+    """Every failed file and every skipped document is named once, in text and JSON."""
     if as_json:
         print(json.dumps({
             "action": report.action, "added": list(report.added), "updated": list(report.updated),
             "unchanged": list(report.unchanged), "removed": list(report.removed), "missing": list(report.missing),
-            "failed": [{"path": str(f.path), "reason": f.reason} for f in report.failures],
+            "failed": [{"path": str(f.path), "line": f.line, "reason": f.reason, "hint": f.hint} for f in report.failures],
+            "skipped": [{"doc_id": s.doc_id, "path": str(s.path), "reason": s.reason} for s in report.skipped],
             "documents": report.documents, "chunks": report.chunks, "chunks_embedded": report.chunks_embedded,
+            "chunks_from_cache": report.chunks_from_cache, "embed_seconds": round(report.embed_seconds, 3),
             "seconds": round(report.seconds, 3),
-        }, indent=2))
+        }, indent=2, ensure_ascii=False))
         return
     for f in report.failures:
-        print(f"failed: {f.path}: {f.reason}", file=sys.stderr)
+        print(f"failed: {f}", file=sys.stderr)
+    for s in report.skipped:
+        print(f"skipped: {s}", file=sys.stderr)
     if report.missing:
-        print(f"not in the index: {', '.join(report.missing)}", file=sys.stderr)
+        print(f"not in the index (nothing to remove): {', '.join(report.missing)}", file=sys.stderr)
     print(report.summary())
-    if report.chunks_embedded and report.seconds > 0:
-        print(f"{report.chunks_embedded / report.seconds:.1f} passages per second")
+    computed = report.chunks_embedded - report.chunks_from_cache
+    if report.chunks_from_cache:
+        print(f"{report.chunks_from_cache} passage vectors loaded precomputed (data/corpus), {computed} embedded")
+    if computed and report.embed_seconds > 0:
+        print(f"{computed / report.embed_seconds:.1f} passages per second (embedding only, model loading excluded)")
+
+
+def _change_status(report: Any) -> int:
+    return EXIT_PARTIAL if report.failures else 0
+
+
+def _note_long_chunks(config: Any) -> None:
+    """Say when passages are longer than the encoder reads (they are embedded in windows)."""
+    window = config.encoder.max_seq_length - 2
+    if config.chunking.max_tokens > window:
+        print(f"clinqa: note: --chunk-tokens {config.chunking.max_tokens} is longer than the encoder reads "
+              f"({window} word pieces): each longer passage is embedded in overlapping windows whose vectors are "
+              "averaged, so its end still counts in dense search", file=sys.stderr)
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
     from indexer.writer import IndexWriter
+    from pipeline.deid import PhiCheck
 
-    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet, ray=_ray_config(args))
-    report = writer.build(args.sources, format=args.format)
+    config = _index_config(args)
+    _note_long_chunks(config)
+    writer = IndexWriter(args.index, config, show_progress=not args.quiet, ray=_ray_config(args))
+    # The PHI scan runs on request only: scanning a whole literature corpus costs minutes.
+    phi = PhiCheck(deidentify=True) if args.deidentify else None
+    report = writer.build(args.sources, format=args.format, transform=phi)
     _print_change(report, args.json)
-    return 0
+    if phi is not None and phi.warning():
+        print(f"clinqa: warning: {phi.warning()}", file=sys.stderr)
+    return _change_status(report)
 
 
 def cmd_index_add(args: argparse.Namespace) -> int:
@@ -136,7 +170,7 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     _print_change(report, args.json)
     if phi.warning():
         print(f"clinqa: warning: {phi.warning()}", file=sys.stderr)
-    return 0
+    return _change_status(report)
 
 
 def cmd_index_remove(args: argparse.Namespace) -> int:
@@ -144,7 +178,8 @@ def cmd_index_remove(args: argparse.Namespace) -> int:
 
     report = IndexWriter(args.index, show_progress=not args.quiet).remove(args.doc_ids)
     _print_change(report, args.json)
-    return 0 if report.removed or not report.missing else 1
+    # Idempotent: an id that is not there (e.g. removed by an earlier run) is reported, not an error.
+    return 0
 
 
 def cmd_index_info(args: argparse.Namespace) -> int:
@@ -267,7 +302,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(json.dumps(obj, ensure_ascii=False))
         else:
             if not result.hits:
-                print("no passages matched; try other words or --mode dense")
+                print(_no_hits_message(engine, args))
             for i, h in enumerate(result.hits, 1):
                 legs = ", ".join(f"{k} #{v}" for k, v in sorted(h.ranks.items()))
                 if h.rerank_probability is not None:
@@ -281,6 +316,17 @@ def cmd_search(args: argparse.Namespace) -> int:
                     print(f"    {h.passage.url}")
     engine.close()
     return 0
+
+
+def _no_hits_message(engine: Any, args: argparse.Namespace) -> str:
+    """Why nothing came back, and what to do: an empty index is not a vocabulary problem."""
+    documents = engine.index.manifest["counts"]["documents"] if engine.index is not None else 0
+    if documents == 0:
+        return (f"the index {args.index} holds no documents; add some with "
+                f"`clinqa index add --index {args.index} FILE_OR_FOLDER`")
+    if args.source or args.entity or args.category:
+        return "no passages matched with these filters (--source/--entity/--category); try without them"
+    return "no passages matched; try other words or --mode dense"
 
 
 def _snippet(text: str, width: int = 220) -> str:
@@ -307,7 +353,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"Q: {result.question}")
         for note in result.notes:
             print(f"note: {note}")
-        if result.verdict is not None:
+        if not result.hits:
+            print(_no_hits_message(engine, args))
+        elif result.verdict is not None:
             _print_verdict(result)
         elif not result.confident:
             print("No answer in the indexed literature cleared the confidence threshold. Closest passages:")
@@ -388,8 +436,12 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="FAISS index kind (default: flat)")
     p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
     p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
-    p.add_argument("--bm25-method", default="lucene", help="bm25s variant: lucene (default) or robertson")
-    p.add_argument("--chunk-tokens", type=int, default=200, help="passage size in word-piece tokens (default 200)")
+    p.add_argument("--bm25-method", default="lucene", choices=["lucene", "bm25l", "bm25+"],
+                   help="bm25s variant (default lucene); each finds every passage holding a query term "
+                   "(robertson is not offered: its idf is <= 0 for a term in half the passages)")
+    p.add_argument("--chunk-tokens", type=int, default=200,
+                   help="passage size in word-piece tokens (default 200); passages longer than the encoder reads "
+                   "(256 for MiniLM) are embedded in overlapping windows, averaged")
     p.add_argument("--chunk-overlap", type=int, default=40, help="overlap between passages in tokens (default 40)")
     p.add_argument("--database-url", default=None,
                    help="SQLAlchemy URL of the document store (default: SQLite inside the index directory)")
@@ -400,6 +452,8 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-annotate", action="store_true",
                    help="store no entities or categories (faster build; entity/category filters then find nothing)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--deidentify", action="store_true",
+                   help="replace patient identifiers (names, dates, MRNs, phones, ...) with placeholders before indexing")
 
 
 def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
@@ -457,8 +511,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = idx.add_parser("add", help="add or update documents (unchanged ones are skipped, nothing re-embedded)")
     _add_index_arg(p)
     _add_build_args(p)
-    p.add_argument("--deidentify", action="store_true",
-                   help="replace patient identifiers (names, dates, MRNs, phones, ...) with placeholders before indexing")
     p.set_defaults(func=cmd_index_add)
     p = idx.add_parser("remove", help="remove documents by id")
     _add_index_arg(p)
@@ -524,6 +576,18 @@ def _extension_hooks() -> list[Callable[[Any], None]]:
     return hooks
 
 
+def _quiet_libraries() -> None:
+    """-q: no progress bars from the libraries either (weights loading, hub, datasets)."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"  # tqdm >= 4.66 reads it for every bar created later
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -538,11 +602,21 @@ def main(argv: list[str] | None = None) -> int:
     install_log_scrubbing(warm_up=False)
     for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.quiet:
+        _quiet_libraries()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # The reader of our output went away (`clinqa ... | head`): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file (captured by a test or an embedding app)
+            pass
+        return 141  # 128 + SIGPIPE, what a shell reports for a process ended by a closed pipe
     except _errors() as exc:
         _print_error(exc)
         return 1

@@ -7,6 +7,7 @@ private staging folder under their safe name and handed to `IndexWriter.add`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -29,8 +30,9 @@ UPLOAD_FORMATS = {
     ".htm": "html",
     ".jsonl": "jsonl",
 }
-MAX_NAME_CHARS = 120
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# File systems allow 255 bytes per name; a CJK character is 3 bytes of UTF-8.
+MAX_NAME_BYTES = 180
+_UNSAFE = re.compile(r"[^\w.\-]+")  # \w: letters and digits of every script, and "_"
 
 
 @dataclass(frozen=True)
@@ -46,19 +48,28 @@ def mb(n_bytes: int) -> float:
 
 
 def safe_filename(name: str) -> str:
-    """A basename of [A-Za-z0-9._-] only, without leading dots, at most MAX_NAME_CHARS.
+    """A safe, readable basename: letters and digits of any script, ".", "-" and "_".
 
     Both separators count (a Windows browser sends `C:\\...\\a.pdf`), so `../../x` and
-    `..\\x` keep only `x`; accents are folded to ASCII rather than dropped.
+    `..\\x` keep only `x`. Names are NFC-normalised and otherwise kept: "高血压指南.txt" stays
+    as it is. When anything else had to change (spaces, markup, leading dots, length), a
+    short hash of the sent basename is added to the stem, so two different names never
+    become the same file name (and so the same document id), and the same name always gives
+    the same result. The extension is kept; at most `MAX_NAME_BYTES` bytes of UTF-8.
     """
-    base = re.split(r"[\\/]", name or "")[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
-    base = _UNSAFE.sub("_", base).strip("._-") or "upload"
+    sent = unicodedata.normalize("NFC", re.split(r"[\\/]", name or "")[-1])
+    base = _UNSAFE.sub("_", sent).strip("._-")
     stem, dot, ext = base.rpartition(".")
     if not dot:
-        return base[:MAX_NAME_CHARS]
+        stem, ext = base, ""
     ext = ext[:16]
-    return stem[: MAX_NAME_CHARS - len(ext) - 1] + "." + ext
+    too_long = len(base.encode("utf-8")) > MAX_NAME_BYTES
+    changed = (base != sent or not stem or too_long) and bool(sent)
+    stem = stem or "upload"
+    tag = "-" + hashlib.sha256(sent.encode("utf-8")).hexdigest()[:8] if changed else ""
+    room = MAX_NAME_BYTES - len(tag) - len(ext.encode("utf-8")) - 1
+    stem = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip("._-") or "upload"
+    return f"{stem}{tag}.{ext}" if ext else f"{stem}{tag}"
 
 
 def check_upload(path: Path, original_name: str, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> UploadCheck:
@@ -83,10 +94,13 @@ def check_upload(path: Path, original_name: str, max_bytes: int = DEFAULT_MAX_UP
             if fh.read(5) != b"%PDF-":
                 return fail("not a PDF: the file does not start with %PDF-")
         return UploadCheck(name, original_name, True)
+    from indexer.errors import LoaderError
+    from indexer.loaders import read_utf8
+
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return fail(f"not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8 and upload again")
+        text = read_utf8(path)  # UTF-8, or UTF-16/32 with a byte-order mark, as the indexer reads it
+    except LoaderError as exc:
+        return fail(f"{exc.message}; save it as UTF-8 and upload again")
     if "\x00" in text:
         return fail("binary content (NUL bytes) in a text file")
     if fmt == "jsonl":

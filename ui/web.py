@@ -39,7 +39,7 @@ from ui.render import (  # noqa: E402
     render_message_html,
     render_upload_report,
 )
-from ui.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_FORMATS, check_upload, mb, stage  # noqa: E402
+from ui.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_FORMATS, check_upload, mb, safe_filename, stage  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +168,19 @@ class WebApp:
         self._lock = _ReadWriteLock()
 
     # -- who -------------------------------------------------------------------------
-    def allowed(self, username: str | None, permission: str) -> Principal:
+    def allowed(self, username: str | None, permission: str, detail: str = "",
+                doc_ids: Sequence[str] = ()) -> Principal:
+        """The principal if it may `permission`; else raises Refused, after an audit row
+        ("refused", with what was attempted) so refused attempts are on the trail too."""
         principal = self.access.principal(username)
         if principal is None:
+            self.access.record("refused", username, detail=f"{permission}: not logged in or session expired {detail}".strip(),
+                               doc_ids=doc_ids)
             raise Refused("you are not logged in (or your session expired): reload the page and log in")
         if not principal.can(permission):
+            self.access.record("refused", principal.username,
+                               detail=f"{permission}: role {principal.role} may not {permission} {detail}".strip(),
+                               doc_ids=doc_ids)
             raise Refused(f"your role ({principal.role}) may not {permission}; ask an admin")
         return principal
 
@@ -222,14 +230,26 @@ class WebApp:
 
     # -- documents -----------------------------------------------------------------------
     def upload(self, files: Sequence[tuple[str | Path, str]], username: str | None,
-               progress: Callable[[float, str], None] | None = None) -> str:
-        """Check, stage and add each (path, name sent by the browser) to the index."""
+               progress: Callable[[float, str], None] | None = None, delete_sources: bool = False) -> str:
+        """Check, stage and add each (path, name sent by the browser) to the index.
+        `delete_sources`: delete the uploaded files afterwards, whatever happened (they may
+        hold patient data; the web UI's copies must not outlive the request)."""
+        try:
+            return self._upload(files, username, progress)
+        finally:
+            if delete_sources:
+                for path, _ in files:
+                    _delete_upload(Path(path))
+
+    def _upload(self, files: Sequence[tuple[str | Path, str]], username: str | None,
+                progress: Callable[[float, str], None] | None) -> str:
         from indexer.errors import IndexerError
         from indexer.writer import IndexWriter
 
-        user = self.allowed(username, "upload")
+        user = self.allowed(username, "upload", detail=", ".join(safe_filename(n) for _, n in files))
         rows: list[UploadRow] = []
         changed: list[str] = []
+        staged: set[str] = set()
         writer = IndexWriter(self.config.index_dir, show_progress=False)  # one writer: the encoder loads once
         with tempfile.TemporaryDirectory(prefix="clinqa-upload-") as tmp:
             for i, (path, name) in enumerate(files):
@@ -239,6 +259,11 @@ class WebApp:
                 if not check.ok:
                     rows.append(UploadRow(check.name, "failed", check.reason))
                     continue
+                if check.name in staged:  # same name twice in one upload: never let one replace the other
+                    rows.append(UploadRow(check.name, "failed", "another file in this upload has the same name; "
+                                          "rename one of them and upload it again"))
+                    continue
+                staged.add(check.name)
                 # One folder per file: the doc id of a text/PDF/HTML file is `file:<name>`.
                 folder = Path(tmp) / str(i)
                 folder.mkdir()
@@ -261,7 +286,7 @@ class WebApp:
     def remove(self, doc_ids: Sequence[str] | None, username: str | None) -> str:
         from indexer.writer import IndexWriter
 
-        user = self.allowed(username, "remove")
+        user = self.allowed(username, "remove", doc_ids=list(doc_ids or []))
         if not doc_ids:
             return render_message_html("Choose the documents to remove first.")
         report = IndexWriter(self.config.index_dir, show_progress=False).remove(list(doc_ids))
@@ -311,6 +336,15 @@ class WebApp:
                 if self.engine.is_stale():
                     log.info("index changed on disk: reloading")
                     self.engine.reload()
+
+
+def _delete_upload(path: Path) -> None:
+    """Delete an uploaded file and the per-upload folder Gradio made for it, if now empty."""
+    try:
+        path.unlink(missing_ok=True)
+        path.parent.rmdir()  # Gradio stores each upload in a folder of its own
+    except OSError:
+        pass  # not empty (another upload) or already gone
 
 
 def _upload_row(name: str, report: Any) -> UploadRow:
@@ -363,6 +397,7 @@ def _username(request: gr.Request | None) -> str | None:
 
 def build_app(engine: Any, config: ServeConfig, access: Access | None = None) -> gr.Blocks:
     """The Gradio page for a warmed-up engine (see `launch` to serve it)."""
+    private_upload_dir()  # before the Blocks: Gradio reads its cache folder when it is created
     web = WebApp(engine, config, access)
     accounts = web.access.required
     formats = ", ".join(sorted({e.lstrip(".").upper() for e in UPLOAD_FORMATS} - {"HTM", "MARKDOWN"}))
@@ -458,7 +493,7 @@ def build_app(engine: Any, config: ServeConfig, access: Access | None = None) ->
         def on_upload(paths: list[str] | None, flt: str, request: gr.Request,
                       progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
             pairs = [(p, Path(p).name) for p in (paths or [])]  # Gradio keeps the sent name as the basename
-            report = web.upload(pairs, _username(request), lambda f, d: progress(f, desc=d))
+            report = web.upload(pairs, _username(request), lambda f, d: progress(f, desc=d), delete_sources=True)
             return (report, None, *documents_view(flt))
 
         # Index writers take a file lock anyway; one at a time here keeps the queue honest.
@@ -478,6 +513,46 @@ def build_app(engine: Any, config: ServeConfig, access: Access | None = None) ->
         refresh_button.click(_guarded(on_refresh, 6), [doc_filter], doc_outputs)
         doc_filter.submit(_guarded(on_refresh, 6), [doc_filter], doc_outputs)
     return app
+
+
+@functools.lru_cache(maxsize=1)
+def private_upload_dir() -> Path:
+    """An owner-only (0700) folder for Gradio's upload cache, made once per process and
+    named in GRADIO_TEMP_DIR before any Blocks exists: Gradio's default, /tmp/gradio, is
+    shared, and uploads may hold patient data. Files are deleted once indexed."""
+    path = Path(tempfile.mkdtemp(prefix="clinqa-uploads-"))  # mkdtemp: mode 0700
+    os.environ["GRADIO_TEMP_DIR"] = str(path)
+    return path
+
+
+def guard_upload_route(server_app: Any, access: Access) -> None:
+    """Refuse (403) Gradio's file-upload route to users whose role may not upload.
+
+    Gradio only checks that a user is logged in before storing files, so a clinician could
+    place files in the upload cache. The check wraps the whole ASGI app (Starlette calls
+    `middleware_stack`), reads the same login cookie Gradio does, and writes a "refused"
+    audit row for each refused attempt."""
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    inner = server_app.middleware_stack or server_app.build_middleware_stack()
+
+    async def guarded(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope.get("type") == "http" and scope.get("method") == "POST" and scope.get("path", "").endswith("/upload"):
+            cookies = Request(scope).cookies
+            token = (cookies.get(f"access-token-{server_app.cookie_id}")
+                     or cookies.get(f"access-token-unsecure-{server_app.cookie_id}"))
+            username = server_app.tokens.get(token) if token else None
+            principal = access.principal(username)
+            if principal is None or not principal.can("upload"):
+                who = f"role {principal.role}" if principal else "not logged in"
+                access.record("refused", username, detail=f"upload: {who} may not upload (upload route)")
+                response = PlainTextResponse("your role may not upload documents", status_code=403)
+                await response(scope, receive, send)
+                return
+        await inner(scope, receive, send)
+
+    server_app.middleware_stack = guarded
 
 
 def launch(app: gr.Blocks, config: ServeConfig, access: Access | None = None, block: bool = True) -> str:
@@ -505,6 +580,7 @@ def launch(app: gr.Blocks, config: ServeConfig, access: Access | None = None, bl
     )
     if access.required:
         app.server_app.tokens = access.gradio_tokens()
+        guard_upload_route(app.server_app, access)
     log.info("clinqa web UI on %s (%s)", url, "accounts required" if access.required else "local, no login")
     if block:
         app.block_thread()
