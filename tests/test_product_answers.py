@@ -103,9 +103,15 @@ def test_content_free_questions_are_refused(engine, q):
 
 
 def test_a_long_case_history_keeps_its_question(engine):
-    history = " ".join(["A 67-year-old woman with hypertension and type 2 diabetes presented with exertional "
-                        "dyspnoea, orthopnoea and ankle oedema over three weeks; echocardiography showed an "
-                        "ejection fraction of 30 percent and she was started on treatment."] * 5)
+    history = ("A 67-year-old retired teacher was admitted after three weeks of exertional dyspnoea, orthopnoea, "
+               "paroxysmal nocturnal dyspnoea and bilateral ankle oedema. She has long-standing hypertension, type 2 "
+               "diabetes on metformin, stage 3 chronic kidney disease and osteoarthritis of both knees. She smoked "
+               "twenty cigarettes a day until ten years ago and drinks little alcohol. On examination her pulse was "
+               "irregular at 110 per minute, blood pressure 150/90 mmHg, jugular venous pressure raised by 6 cm, with "
+               "bibasal crackles and pitting oedema to the knees. The chest film showed cardiomegaly and upper lobe "
+               "diversion; the ECG showed atrial fibrillation; NT-proBNP was 4,200 pg/mL; echocardiography showed a "
+               "dilated left ventricle with an ejection fraction of 30 percent and moderate mitral regurgitation. "
+               "Intravenous furosemide improved her breathing over two days.")
     res = engine.ask(history + " Which drugs reduce mortality in heart failure with reduced ejection fraction?")
     assert res.notes and "read its first" in res.notes[0]
     assert res.answers[0].answer.passage.doc_id == "hf"

@@ -446,7 +446,7 @@ def evaluate_e2e(
         confident = [p["confident"] for p in preds]
         metrics["answered"] = mean_pct(confident)
         metrics["precision_when_confident"] = (
-            mean_pct([c for c, ok in zip(confident, correct) if c]) if any(confident) else 0.0)
+            mean_pct([ok for c, ok in zip(confident, correct) if c]) if any(confident) else 0.0)
         metrics.update(latency_percentiles(latency))
         config = {
             "dataset": str(ds.path), "dataset_sha256": ds.sha256, "format": ds.format, "question_type": ds.question_type,
