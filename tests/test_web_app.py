@@ -69,7 +69,10 @@ def test_answer_html_escapes_document_text_title_and_url():
     assert "<img" not in html and "<script" not in html and "javascript:" not in html
     assert "&lt;img src=x onerror=" in html and "&lt;script&gt;" in html
     assert "<mark>uric acid crystals</mark>" in html
-    assert "83% confidence" in html and "CC BY 4.0" in html and "demo &lt;i&gt;" in html
+    # The confidence shown is the answer's probability (span and passage relevance together), not the
+    # reader's span-only probability (0.83), which "why this answer" lists separately.
+    assert "86% confidence" in html and "CC BY 4.0" in html and "demo &lt;i&gt;" in html
+    assert "Answer probability" in html and "Reader probability (span alone)" in html
     assert "BM25 (keywords)" in html and "#1" in html and "not in this leg" in html  # why this answer
 
 
