@@ -149,7 +149,10 @@ def best_convex(result: EvalResult) -> str:
 
 
 def _label(run: str) -> str:
-    return LABELS.get(run) or run.replace("hybrid-convex-", "hybrid convex, dense weight ")
+    if run == "hybrid":
+        return "hybrid (default fusion)"
+    return LABELS.get(run) or run.replace("hybrid-convex-", "hybrid convex, dense weight ").replace(
+        "hybrid-abs-", "hybrid convex (absolute), dense weight ")
 
 
 def render_retrieval(comp: Comparison) -> str:

@@ -228,7 +228,7 @@ RERANK_SUFFIX = "+rerank"
 
 
 def run_names(mode: str, fusion: str | None = None, dense_weight: float | None = None,
-              grid: Sequence[float] = DENSE_WEIGHT_GRID, rerank: bool = True) -> list[str]:
+              grid: Sequence[float] = DENSE_WEIGHT_GRID, rerank: bool = False) -> list[str]:
     """Runs to evaluate. "hybrid" is exactly what `clinqa search --mode hybrid` ranks (the
     default RetrieverConfig); "+rerank" runs add the cross-encoder on top, as `clinqa search`
     does by default. `all` = both legs, hybrid RRF, hybrid convex over the weight grid, and
