@@ -31,9 +31,13 @@ from typing import Sequence
 import numpy as np
 
 from reader.errors import TrainingError
-from reader.features import TrainFeature, check_stride, make_train_features
+from indexer.bm25 import BM25Config, TermIndex
+from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
+from indexer.tokenize import tokenize
+from reader.features import TrainFeature, check_stride, make_train_features, make_windows
 from reader.squad import SquadExample, load_squad
 # The resumable-loop helpers are shared with the NER and classification trainers.
+from store.types import Document
 from tasks.training import adamw, atomic_torch_save, epoch_batches, lr_factor, rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
@@ -140,11 +144,6 @@ def mine_negative_passages(examples: Sequence[SquadExample], tokenizer, k: int, 
     training context chunked as `clinqa index build` chunks; a chunk that contains one of the
     example's answers, or that is the part of its own context holding the answer, never
     counts as a negative. Sampled among the top 10 so epochs do not always see the same."""
-    from indexer.bm25 import BM25Config, TermIndex
-    from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
-    from indexer.tokenize import tokenize
-    from store.types import Document
-
     spans = hf_token_spans(tokenizer)
     chunks: list[tuple[str, str]] = []  # (context key, chunk text)
     seen: dict[str, int] = {}
@@ -205,8 +204,6 @@ def make_groups(tokenizer, examples: Sequence[SquadExample], negatives: Sequence
 
 def make_windows_first(tokenizer, question: str, passages: Sequence[str], max_seq_len: int, doc_stride: int):
     """The first window of each passage paired with `question`."""
-    from reader.features import make_windows
-
     out, seen = [], set()
     for w in make_windows(tokenizer, [question] * len(passages), list(passages), max_seq_len, doc_stride):
         if w.context_index not in seen:

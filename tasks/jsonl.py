@@ -1,6 +1,7 @@
 """Reading JSONL data files with errors that name the file and line."""
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +11,11 @@ from tasks.errors import DataFormatError
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for every non-blank line of `path`."""
-    with path.open(encoding="utf-8") as fh:
+    """(line number, parsed value) for every non-blank line of `path` (gzip-compressed when
+    the name ends in .gz)."""
+    path = Path(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue

@@ -31,15 +31,13 @@ positive, beside the BM25 order, are reported; selection by reranked MRR.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import logging
 import random
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -49,7 +47,9 @@ from indexer.dense import DenseEncoder, EncoderConfig
 from indexer.tokenize import tokenize as bm25_tokenize
 from reader.squad import load_squad
 from store.types import Document
+from retriever.rerank import passage_input
 from tasks.errors import DataFormatError, TaskError
+from tasks.jsonl import iter_jsonl
 from tasks.training import add_training_args, run_training, set_seed_and_threads, training_kwargs
 
 logger = logging.getLogger(__name__)
@@ -78,12 +78,6 @@ class RerankQuestion:
     exclude: frozenset[str]  # pool ids never used as negatives (own contexts)
     answers: tuple[str, ...] = ()  # answer strings: a passage containing one is not a negative
     title_exclude: str = ""  # corpus sources: passages titled like this are not negatives
-
-
-def passage_input(title: str, text: str) -> str:
-    """The second segment the reranker reads: the passage with its document title, the
-    same text the index embeds (docs/decisions.md "embedded text")."""
-    return f"{title}\n{text}" if title else text
 
 
 def _norm(s: str) -> str:
@@ -141,21 +135,10 @@ def _read_squad(path: Path, pool: _Pool, tag: str) -> list[RerankQuestion]:
     ]
 
 
-def _iter_jsonl(path: Path) -> Iterable[dict]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataFormatError(f"{path}:{n}: not JSON: {exc}", hint="one JSON object per line") from exc
-
-
 def _read_jsonl(path: Path, pool: _Pool, tag: str, max_corpus_questions: int, seed: int) -> list[RerankQuestion]:
-    rows = list(_iter_jsonl(path))
+    rows = [r for _, r in iter_jsonl(path)]
     if not rows:
-        raise DataFormatError(f"{path} holds no records", hint="pass a non-empty JSONL file")
+        raise DataFormatError(path, 0, "holds no records", hint="pass a non-empty JSONL file")
     if "snippets" in rows[0]:  # BioASQ yes/no style: question + its snippets
         out = []
         for i, r in enumerate(rows):
@@ -168,7 +151,7 @@ def _read_jsonl(path: Path, pool: _Pool, tag: str, max_corpus_questions: int, se
                                           frozenset(pos)))
         return out
     if not {"title", "text"} <= set(rows[0]):
-        raise DataFormatError(f"{path}: unknown JSONL records (keys {sorted(rows[0])})",
+        raise DataFormatError(path, 1, f"unknown JSONL records (keys {sorted(rows[0])})",
                               hint='expected {"question","snippets"} or corpus records {"id","title","text"}')
     # Corpus records: every document goes into the pool; a sample of titles become questions.
     firsts: list[tuple[str, str]] = []

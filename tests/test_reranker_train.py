@@ -93,3 +93,22 @@ def test_a_title_shared_by_many_contexts_is_dropped(tmp_path):
     pool = _Pool(lambda text: [(m.start(), m.end()) for m in __import__("re").finditer(r"\S+", text)])
     qs = _read_squad(path, pool, "g")
     assert qs and all(p.title == "" for p in pool.passages.values())
+
+
+@pytest.mark.unit
+def test_unusable_jsonl_files_are_refused_with_file_line_and_hint(tmp_path):
+    import gzip
+
+    from tasks.errors import DataFormatError
+    from tasks.reranker import _Pool, load_sources
+
+    pool = _Pool(lambda text: [(0, len(text))])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    odd = tmp_path / "odd.jsonl.gz"
+    with gzip.open(odd, "wt") as f:
+        f.write('{"foo": 1}\n')
+    for path, where in ((empty, "empty.jsonl: holds no records"), (odd, "odd.jsonl.gz:1: unknown JSONL records")):
+        with pytest.raises(DataFormatError, match=where) as err:
+            load_sources([str(path)], pool, 10, 0)
+        assert err.value.hint
