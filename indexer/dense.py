@@ -50,7 +50,9 @@ def _load_sentence_transformer(path: str, device: str, max_seq_length: int) -> A
     from sentence_transformers import SentenceTransformer
 
     try:
-        model = SentenceTransformer(path, device=device)
+        # float32 whatever the stored dtype: an fp16 checkpoint fails on CPU (LayerNorm under
+        # bf16 autocast) and the index stores float32 vectors anyway.
+        model = SentenceTransformer(path, device=device, model_kwargs={"dtype": "float32"})
     except Exception as exc:
         raise IndexerError(
             f"cannot load encoder {path!r}: {exc}",

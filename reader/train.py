@@ -38,7 +38,8 @@ from reader.features import TrainFeature, check_stride, make_train_features, mak
 from reader.squad import SquadExample, load_squad
 # The resumable-loop helpers are shared with the NER and classification trainers.
 from store.types import Document
-from tasks.training import adamw, atomic_torch_save, epoch_batches, lr_factor, rng_state, set_rng_state
+from tasks.training import (add_device_args, adamw, atomic_torch_save, epoch_batches, freeze_word_embeddings, lr_factor,
+                            resolve_device, rng_state, set_rng_state, to_device)
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,9 @@ class TrainConfig:
     # advance; with a budget the LR schedule runs on progress = max(step fraction, time
     # fraction), so warm-up and decay always complete when the budget is spent.
     time_budget_min: float = 0.0
-    bf16: bool = False  # CPU autocast; only worth it on CPUs with AVX512-BF16/AMX
+    bf16: bool = False  # autocast; worth it on CPUs with AVX512-BF16/AMX and on GPUs
+    device: str = "auto"  # tasks.training.resolve_device
+    freeze_embeddings: bool = False
     # Open-domain training: each question's answer window is grouped with `negatives`
     # passages retrieved by BM25 from the training contexts (chunked as the index chunks),
     # and the span loss is normalised over all windows of the group (shared normalisation,
@@ -225,7 +228,7 @@ def shared_norm_loss(start_logits, end_logits, context_mask, groups: Sequence[Se
     e = end_logits.masked_fill(~context_mask, neg_inf)
     losses = []
     for g in groups:
-        rows = torch.tensor(list(g))
+        rows = torch.tensor(list(g), device=s.device)
         p = g[0]
         losses.append(torch.logsumexp(s[rows].reshape(-1), 0) - s[p, start_positions[p]]
                       + torch.logsumexp(e[rows].reshape(-1), 0) - e[p, end_positions[p]])
@@ -266,7 +269,7 @@ def evaluate_dev(model, tokenizer, dev: dict[str, list[SquadExample]], config: T
     """SQuAD EM/F1 per dev file and the mean F1 used for model selection."""
     from reader.evaluate import evaluate_examples, torch_logits_fn
 
-    fn = torch_logits_fn(model)
+    fn = torch_logits_fn(model, str(next(model.parameters()).device))
     res: dict = {}
     for name, exs in dev.items():
         m, _ = evaluate_examples(
@@ -311,6 +314,11 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
     torch.manual_seed(config.seed)
 
     tokenizer, model = _load_model(config.base)
+    device = resolve_device(config.device)
+    if config.freeze_embeddings:
+        logger.info("word embeddings frozen (%d parameters)", freeze_word_embeddings(model))
+    model.to(device)
+    logger.info("training on %s", device)
 
     examples: list[SquadExample] = []
     repeats = config.train_repeats or (1,) * len(config.train_files)
@@ -414,7 +422,7 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
         from tqdm.auto import tqdm
 
         pbar = tqdm(total=total_steps, initial=step, desc="train reader", unit="step", dynamic_ncols=True)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
     done = step >= total_steps
     while not done and epoch < n_epochs:
         batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
@@ -428,7 +436,7 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
             loss_sum = 0.0
             for b in group:
                 rows = [i for u in b for i in units[u]]
-                batch = collate([features[i] for i in rows], pad_id)
+                batch = to_device(collate([features[i] for i in rows], pad_id), device)
                 with autocast:
                     if groups is None:
                         loss = model(**batch).loss
@@ -539,7 +547,7 @@ def add_train_reader_args(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after N optimizer steps (0 = off)")
     parser.add_argument("--time-budget-min", type=float, default=d["time_budget_min"],
                         help="finish the LR schedule within this many minutes of training (0 = off)")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU")
+    add_device_args(parser)
     parser.add_argument("--negatives", type=int, default=d["negatives"],
                         help="open-domain training: BM25 hard-negative passages per question, shared-norm loss (0 = off)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/")
@@ -571,6 +579,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         max_steps=args.max_steps,
         time_budget_min=args.time_budget_min,
         bf16=args.bf16,
+        device=args.device,
+        freeze_embeddings=args.freeze_embeddings,
         negatives=args.negatives,
         resume=args.resume,
         progress=not args.no_progress,

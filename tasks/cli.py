@@ -19,6 +19,9 @@ models/classifier) and run them with ONNX Runtime when the directory has model_i
 
 `register_train(train_subparsers)`, `register_eval(eval_subparsers)` and
 `register_annotations(top_level_subparsers)` do that wiring in one call each.
+
+`python -m tasks.cli train|eval ...` runs the same commands without the rest of clinqa's
+CLI (no web UI, index or privacy dependencies): what a bare training machine needs.
 """
 from __future__ import annotations
 
@@ -328,3 +331,17 @@ def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tasks.cli train reranker|yesno|ner|classify|retriever ...` and `eval ner|classify`."""
+    parser = argparse.ArgumentParser(prog="python -m tasks.cli", description="clinqa task commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register_train(sub.add_parser("train", help="fine-tune a task model").add_subparsers(dest="task", required=True))
+    register_eval(sub.add_parser("eval", help="evaluate a task model").add_subparsers(dest="task", required=True))
+    args = parser.parse_args(argv)
+    return run_handler(args.func, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

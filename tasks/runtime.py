@@ -63,10 +63,12 @@ def batch_logits(model, input_ids: np.ndarray, attention_mask: np.ndarray) -> np
         return model.logits(input_ids, attention_mask).astype(np.float32, copy=False)
     import torch
 
+    p = next(iter(model.parameters()), None)
+    device = p.device if p is not None else torch.device("cpu")
     with torch.no_grad():
-        out = model(input_ids=torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64)),
-                    attention_mask=torch.from_numpy(np.ascontiguousarray(attention_mask, dtype=np.int64)))
-    return out.logits.float().numpy()
+        out = model(input_ids=torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64)).to(device),
+                    attention_mask=torch.from_numpy(np.ascontiguousarray(attention_mask, dtype=np.int64)).to(device))
+    return out.logits.float().cpu().numpy()
 
 
 def pad_ids(features: Sequence[dict], pad_id: int) -> tuple[np.ndarray, np.ndarray]:

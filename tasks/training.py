@@ -1,4 +1,5 @@
-"""The fine-tuning loop shared by NER and classification (CPU-friendly, resumable).
+"""The fine-tuning loop shared by NER, classification, yes/no and the reranker (CPU-friendly,
+resumable, and on a GPU when one is there: `device="auto"`).
 
 Same design as `reader.train` (dynamic padding with length buckets, AdamW with linear
 warm-up/decay, checkpoints OUT/checkpoint/state.pt that `resume` continues exactly), but
@@ -17,6 +18,7 @@ import logging
 import math
 import os
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -96,6 +98,45 @@ def pad_batch(features: Sequence[dict], pad_id: int, label_pad: int | None):
     return batch
 
 
+def resolve_device(name: str) -> Any:
+    """`torch.device` for "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
+
+    Raises TaskError for an unknown name, or "cuda" asked for on a machine without one."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu" or re.fullmatch(r"cuda(:\d+)?", name):
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise TaskError(f"--device {name} asked for, but torch sees no CUDA device",
+                            hint="use --device cpu (or auto) on this machine")
+        return torch.device(name)
+    raise TaskError(f"unknown device {name!r}", hint="use auto, cpu, cuda or cuda:N")
+
+
+def model_device(model: Any) -> Any:
+    """The device of a torch model's first parameter (CPU for a parameterless module)."""
+    import torch
+
+    p = next(iter(model.parameters()), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def to_device(batch: dict, device: Any) -> dict:
+    """Move every tensor of a batch dict to `device` (non-tensors kept)."""
+    return {k: v.to(device, non_blocking=True) if hasattr(v, "to") else v for k, v in batch.items()}
+
+
+def freeze_word_embeddings(model: Any) -> int:
+    """Stop training the input word-embedding matrix (30k x hidden for BERT-style models);
+    returns the number of frozen parameters. Fine-tuning moves these rows little, and a
+    model trained so can be shipped as the base's embeddings plus the rest
+    (scripts/model_delta.py), half the size of the full model."""
+    emb = model.get_input_embeddings()
+    emb.weight.requires_grad_(False)
+    return int(emb.weight.numel())
+
+
 def rng_state() -> dict:
     import torch
 
@@ -143,8 +184,9 @@ def run_training(
     """Train `model` on `features`; returns the metrics written to OUT/metrics.json.
 
     `config` needs: out_dir, epochs, lr, batch_size, warmup, weight_decay, max_grad_norm,
-    seed, threads, max_steps, time_budget_min, eval_every, checkpoint_minutes, bf16, resume,
-    progress and to_dict().
+    seed, threads, max_steps, time_budget_min, eval_every, checkpoint_minutes, bf16, device,
+    freeze_embeddings, resume, progress and to_dict(). The model is moved to `device`;
+    `evaluate` gets it there (tasks.runtime.batch_logits follows the model's device).
     `evaluate(model)` returns a dict holding `select_key` (higher is better);
     `task_info(best_eval)` builds task.json. `interrupt_after` (tests only) simulates a
     kill after that many optimizer steps: a checkpoint is written and
@@ -163,6 +205,12 @@ def run_training(
     if not features:
         raise TaskError("no training examples", hint="check the training file(s)")
 
+    device = resolve_device(config.device)
+    inner = getattr(model, "model", model)  # task wrappers (reranker) hold the HF model as .model
+    if config.freeze_embeddings:
+        logger.info("word embeddings frozen (%d parameters)", freeze_word_embeddings(inner))
+    model.to(device)
+    logger.info("training on %s", device)
     lengths = [len(f["input_ids"]) for f in features]
     steps_per_epoch = math.ceil(len(features) / config.batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
@@ -181,6 +229,7 @@ def run_training(
         if state["n_features"] != len(features):
             logger.warning("resuming with different training data than the checkpoint was written with")
         model.load_state_dict(state["model"])
+        model.to(device)
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         train_s = state["train_s"]
@@ -254,8 +303,8 @@ def run_training(
 
         pbar = tqdm(total=total_steps, initial=step, desc=desc, unit="step", dynamic_ncols=True)
     # bf16 autocast for the training forward pass only (dev evaluation stays fp32): worth
-    # it on CPUs with AVX512-BF16/AMX, as on the project's machine.
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
+    # it on CPUs with AVX512-BF16/AMX, as on the project's machine, and on any recent GPU.
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
     done = step >= total_steps
     while not done and epoch < math.ceil(config.epochs):
         batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
@@ -265,7 +314,7 @@ def run_training(
             lr = config.lr * lr_factor(progress, config.warmup)
             for g in optimizer.param_groups:
                 g["lr"] = lr
-            batch = collate([features[i] for i in batches[batch_in_epoch]])
+            batch = to_device(collate([features[i] for i in batches[batch_in_epoch]]), device)
             with autocast:
                 loss = model(**batch).loss
             loss.backward()
@@ -325,7 +374,8 @@ def set_seed_and_threads(seed: int, threads: int) -> None:
 # Command-line options of the shared loop: NER and classification add their data options
 # and call these, so both stay in step with run_training's knobs.
 _TRAINING_FIELDS = ("epochs", "lr", "batch_size", "max_seq_len", "warmup", "weight_decay", "seed", "threads",
-                    "checkpoint_minutes", "eval_every", "time_budget_min", "max_steps", "bf16", "resume")
+                    "checkpoint_minutes", "eval_every", "time_budget_min", "max_steps", "bf16", "device",
+                    "freeze_embeddings", "resume")
 
 
 def add_training_args(parser: Any, d: dict[str, Any]) -> None:
@@ -343,9 +393,19 @@ def add_training_args(parser: Any, d: dict[str, Any]) -> None:
     parser.add_argument("--time-budget-min", type=float, default=d["time_budget_min"],
                         help="stop after this many minutes of training; the LR schedule is fitted to it (0 = off)")
     parser.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after N optimizer steps (0 = off)")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for training on CPU")
+    add_device_args(parser)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs only)")
+
+
+def add_device_args(parser: Any) -> None:
+    """--bf16, --device and --freeze-embeddings (shared with `clinqa train reader`)."""
+    parser.add_argument("--bf16", action="store_true",
+                        help="bfloat16 autocast for the training forward pass (CPUs with AVX512-BF16/AMX, GPUs)")
+    parser.add_argument("--device", default="auto",
+                        help="auto (CUDA when available, else CPU), cpu, cuda or cuda:N (default %(default)s)")
+    parser.add_argument("--freeze-embeddings", action="store_true",
+                        help="do not train the word-embedding matrix (ships as a delta half the size)")
 
 
 def training_kwargs(args: Any) -> dict[str, Any]:

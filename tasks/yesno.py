@@ -362,6 +362,8 @@ class YesNoTrainConfig:
     time_budget_min: float = 0.0
     max_steps: int = 0
     bf16: bool = False
+    device: str = "auto"  # tasks.training.resolve_device
+    freeze_embeddings: bool = False
     resume: bool = False
     progress: bool = True
 
@@ -407,7 +409,8 @@ def load_base(base: str, labels: Sequence[str] = YESNO_LABELS):
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             base, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
-            problem_type="single_label_classification", ignore_mismatched_sizes=True)
+            problem_type="single_label_classification", ignore_mismatched_sizes=True,
+            dtype=torch.float32)  # fp32 whatever the stored dtype (AdamW on fp16 loses updates)
     except (OSError, ValueError) as exc:
         raise TaskError(f"cannot load base model {base!r} as a sequence classifier: {exc}",
                         hint="pass an encoder directory with config.json and weights") from exc

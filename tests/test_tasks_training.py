@@ -34,3 +34,31 @@ def test_pad_batch_token_and_sequence_labels():
     assert cls["labels"].dtype == torch.long and cls["labels"].tolist() == [2, 0]
     multi = pad_batch([{"input_ids": [1], "labels": [1.0, 0.0]}], 0, None)
     assert multi["labels"].dtype == torch.float
+
+
+def test_resolve_device_names():
+    from tasks.errors import TaskError
+    from tasks.training import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(TaskError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(TaskError, match="no CUDA device"):
+            resolve_device("cuda:0")
+
+
+def test_freeze_word_embeddings_only_freezes_the_input_matrix():
+    from transformers import BertConfig, BertModel
+
+    from tasks.training import adamw, freeze_word_embeddings
+
+    model = BertModel(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=16))
+    assert freeze_word_embeddings(model) == 50 * 8
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert frozen == ["embeddings.word_embeddings.weight"]
+    opt = adamw(model, 1e-3, 0.01)
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == \
+        sum(p.numel() for p in model.parameters()) - 400

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from tasks.errors import DataFormatError, TaskError
 from tasks.testing import make_tiny_base, make_tiny_sequence_classifier
@@ -238,3 +239,24 @@ def test_encode_pair_keeps_the_question_and_the_end_of_a_long_passage(minilm_pat
     assert tok.decode(short) == "[CLS] is it? [SEP] yes it is. [SEP]"
     long_q = encode_pair(tok, "why " * 100, "short passage", 32)
     assert len(long_q) == 32 and tok.decode(long_q).endswith("short passage [SEP]")
+
+
+@pytest.mark.integration
+def test_frozen_embeddings_from_an_fp16_base_train_in_fp32(tmp_path):
+    """A base stored in fp16 (as shipped models are) is trained in fp32 (AdamW on fp16 weights
+    loses small updates), and --freeze-embeddings leaves the word embeddings as the base's."""
+    from safetensors.torch import load_file, save_file
+
+    base = make_tiny_base(tmp_path / "base")
+    sd = load_file(str(base / "model.safetensors"))
+    save_file({k: v.half() for k, v in sd.items()}, str(base / "model.safetensors"), metadata={"format": "pt"})
+    cfg = YesNoTrainConfig(base=str(base), out_dir=str(tmp_path / "run"),
+                           bioasq=(str(write_bioasq_jsonl(tmp_path / "b.jsonl")),), max_steps=3, batch_size=4,
+                           max_seq_len=32, lr=1e-3, progress=False, threads=1, freeze_embeddings=True, device="cpu")
+    train_yesno(cfg)
+    out = load_file(str(tmp_path / "run" / "model.safetensors"))
+    emb = out["bert.embeddings.word_embeddings.weight"]
+    assert emb.dtype == torch.float32
+    assert torch.equal(emb, sd["embeddings.word_embeddings.weight"].half().float())
+    moved = out["bert.encoder.layer.0.attention.self.query.weight"]
+    assert not torch.equal(moved, sd["encoder.layer.0.attention.self.query.weight"].half().float())
