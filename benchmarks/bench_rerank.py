@@ -3,10 +3,13 @@ with and without the reranker, side by side in one run.
 
     python benchmarks/bench_rerank.py --index DEV_INDEX --dataset FILE [--dataset FILE ...]
                                       [--depths 20 50 100] [--limit N] [--reranker DIR]
+                                      [--first-stage-weights 0 0.3 0.5]
 
 For every question: the hybrid first stage (timed), then the cross-encoder over its top
 20/50/100 (timed per depth); document-level Recall@1/@5 and nDCG@10 (ranx, as `clinqa eval
-retrieval`) for the first stage alone and for each depth. Single-threaded query path like
+retrieval`) for the first stage alone and for each depth, and per first-stage weight w
+(RerankerConfig.first_stage_weight: order by (1 - w) * calibrated P(relevant) + w * fused score; the
+reranker scores each question once, every w reorders the same scores). Single-threaded query path like
 `clinqa ask` (EngineConfig.query_threads = 1; the reranker's ONNX session uses the runtime
 default). Prints one table; `--json` for machine-readable output.
 """
@@ -22,10 +25,9 @@ from pathlib import Path
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import load_retrieval_dataset
 from pipeline.evaluation.metrics import doc_ranking, retrieval_metrics
-from pipeline.evaluation.runners import rerank_ranking
 from pipeline.questions import clean_question
 from retriever import RetrieverConfig
-from retriever.rerank import RerankerConfig
+from retriever.rerank import RerankerConfig, rerank_order
 
 
 def pct(values: list[float], q: float) -> float:
@@ -33,7 +35,12 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None, reranker: str | None) -> dict:
+def run_name(depth: int, weight: float) -> str:
+    return f"rerank@{depth}" + (f" w={weight:g}" if weight else "")
+
+
+def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None, reranker: str | None,
+        weights: list[float] = (0.0,)) -> dict:
     cfg = RerankerConfig(model=reranker) if reranker else RerankerConfig()
     engine = QAEngine(EngineConfig(index_dir=index, retriever=RetrieverConfig(top_k=max(depths)),
                                    reranker=cfg)).warm_up(with_reader=False)
@@ -42,7 +49,8 @@ def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None,
         for path in datasets:
             ds = load_retrieval_dataset(path, limit=limit)
             first_ms, rerank_ms = [], {d: [] for d in depths}
-            rankings: dict[str, dict[str, list[str]]] = {"first stage": {}, **{f"rerank@{d}": {} for d in depths}}
+            rankings: dict[str, dict[str, list[str]]] = {
+                "first stage": {}, **{run_name(d, w): {} for d in depths for w in weights}}
             for qid, text in ds.queries.items():
                 q = clean_question(text)
                 t0 = time.perf_counter()
@@ -52,15 +60,20 @@ def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None,
                 passages = {h.passage.chunk_id: h.passage for h in hits}
                 chunk_doc = {c: p.doc_id for c, p in passages.items()}
                 rankings["first stage"][qid] = doc_ranking(chunks, chunk_doc)
+                fused = [h.score for h in hits]
                 for d in depths:
                     t1 = time.perf_counter()
-                    order = rerank_ranking(engine.reranker, q, chunks, passages, d)
+                    logits = engine.reranker.score(q, [(passages[c].title, passages[c].text) for c in chunks[:d]])
                     rerank_ms[d].append((time.perf_counter() - t1) * 1000)
-                    rankings[f"rerank@{d}"][qid] = doc_ranking(order, chunk_doc)
+                    for w in weights:
+                        order = rerank_order(logits.tolist(), list(range(len(logits))), fused[:d], w,
+                                             engine.reranker.probability(logits).tolist())
+                        ranked = [chunks[i] for i in order] + chunks[d:]
+                        rankings[run_name(d, w)][qid] = doc_ranking(ranked, chunk_doc)
             rows = {}
             for name, ranking in rankings.items():
                 m = retrieval_metrics(ds.qrels, ranking)
-                ms = first_ms if name == "first stage" else rerank_ms[int(name.split("@")[1])]
+                ms = first_ms if name == "first stage" else rerank_ms[int(name.split("@")[1].split()[0])]
                 rows[name] = {"recall@1": m["recall@1"], "recall@5": m["recall@5"], "ndcg@10": m["ndcg@10"],
                               "ms_p50": statistics.median(ms), "ms_p95": pct(ms, 0.95),
                               "cost_vs_first_stage": statistics.median(ms) / max(statistics.median(first_ms), 1e-9)}
@@ -77,18 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depths", type=int, nargs="+", default=[20, 50, 100])
     ap.add_argument("--limit", type=int)
     ap.add_argument("--reranker")
+    ap.add_argument("--first-stage-weights", type=float, nargs="+", default=[0.0],
+                    help="w values to compare (RerankerConfig.first_stage_weight)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    res = run(args.index, args.dataset, args.depths, args.limit, args.reranker)
+    res = run(args.index, args.dataset, args.depths, args.limit, args.reranker, args.first_stage_weights)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
     print(f"index {res['index']}; {res['reranker']}")
     for name, d in res["datasets"].items():
         print(f"\n{name} ({d['n']} questions)")
-        print(f"{'run':<14}{'R@1':>7}{'R@5':>7}{'nDCG@10':>9}{'ms p50':>9}{'ms p95':>9}{'x first':>9}")
-        for run_name, r in d["runs"].items():
-            print(f"{run_name:<14}{r['recall@1']:7.1f}{r['recall@5']:7.1f}{r['ndcg@10']:9.1f}{r['ms_p50']:9.1f}"
+        print(f"{'run':<20}{'R@1':>7}{'R@5':>7}{'nDCG@10':>9}{'ms p50':>9}{'ms p95':>9}{'x first':>9}")
+        for label, r in d["runs"].items():
+            print(f"{label:<20}{r['recall@1']:7.1f}{r['recall@5']:7.1f}{r['ndcg@10']:9.1f}{r['ms_p50']:9.1f}"
                   f"{r['ms_p95']:9.1f}{r['cost_vs_first_stage']:9.1f}")
     return 0
 

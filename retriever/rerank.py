@@ -4,11 +4,12 @@
     reranker.warm_up()                                  # tokenizer + ONNX/torch model + calibration
     hits = reranker.rerank("first-line treatment of gout?", hits, top_k=10)
 
-The hybrid retriever fetches `depth` candidates (default 50); the cross-encoder reads each
+The hybrid retriever fetches `depth` candidates (default 20); the cross-encoder reads each
 (question, title + passage) pair jointly and scores it, as in monoBERT (Nogueira & Cho 2019,
-"Passage Re-ranking with BERT") and MedCPT's re-ranker. Hits come back ordered by the
-reranker, each carrying its reranker logit, calibrated probability of relevance and rank
-next to the first-stage evidence. The model is trained by `clinqa train reranker`
+"Passage Re-ranking with BERT") and MedCPT's re-ranker. Hits come back reordered, each
+carrying its reranker logit, calibrated probability of relevance and rank next to the
+first-stage evidence; the order blends the calibrated relevance with the first-stage score
+(RerankerConfig.first_stage_weight). The model is trained by `clinqa train reranker`
 (tasks/reranker.py) and shipped in models/reranker (int8 ONNX).
 """
 from __future__ import annotations
@@ -45,16 +46,26 @@ class RerankerConfig:
         CrossEncoder directory works) or a Hugging Face name (torch backend).
     depth: first-stage candidates reranked per question (cost grows linearly with it).
     max_seq_len: word pieces per (question, passage) pair; the passage is truncated first.
+    first_stage_weight: w in the order key (1 - w) * P(relevant) + w * first-stage score, with
+        P(relevant) the reranker's calibrated probability (score interpolation, as BERTserini's (1 - mu) * S_bm25 + mu * S_bert; Yang et al.
+        2019, "End-to-End Open-Domain Question Answering with BERTserini"); 0 = reranker alone.
     """
 
     model: str = str(DEFAULT_RERANKER_DIR)
     backend: str = "onnx"
-    depth: int = 50
+    # Chosen on dev questions over the realistic dev index (docs/decisions.md "reranker"): depth 30
+    # gained nothing over 20 at 1.5x the cost; w = 0.3 beats both the reranker alone and the first
+    # stage on every dev measure (tests/test_rerank_choice.py checks the recorded runs).
+    depth: int = 20
     max_seq_len: int = 256
     batch_size: int = 16
     num_threads: int | None = None
+    first_stage_weight: float = 0.3
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.first_stage_weight < 1.0:
+            raise RetrieverError(f"first_stage_weight must be in [0, 1), got {self.first_stage_weight}",
+                                 "use e.g. 0.3 (0 = order by the reranker alone)")
         if self.backend not in ("onnx", "torch"):
             raise RetrieverError(f"unknown reranker backend {self.backend!r}", 'use "onnx" or "torch"')
         if self.depth < 1:
@@ -76,9 +87,19 @@ def sigmoid(x: np.ndarray | float) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def rerank_order(scores: Sequence[float], first_stage_rank: Sequence[int]) -> list[int]:
-    """Indices sorted by reranker score, best first; ties keep the first-stage order (pure)."""
-    return sorted(range(len(scores)), key=lambda i: (-float(scores[i]), first_stage_rank[i]))
+def rerank_order(scores: Sequence[float], first_stage_rank: Sequence[int],
+                 first_stage_scores: Sequence[float] | None = None, first_stage_weight: float = 0.0,
+                 probabilities: Sequence[float] | None = None) -> list[int]:
+    """Indices best first by the reranker logit, or, with `first_stage_weight` w > 0, by
+    (1 - w) * P(relevant) + w * first-stage score (RerankerConfig.first_stage_weight), where
+    P(relevant) is `probabilities` (the calibrated relevance) or else sigmoid(logit); ties
+    keep the first-stage order (pure)."""
+    key = [float(s) for s in scores]
+    if first_stage_weight and first_stage_scores is not None:
+        probs = sigmoid(np.asarray(key)) if probabilities is None else np.asarray(probabilities, dtype=np.float64)
+        key = [(1.0 - first_stage_weight) * float(p) + first_stage_weight * float(f)
+               for p, f in zip(probs, first_stage_scores)]
+    return sorted(range(len(key)), key=lambda i: (-key[i], first_stage_rank[i]))
 
 
 class CrossEncoderReranker:
@@ -217,7 +238,8 @@ class CrossEncoderReranker:
         logits = self.score(question, [(h.passage.title, h.passage.text) for h in cands])
         probs = self.probability(logits)
         first = [h.retrieval_rank or i + 1 for i, h in enumerate(cands)]
-        order = rerank_order(logits.tolist(), first)
+        order = rerank_order(logits.tolist(), first, [h.score for h in cands], self.config.first_stage_weight,
+                             probs.tolist())
         out = [
             replace(cands[i], rerank_score=float(logits[i]), rerank_probability=float(probs[i]),
                     rerank_rank=r + 1, retrieval_rank=first[i])

@@ -11,6 +11,7 @@ import pytest
 from indexer.writer import IndexWriter
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.errors import InvalidQuestionError
+from retriever.rerank import RerankerConfig
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +62,19 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
+def index_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("product")
     src = root / "docs.jsonl"
     src.write_text("".join(json.dumps({"id": i, "title": t, "text": x, "source": "demo"}) + "\n" for i, t, x in DOCS))
     IndexWriter(root / "index", show_progress=False).build([src])
-    e = QAEngine(EngineConfig(index_dir=root / "index")).warm_up()
+    return root / "index"
+
+
+# The product default reranks with the shipped models/reranker; without it, the first stage.
+@pytest.fixture(scope="module", params=["reranked", "first-stage"])
+def engine(request, index_dir):
+    reranker = RerankerConfig() if request.param == "reranked" else None
+    e = QAEngine(EngineConfig(index_dir=index_dir, reranker=reranker)).warm_up()
     yield e
     e.close()
 

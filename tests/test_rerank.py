@@ -31,6 +31,18 @@ def test_rerank_order_sorts_by_score_and_keeps_first_stage_order_on_ties():
 
 
 @pytest.mark.unit
+def test_rerank_order_blends_the_first_stage_score_when_asked():
+    # logits 0 and 0.4: sigmoid 0.5 and ~0.599; first-stage scores 1.0 and 0.2
+    assert rerank_order([0.0, 0.4], [1, 2], [1.0, 0.2], 0.0) == [1, 0]  # reranker alone
+    assert rerank_order([0.0, 0.4], [1, 2], [1.0, 0.2], 0.3) == [0, 1]  # 0.65 vs 0.479
+    assert rerank_order([0.0, 0.4], [1, 2], None, 0.3) == [1, 0]  # no first-stage scores: reranker alone
+    # calibrated probabilities replace sigmoid(logit): 0.7*0.1+0.3*1.0=0.37 vs 0.7*0.9+0.3*0.2=0.69
+    assert rerank_order([0.0, 0.4], [1, 2], [1.0, 0.2], 0.3, probabilities=[0.1, 0.9]) == [1, 0]
+    with pytest.raises(RetrieverError, match="first_stage_weight"):
+        RerankerConfig(first_stage_weight=1.0)
+
+
+@pytest.mark.unit
 @pytest.mark.parametrize("kwargs, match", [
     ({"depth": 0}, "depth"), ({"backend": "tpu"}, "backend"), ({"max_seq_len": 4}, "max_seq_len"),
     ({"batch_size": 0}, "batch_size"),
@@ -143,3 +155,21 @@ def test_cli_rerank_options_and_json(index_and_models, capsys):
         assert all(h["rerank"] is None for h in hits)
     assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "0"]) == 1
     assert "rerank depth" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_rerank_options_default_on_when_a_reranker_is_shipped(monkeypatch, tmp_path):
+    import argparse
+
+    from pipeline import cli_options
+
+    parser = argparse.ArgumentParser()
+    cli_options.add_rerank_args(parser)
+    monkeypatch.setattr(cli_options, "DEFAULT_RERANKER_DIR", tmp_path / "reranker")
+    assert cli_options.reranker_config(parser.parse_args([])) is None  # nothing shipped: first-stage order
+    (tmp_path / "reranker").mkdir()
+    (tmp_path / "reranker" / "config.json").write_text("{}")
+    assert cli_options.reranker_config(parser.parse_args([])) == RerankerConfig()
+    assert cli_options.reranker_config(parser.parse_args(["--no-rerank"])) is None
+    assert cli_options.reranker_config(parser.parse_args(["--rerank-depth", "7"])).depth == 7
+    assert cli_options.reranker_config(parser.parse_args(["--reranker", "x/y"])).model == "x/y"

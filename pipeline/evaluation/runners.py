@@ -39,6 +39,7 @@ from pipeline.evaluation.metrics import (
 )
 from pipeline.ranking import Candidate, list_answer, score_candidates
 from store.types import Passage
+from retriever.rerank import rerank_order
 
 log = logging.getLogger(__name__)
 
@@ -290,15 +291,16 @@ def open_engine(index_dir: Path, reader: Any = None, depth: int = 10, mode: str 
 
 
 def rerank_ranking(reranker: Any, question: str, chunks: Sequence[str], passages: dict[str, Passage],
-                   depth: int) -> list[str]:
-    """`chunks` with its first `depth` reordered by the cross-encoder and the rest kept in
-    first-stage order: its top k equals what `clinqa search --top-k k` returns for any
-    k <= depth."""
-    from retriever.rerank import rerank_order
-
+                   depth: int, first_stage_scores: Sequence[float] | None = None) -> list[str]:
+    """`chunks` with its first `depth` reordered by the cross-encoder (blended with
+    `first_stage_scores` as the reranker's config says) and the rest kept in first-stage
+    order: its top k equals what `clinqa search --top-k k` returns for any k <= depth."""
     top = list(chunks[:depth])
     scores = reranker.score(question, [(passages[c].title, passages[c].text) for c in top])
-    return [top[i] for i in rerank_order(scores.tolist(), list(range(len(top))))] + list(chunks[depth:])
+    fs = list(first_stage_scores[:depth]) if first_stage_scores is not None else None
+    order = rerank_order(scores.tolist(), list(range(len(top))), fs, reranker.config.first_stage_weight,
+                         reranker.probability(scores).tolist())
+    return [top[i] for i in order] + list(chunks[depth:])
 
 
 def evaluate_retrieval(
@@ -341,16 +343,17 @@ def evaluate_retrieval(
             row: dict[str, Any] = {"id": qid, "question": text, "gold": sorted(ds.qrels[qid])}
             for name, cfg in configs.items():
                 sub = {leg: legs[leg] for leg in legs if cfg.mode == "hybrid" or leg == cfg.mode}
-                chunks = [f.id for f in fuse(sub, cfg)[:depth]]
-                unknown = [c for c in chunks if c not in passages]
+                fused = {f.id: f.score for f in fuse(sub, cfg)[:depth]}
+                unknown = [c for c in fused if c not in passages]
                 if unknown:
                     found = backend.passages(unknown)
                     passages.update(found)
                     chunk_doc.update({c: p.doc_id for c, p in found.items()})
-                chunks = [c for c in chunks if c in passages]
+                chunks = [c for c in fused if c in passages]
                 if name.endswith(RERANK_SUFFIX):
                     t1 = time.perf_counter()
-                    chunks = rerank_ranking(engine.reranker, q, chunks, passages, engine.reranker.config.depth)
+                    chunks = rerank_ranking(engine.reranker, q, chunks, passages, engine.reranker.config.depth,
+                                            [fused[c] for c in chunks])
                     rerank_latency.append((time.perf_counter() - t1) * 1000)
                 docs = doc_ranking(chunks, chunk_doc)
                 rankings[name][qid] = docs
