@@ -22,7 +22,7 @@ from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question
 from pipeline.ranking import AnswerCalibration, Candidate, Scored, best_distinct, list_answer, score_candidates
 from reader.config import CALIBRATION_FILE, ReaderConfig
-from reader.features import QuestionFit
+from store.questions import QuestionFit
 from reader.reader import ExtractiveReader
 from reader.types import Answer
 from retriever import Hit, HybridRetriever, RetrieverConfig, SearchFilter
@@ -132,6 +132,9 @@ class AskResult:
         """Things the user should know about how the question was read."""
         f = self.question_fit
         if f is not None and f.truncated:
+            if f.head == 0:
+                return (f"the question is {f.tokens} word pieces long; the reader read only its last sentence "
+                        f"({f.tail} word pieces); the whole text was used to search",)
             return (f"the question is {f.tokens} word pieces long; the reader read its first {f.head} "
                     f"and last {f.tail} (put the actual question at the end of a long case history)",)
         return ()

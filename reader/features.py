@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from reader.errors import ReaderConfigError
+from store.questions import fit_question
 
 logger = logging.getLogger(__name__)
 
@@ -47,49 +48,9 @@ def check_stride(max_seq_len: int, doc_stride: int) -> None:
         )
 
 
-@dataclass(frozen=True)
-class QuestionFit:
-    """How much of a question the reader reads: all of it, or its head and tail."""
-
-    text: str  # what the reader reads
-    tokens: int  # word pieces in the full question
-    head: int  # word pieces kept from the start (== tokens when nothing was cut)
-    tail: int  # word pieces kept from the end
-
-    @property
-    def truncated(self) -> bool:
-        return self.head + self.tail < self.tokens
-
-
-def question_budget(max_seq_len: int) -> int:
-    """Word pieces a question may take in a window: a third of it, so the context keeps room."""
-    return max_seq_len // 3
-
-
-def fit_question(tokenizer, question: str, max_seq_len: int) -> QuestionFit:
-    """Cut a question longer than the budget to its head (a quarter) and tail (the rest).
-
-    A long clinical question is usually a case history with the actual question at the end
-    ("...65-year-old with ... What is the next step?"), so the tail matters most; the head
-    keeps who the patient is. Pure apart from the tokenizer."""
-    q = question.strip()
-    ids = tokenizer(q, add_special_tokens=False)["input_ids"]
-    budget = question_budget(max_seq_len)
-    if len(ids) <= budget:
-        return QuestionFit(q, len(ids), len(ids), 0)
-    head = budget // 4
-    tail = budget - head
-    text = tokenizer.decode(ids[:head]) + " ... " + tokenizer.decode(ids[-tail:])
-    # Decoding and re-encoding can change the count by a piece or two; trim the head if so.
-    while head > 0 and len(tokenizer(text, add_special_tokens=False)["input_ids"]) > budget:
-        head -= 1
-        text = tokenizer.decode(ids[:head]) + " ... " + tokenizer.decode(ids[-tail:])
-    return QuestionFit(text, len(ids), head, tail)
-
-
 def _tokenize(tokenizer, questions: Sequence[str], contexts: Sequence[str], max_seq_len: int, doc_stride: int):
     # Long questions would leave no room for the context (and make the stride invalid):
-    # they are cut to head + tail (fit_question).
+    # they are cut to their last sentence or head + tail (fit_question).
     fitted: dict[str, str] = {}  # the same question is paired with every passage
     qs = [fitted.setdefault(q, fit_question(tokenizer, q, max_seq_len).text) if q not in fitted else fitted[q]
           for q in questions]

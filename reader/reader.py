@@ -24,7 +24,8 @@ import numpy as np
 from reader.config import CALIBRATION_FILE, ONNX_FP32_FILE, ONNX_INT8_FILE, ReaderConfig
 from reader.errors import ReaderModelError
 from reader.evaluate import LogitsFn, predict_candidates, torch_logits_fn, window_logits
-from reader.features import QuestionFit, fit_question, make_windows
+from reader.features import make_windows
+from store.questions import QuestionFit, fit_question
 from reader.postprocess import SpanCandidate, select_spans, softmax
 from reader.types import Answer
 from store.types import Passage
@@ -44,7 +45,7 @@ class ReaderOutput:
 
     `per_passage[i]` (read with `per_passage=n`) holds passage i's own n-best distinct
     answers, best first, before any cut across passages; `question` says how much of the
-    question the reader read (long questions are cut to head + tail)."""
+    question the reader read (a long question is cut to its last sentence, or head + tail)."""
 
     answers: tuple[Answer, ...]
     no_answer_threshold: float

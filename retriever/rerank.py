@@ -25,6 +25,7 @@ import numpy as np
 from retriever.errors import RetrieverError
 from retriever.types import Hit
 from store.paths import SHIPPED_MODELS
+from store.questions import fit_question
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,9 @@ class CrossEncoderReranker:
         self.warm_up()
         if not passages:
             return np.zeros(0, dtype=np.float32)
+        # A long question (a case history) would leave the passage a few word pieces: it is cut
+        # to its head and tail like the reader's (store.questions.fit_question).
+        question = fit_question(self._tokenizer, question, self.config.max_seq_len).text
         enc = self._tokenizer([question] * len(passages), [passage_input(t, x) for t, x in passages],
                               truncation="only_second", max_length=self.config.max_seq_len, padding=False)
         seqs = enc["input_ids"]

@@ -140,7 +140,7 @@ def render_why(ranked: Any, hit: Any, threshold: float) -> str:
 
 
 def render_notes(result: Any) -> str:
-    """Notes on how the question was read (e.g. a long question cut to head + tail)."""
+    """Notes on how the question was read (e.g. a long question cut to its last sentence)."""
     notes = getattr(result, "notes", ())
     return "".join(f'<div class="cq-note" role="note">Note: {esc(n)}</div>' for n in notes)
 
