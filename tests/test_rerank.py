@@ -149,10 +149,12 @@ def test_cli_rerank_options_and_json(index_and_models, capsys):
     assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "4"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert [h["rerank"]["rank"] for h in hits] == [1, 2]
-    for off in (["--no-rerank"], []):  # reranking is opt-in
-        assert main(base + off) == 0
-        hits = json.loads(capsys.readouterr().out)["hits"]
-        assert all(h["rerank"] is None for h in hits)
+    assert main(base + ["--no-rerank"]) == 0
+    assert all(h["rerank"] is None for h in json.loads(capsys.readouterr().out)["hits"])
+    # No flag: the shipped models/reranker reranks (the product default).
+    assert main(base) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "models/reranker" in out["reranker"] and all(h["rerank"] is not None for h in out["hits"])
     assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "0"]) == 1
     assert "rerank depth" in capsys.readouterr().err
 

@@ -298,6 +298,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         if args.json or batch:
             obj: dict[str, Any] = {"id": qid} if batch else {"question": result.question}
             obj["hits"] = [h.to_dict() for h in result.hits]
+            obj["reranker"] = result.reranker
             obj["timings_ms"] = result.timings_ms
             print(json.dumps(obj, ensure_ascii=False))
         else:
