@@ -55,7 +55,7 @@ class RerankerConfig:
     model: str = str(DEFAULT_RERANKER_DIR)
     backend: str = "onnx"
     # Chosen on dev questions over the realistic dev index (docs/decisions.md "reranker"): depth 30
-    # gained nothing over 20 at 1.5x the cost; w = 0.3 beats both the reranker alone and the first
+    # gained little over 20 at 1.5x the cost; w = 0.3 beats both the reranker alone and the first
     # stage on every dev measure (tests/test_rerank_choice.py checks the recorded runs).
     depth: int = 20
     max_seq_len: int = 256
