@@ -287,7 +287,7 @@ class QAEngine:
         timings = {"retrieve": (t1 - t0) * 1000}
         if not use_rerank:
             return hits[:k], timings, None
-        hits = self.reranker.rerank(q, hits, top_k=k)
+        hits = self.reranker.rerank(q, hits, top_k=k, depth=rerank_depth)
         timings["rerank"] = (time.perf_counter() - t1) * 1000
         return hits, timings, self.reranker.describe()
 

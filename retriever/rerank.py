@@ -59,7 +59,9 @@ class RerankerConfig:
     # stage on every dev measure (tests/test_rerank_choice.py checks the recorded runs).
     depth: int = 20
     max_seq_len: int = 256
-    batch_size: int = 16
+    # One pair per ONNX call: dynamic int8 quantisation scales activations per batch, so a pair's
+    # score would depend on its batch neighbours (8.47 alone vs 8.60 beside a long passage).
+    batch_size: int = 1
     num_threads: int | None = None
     first_stage_weight: float = 0.3
 
@@ -70,7 +72,7 @@ class RerankerConfig:
         if self.backend not in ("onnx", "torch"):
             raise RetrieverError(f"unknown reranker backend {self.backend!r}", 'use "onnx" or "torch"')
         if self.depth < 1:
-            raise RetrieverError(f"rerank depth must be >= 1, got {self.depth}", "use e.g. --rerank-depth 50")
+            raise RetrieverError(f"rerank depth must be >= 1, got {self.depth}", "use e.g. --rerank-depth 20")
         if not 16 <= self.max_seq_len <= 512:
             raise RetrieverError(f"reranker max_seq_len={self.max_seq_len} outside 16..512", "use e.g. 256")
         if self.batch_size < 1:
@@ -231,12 +233,15 @@ class CrossEncoderReranker:
         (calibration.json; T = 1, b = 0 without one)."""
         return sigmoid(np.asarray(logits, dtype=np.float64) / self._temperature + self._bias)
 
-    def rerank(self, question: str, hits: Sequence[Hit], top_k: int | None = None) -> list[Hit]:
-        """The first `depth` hits reordered by the cross-encoder, at most `top_k` returned.
+    def rerank(self, question: str, hits: Sequence[Hit], top_k: int | None = None,
+               depth: int | None = None) -> list[Hit]:
+        """The first `depth` hits (default config.depth) reordered by the cross-encoder, the
+        rest after them in first-stage order; at most `top_k` returned.
 
-        Each hit gets `rerank_score` (logit), `rerank_probability`, `rerank_rank` (1-based) and
-        keeps `retrieval_rank` (its first-stage rank) and the legs' evidence."""
-        cands = list(hits)[: self.config.depth]
+        Each reranked hit gets `rerank_score` (logit), `rerank_probability`, `rerank_rank`
+        (1-based) and keeps `retrieval_rank` (its first-stage rank) and the legs' evidence."""
+        depth = depth or self.config.depth
+        cands = list(hits)[:depth]
         if not cands:
             return []
         logits = self.score(question, [(h.passage.title, h.passage.text) for h in cands])
@@ -248,5 +253,5 @@ class CrossEncoderReranker:
             replace(cands[i], rerank_score=float(logits[i]), rerank_probability=float(probs[i]),
                     rerank_rank=r + 1, retrieval_rank=first[i])
             for r, i in enumerate(order)
-        ]
+        ] + list(hits)[depth:]
         return out[:top_k] if top_k else out
