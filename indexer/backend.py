@@ -169,7 +169,12 @@ class LocalBackend(StoreBackedBackend):
 
     # -- writes ----------------------------------------------------------
     def add(self, passages: Sequence[Passage], vectors: np.ndarray) -> None:
-        self.vectors.add([p.key for p in passages], vectors)
+        keys = [p.key for p in passages]
+        # An id already indexed is replaced, not duplicated (FAISS would keep both rows).
+        present = set(keys) & set(self.vectors.ids().tolist()) if self.vectors.size else set()
+        if present:
+            self.vectors.remove(sorted(present))
+        self.vectors.add(keys, vectors)
 
     def remove(self, chunk_ids: Sequence[str]) -> None:
         self.vectors.remove([chunk_key(c) for c in chunk_ids])

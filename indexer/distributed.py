@@ -175,19 +175,25 @@ def process_with_ray(docs: Sequence[Document], index_config: Any, config: RayCon
     rows = [{"doc_id": d.doc_id, "title": d.title, "text": d.text, "url": d.url or "", "source": d.source,
              "license": d.license or "", "metadata": json.dumps(d.metadata, default=str)} for d in docs]
     pool = config.actors
+    # Without annotation (--no-annotate) the NER and classify stages are not scheduled at all:
+    # no actors started, no second pass over the documents.
+    annotate = index_config.annotate.enabled
     with ray_session(config) as ray:
         ds = ray.data.from_items(rows)
-        passages = (
+        stages = (
             ds.map_batches(ChunkStage, fn_constructor_kwargs={"index_config": index_config}, compute=ray.data.ActorPoolStrategy(size=1),
                            batch_size=config.batch_size, batch_format="numpy")
             .map_batches(EmbedStage, fn_constructor_kwargs={"encoder_config": index_config.encoder},
                          compute=ray.data.ActorPoolStrategy(size=pool), batch_size=config.batch_size, batch_format="numpy")
-            .map_batches(TagStage, fn_constructor_kwargs={"annotate_config": index_config.annotate},
-                         compute=ray.data.ActorPoolStrategy(size=pool), batch_size=config.batch_size, batch_format="numpy")
-            .take_all()
         )
+        if annotate:
+            stages = stages.map_batches(TagStage, fn_constructor_kwargs={"annotate_config": index_config.annotate},
+                                        compute=ray.data.ActorPoolStrategy(size=pool), batch_size=config.batch_size,
+                                        batch_format="numpy")
+        passages = stages.take_all()
         categories = ds.map_batches(ClassifyStage, fn_constructor_kwargs={"annotate_config": index_config.annotate},
-                                    compute=ray.data.ActorPoolStrategy(size=pool), batch_size=config.batch_size, batch_format="numpy").take_all()
+                                    compute=ray.data.ActorPoolStrategy(size=pool), batch_size=config.batch_size,
+                                    batch_format="numpy").take_all() if annotate else []
     by_doc: dict[str, list[Passage]] = {}
     vectors: dict[str, np.ndarray] = {}
     mentions: dict[str, list[Mention]] = {}
@@ -196,7 +202,7 @@ def process_with_ray(docs: Sequence[Document], index_config: Any, config: RayCon
                     title=r["title"], source=r["source"])
         by_doc.setdefault(p.doc_id, []).append(p)
         vectors[p.chunk_id] = np.asarray(r["vector"], dtype=np.float32)
-        found = [Mention(int(s), int(e), lab, txt, float(sc)) for s, e, lab, txt, sc in json.loads(r["mentions"])]
+        found = [Mention(int(s), int(e), lab, txt, float(sc)) for s, e, lab, txt, sc in json.loads(r.get("mentions") or "[]")]
         if found:
             mentions[p.chunk_id] = found
     items = [(d, sorted(by_doc.get(d.doc_id, []), key=lambda p: p.order)) for d in docs]

@@ -6,16 +6,21 @@ this process, `http://host:19530` a server (token from `$CLINQA_MILVUS_TOKEN`).
 What lives where (docs/decisions.md):
 * SQL (the generation's `clinqa.db`, as in the local backend): documents, passages, offsets,
   entity mentions, categories, build log. `passages()` reads from there.
-* The Milvus collection: per passage the chunk id (primary key), the dense vector, our own
-  biomedical token stream for BM25, and the fields filters need (source, category, entity terms).
+* The Milvus collection: per passage the chunk id (primary key), the dense vector, its BM25
+  term weights (a sparse vector) with its length and reference length, and the fields filters
+  need (source, category, entity terms).
+* SQL also holds the BM25 statistics (passages, total length, each term's id and document
+  frequency), updated by every add and remove.
 
-BM25 on our tokens: Milvus analyzers offer no whitespace tokenizer here (only `standard` and
-`jieba`), and `standard` splits "IL-6" and "SARS-CoV-2". So every token of
-`indexer.tokenize.tokenize` is written as an opaque word, `t` + 16 hex digits of its BLAKE2b
-hash, which the standard tokenizer keeps whole; queries are encoded the same way. Term
-frequencies, document lengths and idf are then those of the local backend's bm25s index
-(Milvus BM25 = Lucene's formula; bm25s leaves out the constant `k1 + 1`, so scores differ by
-a factor, rankings do not).
+BM25 on our tokens, with our own statistics (issue 17, docs/decisions.md): Milvus' BM25 function
+takes its statistics (passage count, average length, document frequencies) from one segment
+at a time in Milvus Lite, so a passage added later was scored as if the corpus were its own
+segment. The backend therefore keeps those statistics in the SQL store (`bm25_terms`,
+`bm25_stats`), stores per passage a sparse vector of BM25 term weights (term ids from the store,
+weights `indexer.bm25stats.weight` at a reference length `ref`, plus the passage length `dl`),
+and searches it by inner product with a query vector of idf weights; the candidates Milvus
+returns are rescored exactly with the current average length, and the search widens until the
+top k is provably right (`indexer.bm25stats`). Scores are bm25s's, so both backends agree.
 
 Generations:
 * default (no URI): a Milvus Lite database `milvus.db/` inside each generation directory,
@@ -28,13 +33,13 @@ Generations:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import re
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer import bm25stats
 from indexer.backend import DB_FILE, StoreBackedBackend, sqlite_url
 from indexer.bm25 import BM25Config
 from indexer.dense import FaissConfig
@@ -55,14 +61,18 @@ log = logging.getLogger(__name__)
 LITE_DIR = "milvus.db"
 LITE_COLLECTION = "passages"
 TOKEN_ENV = "CLINQA_MILVUS_TOKEN"
-# Milvus limits: VARCHAR <= 65,535 bytes, ARRAY capacity <= 4,096, top-k <= 16,384.
-MAX_TOKENS_CHARS = 65_000
+# Milvus limits: ARRAY capacity <= 4,096, top-k <= 16,384.
 MAX_ENTITY_TERMS = 1024
 MAX_TERM_BYTES = 256
 MAX_NGRAM_WORDS = 12
 MAX_TOP_K = 16_384
 BATCH = 1000
-_ROW_FIELDS = ["chunk_id", "doc_id", "vector", "tokens", "source", "category", "entity_terms"]
+# A sparse vector needs a nonzero weight: a passage without BM25 tokens holds this reserved
+# dimension (term ids start at 1), which no query asks for.
+PLACEHOLDER_TERM = 0
+# Passages sampled to choose the reference length of a fresh build's weights.
+REF_SAMPLE = 2000
+_ROW_FIELDS = ["chunk_id", "doc_id", "vector", "sparse", "dl", "ref", "source", "category", "entity_terms"]
 
 
 @dataclass(frozen=True)
@@ -97,12 +107,6 @@ class MilvusConfig:
     def from_manifest(cls, entry: dict[str, Any] | None) -> "MilvusConfig":
         entry = entry or {}
         return cls(uri=entry.get("uri"), prefix=entry.get("prefix", "clinqa"))
-
-
-def encode_tokens(tokens: Sequence[str]) -> str:
-    """Our BM25 tokens as words Milvus' `standard` analyzer keeps whole: `t` + 16 hex digits
-    of BLAKE2b(token) each, space-separated. Collisions: about 2^-64 per token pair."""
-    return " ".join("t" + hashlib.blake2b(t.encode("utf-8"), digest_size=8).hexdigest() for t in tokens)
 
 
 def entity_terms(mentions: Sequence[Mention]) -> list[str]:
@@ -194,7 +198,8 @@ def _milvus_hint(uri: str) -> str:
 
 
 class MilvusBackend(StoreBackedBackend):
-    """Milvus collection (dense FLAT/HNSW inner product + BM25 on our tokens) + the SQL store.
+    """Milvus collection (dense FLAT/HNSW inner product + BM25 term weights, inner product) + the
+    SQL store (documents, passages, annotations and the BM25 statistics).
 
     Example::
 
@@ -223,6 +228,10 @@ class MilvusBackend(StoreBackedBackend):
         # The FAISS settings choose the Milvus vector index: flat -> FLAT (exact), hnsw -> HNSW.
         self.vector_index = faiss_config or FaissConfig()
         self.previous_generation = previous_generation
+        if bm25_config.method not in bm25stats.SUPPORTED_METHODS:
+            raise IndexerError(f"the Milvus backend does not offer BM25 method {bm25_config.method!r}",
+                               f"use one of {', '.join(bm25stats.SUPPORTED_METHODS)} (--bm25-method)")
+        self._ref: float | None = None  # reference length of the weights this object writes
         self._read_only = False  # set by open(): a reader may fall back to a snapshot copy
         self._snapshot: str | None = None
         self._lite_path: str | None = None
@@ -290,6 +299,7 @@ class MilvusBackend(StoreBackedBackend):
     def create(self) -> "MilvusBackend":
         self.directory.mkdir(parents=True, exist_ok=True)
         self.store.open(create=True)
+        self.store.bm25_clear()
         client = self._connect()
         if client.has_collection(self.collection):
             client.drop_collection(self.collection)
@@ -297,29 +307,27 @@ class MilvusBackend(StoreBackedBackend):
         return self
 
     def _create_collection(self, client: Any, name: str) -> None:
-        from pymilvus import DataType, Function, FunctionType
+        from pymilvus import DataType
 
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("chunk_id", DataType.VARCHAR, max_length=32, is_primary=True)
         schema.add_field("doc_id", DataType.VARCHAR, max_length=4096)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
-        schema.add_field("tokens", DataType.VARCHAR, max_length=65_535, enable_analyzer=True,
-                         analyzer_params={"tokenizer": "standard"})
+        # BM25 term weights at the reference length `ref`; `dl` = the passage's length in tokens.
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("dl", DataType.INT64)
+        schema.add_field("ref", DataType.DOUBLE)
         schema.add_field("source", DataType.VARCHAR, max_length=1024)
         schema.add_field("category", DataType.VARCHAR, max_length=128)
         schema.add_field("entity_terms", DataType.ARRAY, element_type=DataType.VARCHAR,
                          max_capacity=MAX_ENTITY_TERMS, max_length=MAX_TERM_BYTES)
-        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                     input_field_names=["tokens"], output_field_names=["sparse"]))
         params = client.prepare_index_params()
         if self.vector_index.kind == "hnsw":
             params.add_index(field_name="vector", index_type="HNSW", metric_type="IP",
                              params={"M": self.vector_index.hnsw_m, "efConstruction": 200})
         else:
             params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-        params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                         params={"bm25_k1": self.bm25_config.k1, "bm25_b": self.bm25_config.b})
+        params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         client.create_collection(name, schema=schema, index_params=params)
 
     def open(self, expected_chunks: int | None = None, index_dir: Path | None = None) -> "MilvusBackend":
@@ -340,25 +348,30 @@ class MilvusBackend(StoreBackedBackend):
                     f"Milvus at {self.uri} has no collection {self.collection!r} (dropped, or another server?)",
                     rebuild_hint(where) + f" --backend milvus --milvus-uri {self.config.uri or 'URI'}",
                 )
-        dim = self._collection_dimension(client)
+        fields = self._collection_fields(client)
+        if "dl" not in fields or "tokens" in fields or not self.store.has_bm25_stats:
+            raise IndexMismatchError(
+                f"the Milvus index in {where} was built by an older clinqa whose BM25 scores were wrong after "
+                "index add/remove (Milvus' own BM25 statistics, issue 17)",
+                rebuild_hint(where) + " --backend milvus",
+            )
+        dim = int(fields["vector"].get("params", {}).get("dim", 0))
         if dim != self.dimension:
             raise IndexMismatchError(
                 f"Milvus collection {self.collection!r} holds {dim}-dimensional vectors; the manifest says {self.dimension}",
                 rebuild_hint(where) + " --backend milvus",
             )
         client.load_collection(self.collection)
-        sizes = {"database": self.store.count_chunks(), "milvus": self.size}
+        sizes = {"database": self.store.count_chunks(), "milvus": self.size,
+                 "bm25 statistics": int(self.store.bm25_stats()["docs"])}
         if expected_chunks is not None:
             sizes["manifest"] = expected_chunks
         if len(set(sizes.values())) != 1:
             raise IndexMismatchError(f"index parts disagree on the number of chunks: {sizes}", rebuild_hint(where))
         return self
 
-    def _collection_dimension(self, client: Any) -> int | None:
-        for f in client.describe_collection(self.collection).get("fields", []):
-            if f.get("name") == "vector":
-                return int(f.get("params", {}).get("dim", 0))
-        return None
+    def _collection_fields(self, client: Any) -> dict[str, dict[str, Any]]:
+        return {f.get("name"): f for f in client.describe_collection(self.collection).get("fields", [])}
 
     def _copy_collection(self, client: Any, source: str) -> None:
         """A new generation on a shared URI starts as a copy of the live one (vectors copied,
@@ -455,32 +468,89 @@ class MilvusBackend(StoreBackedBackend):
                 "the encoder changed: rebuild the index with `clinqa index build`",
             )
         client = self._connect()
+        last = {p.chunk_id: i for i, p in enumerate(passages)}  # one id twice: the last one wins
+        passages = [passages[i] for i in last.values()]
+        vecs = np.ascontiguousarray(vectors[list(last.values())], dtype=np.float32)
         # Annotations and sources come from the store (the writer stores them first).
         stored = self.store.passages([p.chunk_id for p in passages])
-        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        texts = [stored.get(p.chunk_id, p) for p in passages]
+        counted = []
+        for q in texts:
+            tokens = self.tokenize(f"{q.title}\n{q.text}")
+            # bm25s indexes a passage without tokens as one empty token: length 1.
+            counted.append((Counter(bm25stats.term_key(t) for t in tokens), max(len(tokens), 1)))
+        ref = self._reference_length([dl for _, dl in counted])
+        # Rows this replaces leave the statistics, the new ones enter them, in one transaction.
+        old = self._rows([p.chunk_id for p in passages])
+        added: Counter[str] = Counter()
+        for counts, _ in counted:
+            added.update(counts.keys())
+        ids = self.store.bm25_update(dict(added), self._term_counts(old), docs=len(passages) - len(old),
+                                     length=sum(dl for _, dl in counted) - sum(int(r["dl"]) for r in old), ref=ref)
+        cfg = self.bm25_config
         rows = []
-        for p, v in zip(passages, vecs):
-            q = stored.get(p.chunk_id, p)
-            tokens = encode_tokens(self.tokenize(f"{q.title}\n{q.text}"))
-            if len(tokens) > MAX_TOKENS_CHARS:
-                log.warning("passage %s has more BM25 tokens than Milvus holds; truncated", p.chunk_id)
-                tokens = tokens[: tokens.rfind(" ", 0, MAX_TOKENS_CHARS)]
-            rows.append({"chunk_id": p.chunk_id, "doc_id": q.doc_id, "vector": v, "tokens": tokens,
-                         **self._filter_fields(q)})
+        for q, (counts, dl), v in zip(texts, counted, vecs):
+            sparse = {}
+            for term, tf in counts.items():
+                w = bm25stats.weight(cfg.method, tf, dl, ref, cfg.k1, cfg.b)
+                if w > 0:
+                    sparse[ids[term]] = w
+            rows.append({"chunk_id": q.chunk_id, "doc_id": q.doc_id, "vector": v,
+                         "sparse": sparse or {PLACEHOLDER_TERM: 1.0}, "dl": dl, "ref": ref, **self._filter_fields(q)})
         for i in range(0, len(rows), BATCH):
             client.upsert(self.collection, rows[i : i + BATCH])
 
+    def _reference_length(self, lengths: Sequence[int]) -> float:
+        """The average length this object's weights are computed with: the index's current one,
+        or for a fresh build (no statistics yet) an estimate from up to 2,000 passages spread
+        over the store (which already holds the whole build). Any value gives exact scores
+        (`search_text` rescores); a close one keeps searches to one round."""
+        if self._ref is None:
+            stats = self.store.bm25_stats()
+            if stats["docs"] > 0:
+                self._ref = stats["length"] / stats["docs"]
+            else:
+                total = self.store.count_chunks()
+                if total <= len(lengths):
+                    sample = list(lengths)
+                else:
+                    step = max(1, total // REF_SAMPLE)
+                    sample = [max(len(self.tokenize(f"{title}\n{text}")), 1)
+                              for i, (_c, text, _s, title) in enumerate(self.store.iter_chunks()) if i % step == 0]
+                self._ref = float(np.mean(sample)) if sample else 1.0
+        return self._ref
+
+    def _rows(self, chunk_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored BM25 side (sparse, dl) of those rows that exist."""
+        client = self._connect()
+        out = []
+        ids = list(dict.fromkeys(chunk_ids))
+        for i in range(0, len(ids), BATCH):
+            out.extend(client.get(self.collection, ids=ids[i : i + BATCH], output_fields=["sparse", "dl"],
+                                  **self._consistency))
+        return out
+
+    @staticmethod
+    def _term_counts(rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+        counts: Counter[int] = Counter()
+        for r in rows:
+            counts.update(int(t) for t in r["sparse"] if int(t) != PLACEHOLDER_TERM)
+        return dict(counts)
+
     def remove(self, chunk_ids: Sequence[str]) -> None:
-        ids = list(chunk_ids)
+        ids = list(dict.fromkeys(chunk_ids))
         if not ids:
             return
         client = self._connect()
+        old = self._rows(ids)
+        if old:
+            self.store.bm25_update({}, self._term_counts(old), docs=-len(old), length=-sum(int(r["dl"]) for r in old))
         for i in range(0, len(ids), BATCH):
             client.delete(self.collection, ids=ids[i : i + BATCH])
 
     def refresh(self, show_progress: bool = False) -> None:
-        """Milvus indexes on insert; a flush seals the segments so counts and BM25 statistics
-        include every write."""
+        """Milvus indexes on insert; a flush seals the segments so counts include every write.
+        (BM25 statistics are ours and already current: nothing depends on segments.)"""
         self.save()
 
     # -- search --------------------------------------------------------------------------------
@@ -505,18 +575,65 @@ class MilvusBackend(StoreBackedBackend):
         res = client.search(self.collection, data=data, anns_field=field, limit=min(k, MAX_TOP_K),
                             filter=expr, output_fields=[], search_params={"metric_type": metric, "params": params or {}},
                             **self._consistency)
-        # Milvus Lite reports BM25 negated; BM25 is never negative, so |score| is the score.
-        hits = [(str(h.get("chunk_id") or h["id"]), abs(float(h["distance"])) if metric == "BM25" else float(h["distance"]))
-                for h in (res[0] if res else [])]
+        hits = [(str(h.get("chunk_id") or h["id"]), float(h["distance"])) for h in (res[0] if res else [])]
         hits.sort(key=lambda h: (-h[1], h[0]))
         return hits
 
     def search_text(self, query: str, k: int, where: SearchFilter | None = None) -> list[tuple[str, float]]:
+        """Exact BM25 (bm25s's scores) from our statistics: Milvus ranks candidates by the stored
+        weights (inner product with idf weights); the candidates are rescored with the current
+        average length, and more are fetched until no passage outside them can reach the top k."""
         tokens = self.tokenize(query)
-        if not tokens:
+        if not tokens or k <= 0:
             return []
-        hits = self._search([encode_tokens(tokens)], "sparse", "BM25", k, where)
-        return [h for h in hits if h[1] > 0]
+        cfg = self.bm25_config
+        stats = self.store.bm25_stats()
+        n = int(stats["docs"])
+        if n <= 0:
+            return []
+        avgdl = stats["length"] / n
+        counts = Counter(bm25stats.term_key(t) for t in tokens)
+        known = self.store.bm25_terms(list(counts))
+        weights = {tid: counts[t] * bm25stats.idf(cfg.method, df, n) for t, (tid, df) in known.items() if df > 0}
+        if not weights:
+            return []
+        constant = bm25stats.baseline(cfg.method, cfg.k1) * sum(weights.values())
+        _, hi = bm25stats.ratio_bounds(avgdl, stats["ref_min"], stats["ref_max"], cfg.k1, cfg.b)
+        hi *= 1 + 1e-5  # stored weights are float32: allow for their rounding
+        # Twice k at first: the k-th exact score then nearly always clears the bound in one round.
+        limit = min(MAX_TOP_K, max(2 * k, k + 20))
+        expr = milvus_filter(where)
+        client = self._connect()
+        while True:
+            res = client.search(self.collection, data=[weights], anns_field="sparse", limit=limit, filter=expr,
+                                output_fields=["sparse", "dl", "ref"], search_params={"metric_type": "IP", "params": {}},
+                                **self._consistency)
+            hits = list(res[0]) if res else []
+            scored = sorted(((str(h.get("chunk_id") or h["id"]), self._exact(h.get("entity") or h, weights, avgdl))
+                             for h in hits), key=lambda x: (-x[1], x[0]))
+            if len(hits) < limit or limit >= MAX_TOP_K:
+                break  # every passage holding a query term is among them (or Milvus gives no more)
+            lowest = min(float(h["distance"]) for h in hits)
+            if len(scored) >= k and scored[k - 1][1] >= hi * lowest:
+                break  # nothing outside can beat the k-th
+            limit = min(MAX_TOP_K, limit * 4)
+        return [(c, s + constant) for c, s in scored[:k] if s + constant > 0]
+
+    def _exact(self, row: dict[str, Any], weights: dict[int, float], avgdl: float) -> float:
+        """sum of query weight x exact passage weight over the query's terms in this row."""
+        cfg = self.bm25_config
+        sparse, dl, ref = row["sparse"], float(row["dl"]), float(row["ref"])
+        exact = bm25stats.length_matters(cfg.k1, cfg.b)
+        total = 0.0
+        for tid, qw in weights.items():
+            w = sparse.get(tid)
+            if not w:
+                continue
+            if exact:
+                tf = bm25stats.frequency(cfg.method, float(w), dl, ref, cfg.k1, cfg.b)
+                w = bm25stats.weight(cfg.method, tf, dl, avgdl, cfg.k1, cfg.b)
+            total += qw * float(w)
+        return total
 
     def search_vector(self, vector: np.ndarray, k: int, where: SearchFilter | None = None) -> list[tuple[str, float]]:
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -527,4 +644,4 @@ class MilvusBackend(StoreBackedBackend):
         return self.store.sources()
 
 
-__all__ = ["MilvusBackend", "MilvusConfig", "encode_tokens", "entity_terms", "milvus_filter", "DB_FILE"]
+__all__ = ["MilvusBackend", "MilvusConfig", "entity_terms", "milvus_filter", "DB_FILE"]

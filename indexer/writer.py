@@ -330,12 +330,15 @@ class IndexWriter:
         ]
 
     def _embed_into(self, backend: StoreBackedBackend, passages: Sequence[Passage], done: Any = None) -> None:
-        """Embed and add passages; `done` (RayResults) holds vectors computed on Ray."""
+        """Embed and add passages; `done` (RayResults) holds vectors computed on Ray.
+
+        `embed_seconds` counts the encoder alone (not model loading, not the backend's writes,
+        which on Milvus Lite take longer than embedding a small batch); vectors computed on Ray
+        count nothing, as their time overlapped the other stages there (the CLI then prints no rate)."""
         if not passages:
             return
         encoder = self._encoder_ready() if done is None else None
         cache = self._embedding_cache() if done is None else None
-        start = time.perf_counter()  # after model loading: the rate reported is embedding only
         batch = 2048
         bar = tqdm(total=len(passages), desc="embed", unit="chunk", disable=not self.show_progress)
         for i in range(0, len(passages), batch):
@@ -343,14 +346,15 @@ class IndexWriter:
             if encoder is None:  # computed on Ray
                 vectors = np.stack([done.vectors[p.chunk_id] for p in part])
             else:
+                start = time.perf_counter()
                 vectors, hits = embed_with_cache(encoder, [p.chunk_id for p in part],
                                                  [embedding_text(p) for p in part], cache)
+                self._stats["embed_seconds"] += time.perf_counter() - start
                 self._stats["from_cache"] += hits
             check_dimension(vectors, backend.dimension)
             backend.add(part, vectors)
             bar.update(len(part))
         bar.close()
-        self._stats["embed_seconds"] += time.perf_counter() - start
 
     def _embedding_cache(self) -> EmbeddingCache | None:
         path = self.config.encoder.cache

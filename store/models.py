@@ -94,3 +94,25 @@ class BuildRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     manifest_hash: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Bm25TermRow(Base):
+    """A BM25 term of a backend that keeps its own BM25 statistics (Milvus): the term's id (its
+    sparse-vector dimension) and in how many passages it occurs (docs/decisions.md, issue 17)."""
+
+    __tablename__ = "bm25_terms"
+
+    # indexer.bm25stats.term_key(token): the token, or a hash of a token over 200 bytes
+    term: Mapped[str] = mapped_column(String(256), primary_key=True)
+    term_id: Mapped[int] = mapped_column(BigInteger, unique=True, index=True)
+    df: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Bm25StatRow(Base):
+    """Corpus-wide BM25 numbers of that backend: docs (passages), length (sum of passage
+    lengths in tokens), ref_min / ref_max (the reference lengths stored weights were computed with)."""
+
+    __tablename__ = "bm25_stats"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)

@@ -7,13 +7,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, func, inspect, or_, select
+from sqlalchemy import create_engine, delete, event, func, insert, inspect, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import StoreError
-from store.models import Base, BuildRow, CategoryRow, ChunkRow, DocumentRow, MentionRow
+from store.models import Base, Bm25StatRow, Bm25TermRow, BuildRow, CategoryRow, ChunkRow, DocumentRow, MentionRow
 from store.types import Category, Document, Mention, Passage, normalize_mention
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class DocumentStore:
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._annotated = False
+        self._bm25 = False
 
     # -- lifecycle -------------------------------------------------------
     def open(self, create: bool = False) -> "DocumentStore":
@@ -79,6 +80,7 @@ class DocumentStore:
         # Indexes built before annotations existed lack these tables: they read as empty.
         tables = set(inspect(engine).get_table_names())
         self._annotated = {MentionRow.__tablename__, CategoryRow.__tablename__} <= tables
+        self._bm25 = {Bm25TermRow.__tablename__, Bm25StatRow.__tablename__} <= tables
         return self
 
     def close(self) -> None:
@@ -190,6 +192,90 @@ class DocumentStore:
     def record_build(self, action: str, manifest_hash: str, details: dict[str, Any]) -> None:
         with self.session() as s, s.begin():
             s.add(BuildRow(action=action, manifest_hash=manifest_hash, details=details))
+
+    # -- BM25 statistics (kept by backends whose engine only takes dot products: Milvus) --
+    @property
+    def has_bm25_stats(self) -> bool:
+        """Whether this database has the BM25 statistics tables (indexes built before issue 17 lack them)."""
+        return self._bm25
+
+    def bm25_clear(self) -> None:
+        """Forget all BM25 statistics (a fresh build)."""
+        with self.session() as s, s.begin():
+            s.execute(delete(Bm25TermRow))
+            s.execute(delete(Bm25StatRow))
+
+    def bm25_stats(self) -> dict[str, float]:
+        """docs, length, ref_min, ref_max (absent ones as 0)."""
+        out = {"docs": 0.0, "length": 0.0, "ref_min": 0.0, "ref_max": 0.0}
+        with self.session() as s:
+            out.update({r.name: r.value for r in s.scalars(select(Bm25StatRow))})
+        return out
+
+    def bm25_terms(self, terms: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """term -> (term id, document frequency) for the known ones among `terms`."""
+        out: dict[str, tuple[int, int]] = {}
+        terms = list(dict.fromkeys(terms))
+        with self.session() as s:
+            for i in range(0, len(terms), 500):
+                q = select(Bm25TermRow.term, Bm25TermRow.term_id, Bm25TermRow.df).where(
+                    Bm25TermRow.term.in_(terms[i : i + 500]))
+                out.update({t: (int(tid), int(df)) for t, tid, df in s.execute(q)})
+        return out
+
+    def bm25_update(self, added: dict[str, int], removed: dict[int, int], docs: int, length: int,
+                    ref: float | None = None) -> dict[str, int]:
+        """Apply one change to the BM25 statistics, in one transaction: `added` term -> number of
+        new passages holding it, `removed` term id -> number of dropped passages holding it,
+        `docs` / `length` the change in passages and in total length, `ref` a reference length
+        used for new weights (widens ref_min / ref_max). Returns term -> id for `added`
+        (new terms get the next free ids, from 1; ids are never reused)."""
+        with self.session() as s, s.begin():
+            rows: dict[str, list[int]] = {}  # term -> [term id, df]
+            by_id = list(removed)
+            for i in range(0, len(by_id), 500):
+                q = select(Bm25TermRow.term, Bm25TermRow.term_id, Bm25TermRow.df).where(
+                    Bm25TermRow.term_id.in_(by_id[i : i + 500]))
+                rows.update({t: [int(tid), int(df)] for t, tid, df in s.execute(q)})
+            missing = [t for t in added if t not in rows]
+            for i in range(0, len(missing), 500):
+                q = select(Bm25TermRow.term, Bm25TermRow.term_id, Bm25TermRow.df).where(
+                    Bm25TermRow.term.in_(missing[i : i + 500]))
+                rows.update({t: [int(tid), int(df)] for t, tid, df in s.execute(q)})
+            changed = set(rows)
+            for t, (tid, _df) in list(rows.items()):
+                if tid in removed:
+                    rows[t][1] -= removed[tid]
+            next_id = int(s.scalar(select(func.max(Bm25TermRow.term_id))) or 0) + 1
+            fresh = []
+            ids: dict[str, int] = {}
+            for t, n in added.items():
+                if t in rows:
+                    rows[t][1] += n
+                    ids[t] = rows[t][0]
+                else:
+                    ids[t] = next_id
+                    fresh.append({"term": t, "term_id": next_id, "df": n})
+                    next_id += 1
+            updates = [{"term": t, "df": rows[t][1]} for t in changed]
+            for i in range(0, len(updates), 5000):
+                s.execute(update(Bm25TermRow), updates[i : i + 5000])
+            for i in range(0, len(fresh), 5000):
+                s.execute(insert(Bm25TermRow), fresh[i : i + 5000])
+            stats = {r.name: r for r in s.scalars(select(Bm25StatRow))}
+
+            def put(name: str, value: float) -> None:
+                if name in stats:
+                    stats[name].value = value
+                else:
+                    s.add(Bm25StatRow(name=name, value=value))
+
+            put("docs", (stats["docs"].value if "docs" in stats else 0.0) + docs)
+            put("length", (stats["length"].value if "length" in stats else 0.0) + length)
+            if ref is not None:
+                put("ref_min", min(ref, stats["ref_min"].value) if "ref_min" in stats else ref)
+                put("ref_max", max(ref, stats["ref_max"].value) if "ref_max" in stats else ref)
+        return ids
 
     # -- reads -----------------------------------------------------------
     def checksums(self, doc_ids: Sequence[str] | None = None) -> dict[str, str]:

@@ -62,32 +62,67 @@ PASSAGES = {d.doc_id: passage_of(d) for d in DOCS}
 CID = {d: p.chunk_id for d, p in PASSAGES.items()}
 
 
-def mentions_for(doc_id: str) -> list[Mention]:
-    text = PASSAGES[doc_id].text
+def mentions_for(doc_id: str, text: str | None = None) -> list[Mention]:
+    text = PASSAGES[doc_id].text if text is None else text
     out = []
     for surface, label in MENTIONS.get(doc_id, []):
         i = text.find(surface)
-        out.append(Mention(i, i + len(surface), label, surface, 0.9))
+        if i >= 0:
+            out.append(Mention(i, i + len(surface), label, surface, 0.9))
     return out
+
+
+def _annotations(docs) -> tuple[dict[str, list[Mention]], dict[str, Category]]:
+    mentions = {passage_of(d).chunk_id: mentions_for(d.doc_id, d.text) for d in docs if d.doc_id in MENTIONS}
+    labels = {d.doc_id: CATEGORIES.get(d.doc_id, "C23") for d in docs}
+    return ({c: m for c, m in mentions.items() if m},
+            {d: Category(label, 0.8, f"name {label}") for d, label in labels.items()})
 
 
 def build_generation(kind: str, directory: Path, milvus=None, docs=DOCS) -> SearchBackend:
     """Write a generation through the contract only, the way `IndexWriter.build` does."""
     backend = make_backend(kind, directory, DIM, tokenize, FaissConfig(), BM25Config(), milvus=milvus).create()
-    items = [(d, [PASSAGES[d.doc_id]]) for d in docs]
-    added, removed = backend.upsert_documents(items)
-    assert sorted(added) == sorted(CID[d.doc_id] for d in docs) and removed == []
-    backend.set_annotations(
-        {CID[d.doc_id]: mentions_for(d.doc_id) for d in docs if d.doc_id in MENTIONS},
-        {d.doc_id: Category(CATEGORIES[d.doc_id], 0.8, f"name {CATEGORIES[d.doc_id]}") for d in docs},
-    )
-    passages = [PASSAGES[d.doc_id] for d in docs]
+    passages = [passage_of(d) for d in docs]
+    added, removed = backend.upsert_documents([(d, [p]) for d, p in zip(docs, passages)])
+    assert sorted(added) == sorted(p.chunk_id for p in passages) and removed == []
+    backend.set_annotations(*_annotations(docs))
     backend.add(passages, np.stack([vector_of(p.chunk_id) for p in passages]))
     backend.refresh()
     backend.save()
     backend.close()
     return make_backend(kind, directory, DIM, tokenize, FaissConfig(), BM25Config(), milvus=milvus).open(
         expected_chunks=len(docs))
+
+
+def change_generation(backend: SearchBackend, upsert=(), remove=(), refresh=True) -> None:
+    """Add/update and remove documents through the contract, the way `IndexWriter.add` and
+    `IndexWriter.remove` do (only new chunks are added; replaced chunks are removed first)."""
+    if upsert:
+        by_id = {passage_of(d).chunk_id: passage_of(d) for d in upsert}
+        added, removed = backend.upsert_documents([(d, [passage_of(d)]) for d in upsert])
+        backend.remove(removed)
+        backend.set_annotations(*_annotations(upsert))
+        if added:
+            backend.add([by_id[c] for c in added], np.stack([vector_of(c) for c in added]))
+    if remove:
+        backend.remove(backend.remove_documents(list(remove)))
+    if refresh:
+        backend.refresh()
+
+
+# Later documents for the change tests: new ones, and a changed version of "metformin".
+NEW_DOCS = [
+    Document("asthma", "Asthma", "Asthma is a chronic airway disease; inhaled corticosteroids reduce exacerbations "
+             "and hospital admissions in asthma.", source="gard"),
+    Document("statin", "Statins", "Statins lower LDL cholesterol and reduce cardiovascular mortality; myopathy is a "
+             "rare adverse effect of statin therapy in diabetes.", source="pubmed"),
+]
+METFORMIN_V2 = Document("metformin", "Diabetes", "Metformin hydrochloride remains first-line therapy for type 2 "
+                        "diabetes. It rarely causes lactic acidosis, mostly with kidney failure, and lowers glucose "
+                        "production in the liver.", source="medquad")
+BM25_QUERIES = ["asthma", "statin", "metformin", "diabetes", "glaucoma", "insulin therapy", "heart failure",
+                "type 2 diabetes lactic acidosis", "SARS-CoV-2", "IL-6 severe disease", "mortality",
+                "adverse effect", "corticosteroids asthma exacerbations", "kidney failure"]
 
 
 def docs_of(backend: SearchBackend, hits) -> list[str]:
@@ -97,8 +132,9 @@ def docs_of(backend: SearchBackend, hits) -> list[str]:
 
 class BackendConformance:
     """Subclass with a `backend` fixture (an open backend over `build_generation`, shared by
-    read-only tests) and a `fresh` fixture ((backend, reopen) over a generation of its own;
-    `reopen(dimension=DIM)` gives a new, unopened backend object over the same generation)."""
+    read-only tests), a `fresh` fixture ((backend, reopen) over a generation of its own;
+    `reopen(dimension=DIM)` gives a new, unopened backend object over the same generation) and
+    a `build_other` fixture (build_other(docs, name): an open backend over another new generation)."""
 
     # -- counts, ids, passages ------------------------------------------------------------------
     def test_counts_and_catalog(self, backend):
@@ -200,6 +236,32 @@ class BackendConformance:
         backend.refresh()
         assert docs_of(backend, backend.search_text("glaucoma", 5, SearchFilter(categories=("C99",)))) == ["glaucoma"]
         assert backend.search_text("glaucoma", 5, SearchFilter(categories=("C11",))) == []
+
+    def test_bm25_after_add_update_remove_equals_a_fresh_build(self, fresh, build_other):
+        """Issue 17: after any change (add; update of a changed document, remove and re-adding an
+        existing id together) BM25 scores and ranking equal those of a fresh build of the same
+        documents. (Few flushes on purpose: Milvus Lite compacts at four data files, which hid the bug.)"""
+        backend, reopen = fresh
+
+        def same_bm25(got_backend, want_backend):
+            for q in BM25_QUERIES:
+                got, want = got_backend.search_text(q, 20), want_backend.search_text(q, 20)
+                assert [c for c, _ in got] == [c for c, _ in want], q
+                assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-3), q
+
+        change_generation(backend, upsert=NEW_DOCS[:1])  # `clinqa index add` of one document
+        same_bm25(backend, build_other(DOCS + NEW_DOCS[:1], "gen-add"))
+        change_generation(backend, upsert=NEW_DOCS[1:] + [METFORMIN_V2], remove=["glaucoma"], refresh=False)
+        backend.add([PASSAGES["sars"]], vector_of(CID["beta"])[None, :])  # an existing id again: replaced
+        backend.refresh()
+        final = [d for d in DOCS if d.doc_id not in ("glaucoma", "metformin")] + NEW_DOCS + [METFORMIN_V2]
+        backend.save()
+        backend.close()
+        changed = reopen().open(expected_chunks=len(final))
+        reference = build_other(final, "gen-final")
+        same_bm25(changed, reference)
+        assert changed.search_text("glaucoma", 5) == []
+        assert docs_of(changed, changed.search_text("asthma", 1)) == ["asthma"]
 
     # -- refusing mismatches -----------------------------------------------------------------------
     def test_reopen_checks_counts_and_dimension(self, fresh):

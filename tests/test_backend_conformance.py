@@ -31,15 +31,15 @@ KINDS = [
 ]
 
 
-def _setup(param, root):
+def _setup(param, root, name="gen-test", docs=None):
     kind, where = param
     milvus = None
     if where == "shared":
         milvus = MilvusConfig(uri=str(root / "shared" / "milvus.db"))
     elif where == "server":
         milvus = MilvusConfig(uri=SERVER_URI, prefix=f"clinqa_test_{uuid.uuid4().hex[:8]}")
-    gen = root / "gen-test"
-    backend = build_generation(kind, gen, milvus=milvus)
+    gen = root / name
+    backend = build_generation(kind, gen, milvus=milvus, **({"docs": docs} if docs is not None else {}))
     opened = [backend]
 
     def reopen(dimension=DIM):
@@ -75,6 +75,22 @@ def fresh(kind, tmp_path):
     b, reopen, teardown = _setup(kind, tmp_path)
     yield b, reopen
     teardown()
+
+
+@pytest.fixture
+def build_other(kind, tmp_path):
+    """build_other(docs, name): an open backend of the same kind over a new generation `name`
+    built from `docs` (the fresh build that changed generations are compared with)."""
+    teardowns = []
+
+    def build(docs, name="gen-other"):
+        b, _, teardown = _setup(kind, tmp_path, name=name, docs=docs)
+        teardowns.append(teardown)
+        return b
+
+    yield build
+    for teardown in teardowns:
+        teardown()
 
 
 class TestConformance(BackendConformance):

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 
+import numpy as np
 import pytest
 
+from indexer import bm25stats
+from indexer.backend import make_backend
+from indexer.bm25 import BM25Config, TermIndex
+from indexer.dense import FaissConfig
 from indexer.errors import IndexerError
 from indexer.loaded import open_index
 from indexer.manifest import IndexMismatchError, read_manifest
-from indexer.milvus import MilvusConfig, encode_tokens, entity_terms, milvus_filter
+from indexer.milvus import MilvusConfig, entity_terms, milvus_filter
+from indexer.tokenize import tokenize
 from indexer.writer import IndexConfig, IndexWriter
 from retriever import SearchFilter
 from store import Mention
@@ -23,12 +30,37 @@ QUERIES = ["What causes COVID-19?", "IL-6 in severe disease", "first-line drug f
 
 # -- pure helpers ---------------------------------------------------------------------------
 @pytest.mark.unit
-def test_encoded_tokens_are_single_standard_words():
-    enc = encode_tokens(["il-6", "sars-cov-2", "β-blocker", "9;22"]).split(" ")
-    assert len(enc) == 4 and len(set(enc)) == 4
-    assert all(w.startswith("t") and len(w) == 17 and w[1:].isalnum() for w in enc)
-    assert encode_tokens(["il-6"]) == enc[0]  # deterministic: queries meet passages
-    assert encode_tokens([]) == ""
+@pytest.mark.parametrize("method", bm25stats.SUPPORTED_METHODS)
+def test_own_bm25_statistics_give_bm25s_scores(method):
+    """The Milvus backend's BM25 (our statistics, weights at a reference length, exact rescoring)
+    computes bm25s's scores for every offered method, whatever reference length a row used."""
+    texts = ["glaucoma glaucoma optic nerve damage", "optic neuritis", "type 2 diabetes metformin metformin metformin",
+             "glaucoma " * 40 + "pressure", "diabetes"]
+    tokens = [t.split() for t in texts]
+    cfg = BM25Config(method=method)
+    local = TermIndex(cfg)
+    local.build([str(i) for i in range(len(texts))], tokens)
+    n, avgdl = len(texts), sum(map(len, tokens)) / len(texts)
+    for query in (["glaucoma"], ["optic", "glaucoma", "glaucoma"], ["metformin", "diabetes"]):
+        want = local.scores(query)
+        for i, toks in enumerate(tokens):
+            score, matched = 0.0, False
+            for t in query:
+                tf, df = toks.count(t), sum(t in x for x in tokens)
+                qw = bm25stats.idf(method, df, n)
+                score += qw * bm25stats.baseline(method, cfg.k1)
+                if tf:
+                    matched = True
+                    for ref in (avgdl, avgdl * 0.37, avgdl * 5.0):  # any reference length gives tf back
+                        stored = float(np.float32(bm25stats.weight(method, tf, len(toks), ref, cfg.k1, cfg.b)))
+                        assert bm25stats.frequency(method, stored, len(toks), ref, cfg.k1, cfg.b) == tf
+                        exact = bm25stats.weight(method, tf, len(toks), avgdl, cfg.k1, cfg.b)
+                        lo, hi = bm25stats.ratio_bounds(avgdl, ref, ref, cfg.k1, cfg.b)
+                        assert lo * stored * (1 - 1e-6) <= exact <= hi * stored * (1 + 1e-6)
+                    score += qw * exact
+            if matched:
+                assert score == pytest.approx(float(want[i]), rel=1e-5), (query, i)
+    assert bm25stats.term_key("il-6") == "il-6" and bm25stats.term_key("x" * 300).startswith("#")
 
 
 @pytest.mark.unit
@@ -82,17 +114,15 @@ def test_same_results_as_local(pair, mode):
         for q in QUERIES:
             a, b = rl.search(q), rm.search(q)
             assert [h.passage.chunk_id for h in a] == [h.passage.chunk_id for h in b], q
-            if mode == "dense":
-                assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4), q
-            elif mode == "hybrid":  # the same fusion code; Milvus BM25 quantises document lengths (a few %)
-                assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=0.05), q
+            # The same scores: exact inner product, and bm25s's BM25 from our own statistics (issue 17).
+            assert [h.score for h in a] == pytest.approx([h.score for h in b], rel=1e-4, abs=1e-5), q
     finally:
         local.close()
         milvus.close()
 
 
 @pytest.mark.integration
-def test_add_remove_and_atomic_failure(tmp_path, monkeypatch):
+def test_add_remove_and_atomic_failure(tmp_path, monkeypatch, pair):
     src = write_jsonl(tmp_path / "a.jsonl", DOCS[:2])
     index = tmp_path / "index"
     IndexWriter(index, IndexConfig(backend="milvus"), show_progress=False).build([src])
@@ -101,6 +131,15 @@ def test_add_remove_and_atomic_failure(tmp_path, monkeypatch):
     assert report.added == ("covid",) and report.chunks == read_manifest(index)["counts"]["chunks"]
     loaded, r = retriever_for(index, "bm25")
     assert r.search("SARS-CoV-2")[0].passage.doc_id == "covid"
+    # Issue 17: the added document scores as in a fresh build of the same documents (it scored ~10x lower).
+    fresh = open_index(pair / "milvus")
+    try:
+        for q in ["SARS-CoV-2", "dexamethasone", "IL-6 glaucoma metformin", "patients"]:
+            got, want = loaded.backend.search_text(q, 10), fresh.backend.search_text(q, 10)
+            assert [c for c, _ in got] == [c for c, _ in want] and got, q
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-6), q
+    finally:
+        fresh.close()
     loaded.close()
     before = read_manifest(index)["generation"]
 
@@ -145,7 +184,46 @@ def test_shared_uri_keeps_a_collection_per_generation(tmp_path):
 
 
 @pytest.mark.integration
+def test_fresh_build_over_many_segments_scores_like_local(tmp_path, monkeypatch):
+    """Milvus Lite seals a segment whenever its memtable fills (128 MB, ~20k passages): a large fresh
+    build was scored per segment too. Here every write seals one; BM25 must still equal bm25s's."""
+    import milvus_lite.engine.collection as lite
+
+    from backend_conformance import BM25_QUERIES, DIM, DOCS as CDOCS, NEW_DOCS, passage_of, vector_of
+
+    monkeypatch.setattr(lite, "MEMTABLE_MEMORY_LIMIT", 1)  # flush after every write
+    docs = CDOCS + NEW_DOCS
+    backends = {}
+    for kind in ("local", "milvus"):
+        b = make_backend(kind, tmp_path / kind, DIM, tokenize, FaissConfig(), BM25Config()).create()
+        b.upsert_documents([(d, [passage_of(d)]) for d in docs])
+        for d in docs:  # one write (one Lite segment) per passage
+            b.add([passage_of(d)], vector_of(passage_of(d).chunk_id)[None, :])
+        b.refresh()
+        b.save()
+        backends[kind] = b
+    try:
+        data = tmp_path / "milvus" / "milvus.db" / "collections" / "passages" / "partitions" / "_default" / "data"
+        assert len(list(data.glob("*.parquet"))) >= 2  # several segments (Lite compacts some of them)
+        for q in BM25_QUERIES:
+            want, got = backends["local"].search_text(q, 10), backends["milvus"].search_text(q, 10)
+            assert [c for c, _ in got] == [c for c, _ in want], q
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-5), q
+    finally:
+        for b in backends.values():
+            b.close()
+
+
+@pytest.mark.integration
 def test_mismatches_are_refused_with_hints(pair, tmp_path):
+    # An index built before issue 17 (Milvus' BM25 function, no statistics of ours) must be rebuilt.
+    old = tmp_path / "old"
+    shutil.copytree(pair / "milvus", old)
+    with sqlite3.connect(old / read_manifest(old)["generation"] / "clinqa.db") as db:
+        db.execute("DROP TABLE bm25_stats")
+    with pytest.raises(IndexMismatchError) as err:
+        open_index(old)
+    assert "older clinqa" in err.value.message and "--backend milvus" in err.value.hint
     broken = tmp_path / "broken"
     shutil.copytree(pair / "milvus", broken)
     m = read_manifest(broken)

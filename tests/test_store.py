@@ -75,3 +75,20 @@ def test_bad_url_is_actionable():
     with pytest.raises(StoreError) as err:
         StoreConfig("not a url")
     assert "sqlite:///" in err.value.hint
+
+
+def test_bm25_statistics_change_with_adds_and_removes(store):
+    """The Milvus backend's BM25 statistics (issue 17): ids are assigned once and kept; document
+    frequencies and totals follow every change in one transaction; a clear starts over."""
+    assert store.has_bm25_stats and store.bm25_stats() == {"docs": 0.0, "length": 0.0, "ref_min": 0.0, "ref_max": 0.0}
+    ids = store.bm25_update({"il-6": 2, "covid": 1}, {}, docs=2, length=30, ref=15.0)
+    assert sorted(ids.values()) == [1, 2]
+    more = store.bm25_update({"covid": 1, "sepsis": 1}, {ids["il-6"]: 1}, docs=0, length=4, ref=16.0)
+    assert more["covid"] == ids["covid"] and more["sepsis"] == 3  # existing ids kept, new ones next
+    assert store.bm25_terms(["il-6", "covid", "sepsis", "nope"]) == {
+        "il-6": (ids["il-6"], 1), "covid": (ids["covid"], 2), "sepsis": (3, 1)}
+    assert store.bm25_stats() == {"docs": 2.0, "length": 34.0, "ref_min": 15.0, "ref_max": 16.0}
+    store.bm25_update({}, {ids["il-6"]: 1, 3: 1}, docs=-1, length=-10)
+    assert store.bm25_terms(["il-6", "sepsis"]) == {"il-6": (ids["il-6"], 0), "sepsis": (3, 0)}
+    store.bm25_clear()
+    assert store.bm25_terms(["covid"]) == {} and store.bm25_stats()["docs"] == 0.0
