@@ -38,8 +38,8 @@ from reader.features import TrainFeature, check_stride, make_train_features, mak
 from reader.squad import SquadExample, load_squad
 # The resumable-loop helpers are shared with the NER and classification trainers.
 from store.types import Document
-from tasks.training import (add_device_args, adamw, atomic_torch_save, epoch_batches, freeze_word_embeddings, lr_factor,
-                            resolve_device, rng_state, set_rng_state, to_device)
+from tasks.training import (add_device_args, adamw, atomic_torch_save, epoch_batches, lr_factor, model_device,
+                            place_model, rng_state, set_rng_state, to_device)
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ def evaluate_dev(model, tokenizer, dev: dict[str, list[SquadExample]], config: T
     """SQuAD EM/F1 per dev file and the mean F1 used for model selection."""
     from reader.evaluate import evaluate_examples, torch_logits_fn
 
-    fn = torch_logits_fn(model, str(next(model.parameters()).device))
+    fn = torch_logits_fn(model, str(model_device(model)))
     res: dict = {}
     for name, exs in dev.items():
         m, _ = evaluate_examples(
@@ -314,11 +314,7 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
     torch.manual_seed(config.seed)
 
     tokenizer, model = _load_model(config.base)
-    device = resolve_device(config.device)
-    if config.freeze_embeddings:
-        logger.info("word embeddings frozen (%d parameters)", freeze_word_embeddings(model))
-    model.to(device)
-    logger.info("training on %s", device)
+    device = place_model(model, config)
 
     examples: list[SquadExample] = []
     repeats = config.train_repeats or (1,) * len(config.train_files)

@@ -48,8 +48,9 @@ class RerankerConfig:
     depth: first-stage candidates reranked per question (cost grows linearly with it).
     max_seq_len: word pieces per (question, passage) pair; the passage is truncated first.
     first_stage_weight: w in the order key (1 - w) * P(relevant) + w * first-stage score, with
-        P(relevant) the reranker's calibrated probability (score interpolation, as BERTserini's (1 - mu) * S_bm25 + mu * S_bert; Yang et al.
-        2019, "End-to-End Open-Domain Question Answering with BERTserini"); 0 = reranker alone.
+        P(relevant) the reranker's calibrated probability (score interpolation, as BERTserini's
+        (1 - mu) * S_bm25 + mu * S_bert; Yang et al. 2019, "End-to-End Open-Domain Question
+        Answering with BERTserini"); 0 = reranker alone.
     """
 
     model: str = str(DEFAULT_RERANKER_DIR)
@@ -203,7 +204,7 @@ class CrossEncoderReranker:
         if not passages:
             return np.zeros(0, dtype=np.float32)
         # A long question (a case history) would leave the passage a few word pieces: it is cut
-        # to its head and tail like the reader's (store.questions.fit_question).
+        # like the reader's, to its last sentence (store.questions.fit_question).
         question = fit_question(self._tokenizer, question, self.config.max_seq_len).text
         enc = self._tokenizer([question] * len(passages), [passage_input(t, x) for t, x in passages],
                               truncation="only_second", max_length=self.config.max_seq_len, padding=False)
@@ -233,6 +234,18 @@ class CrossEncoderReranker:
         (calibration.json; T = 1, b = 0 without one)."""
         return sigmoid(np.asarray(logits, dtype=np.float64) / self._temperature + self._bias)
 
+    def order(self, question: str, passages: Sequence[tuple[str, str]], first_stage_scores: Sequence[float],
+              first_stage_rank: Sequence[int] | None = None) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """(order, logits, probabilities) for (title, text) pairs given best first-stage first:
+        `order` lists their indices best first by rerank_order with this config's
+        first_stage_weight and the calibrated probabilities."""
+        logits = self.score(question, passages)
+        probs = self.probability(logits)
+        rank = list(first_stage_rank) if first_stage_rank is not None else list(range(len(passages)))
+        order = rerank_order(logits.tolist(), rank, list(first_stage_scores), self.config.first_stage_weight,
+                             probs.tolist())
+        return order, logits, probs
+
     def rerank(self, question: str, hits: Sequence[Hit], top_k: int | None = None,
                depth: int | None = None) -> list[Hit]:
         """The first `depth` hits (default config.depth) reordered by the cross-encoder, the
@@ -244,11 +257,9 @@ class CrossEncoderReranker:
         cands = list(hits)[:depth]
         if not cands:
             return []
-        logits = self.score(question, [(h.passage.title, h.passage.text) for h in cands])
-        probs = self.probability(logits)
         first = [h.retrieval_rank or i + 1 for i, h in enumerate(cands)]
-        order = rerank_order(logits.tolist(), first, [h.score for h in cands], self.config.first_stage_weight,
-                             probs.tolist())
+        order, logits, probs = self.order(question, [(h.passage.title, h.passage.text) for h in cands],
+                                          [h.score for h in cands], first)
         out = [
             replace(cands[i], rerank_score=float(logits[i]), rerank_probability=float(probs[i]),
                     rerank_rank=r + 1, retrieval_rank=first[i])

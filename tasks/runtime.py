@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from tasks.errors import TaskError
+from tasks.training import model_device
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,7 @@ def batch_logits(model, input_ids: np.ndarray, attention_mask: np.ndarray) -> np
         return model.logits(input_ids, attention_mask).astype(np.float32, copy=False)
     import torch
 
-    p = next(iter(model.parameters()), None)
-    device = p.device if p is not None else torch.device("cpu")
+    device = model_device(model)
     with torch.no_grad():
         out = model(input_ids=torch.from_numpy(np.ascontiguousarray(input_ids, dtype=np.int64)).to(device),
                     attention_mask=torch.from_numpy(np.ascontiguousarray(attention_mask, dtype=np.int64)).to(device))

@@ -137,6 +137,20 @@ def freeze_word_embeddings(model: Any) -> int:
     return int(emb.weight.numel())
 
 
+def place_model(model: Any, config: Any) -> Any:
+    """Freeze the word embeddings if `config.freeze_embeddings`, move `model` to
+    `resolve_device(config.device)` and return that device (shared with reader.train).
+    A task wrapper holding the Hugging Face model as `.model` (the reranker's) is unwrapped
+    for freezing."""
+    device = resolve_device(config.device)
+    if config.freeze_embeddings:
+        frozen = freeze_word_embeddings(getattr(model, "model", model))
+        logger.info("word embeddings frozen (%d parameters)", frozen)
+    model.to(device)
+    logger.info("training on %s", device)
+    return device
+
+
 def rng_state() -> dict:
     import torch
 
@@ -205,12 +219,7 @@ def run_training(
     if not features:
         raise TaskError("no training examples", hint="check the training file(s)")
 
-    device = resolve_device(config.device)
-    inner = getattr(model, "model", model)  # task wrappers (reranker) hold the HF model as .model
-    if config.freeze_embeddings:
-        logger.info("word embeddings frozen (%d parameters)", freeze_word_embeddings(inner))
-    model.to(device)
-    logger.info("training on %s", device)
+    device = place_model(model, config)
     lengths = [len(f["input_ids"]) for f in features]
     steps_per_epoch = math.ceil(len(features) / config.batch_size)
     total_steps = math.ceil(steps_per_epoch * config.epochs)
@@ -228,8 +237,7 @@ def run_training(
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         if state["n_features"] != len(features):
             logger.warning("resuming with different training data than the checkpoint was written with")
-        model.load_state_dict(state["model"])
-        model.to(device)
+        model.load_state_dict(state["model"])  # copied into the parameters, on their device
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         train_s = state["train_s"]

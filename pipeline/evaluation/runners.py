@@ -39,7 +39,6 @@ from pipeline.evaluation.metrics import (
 )
 from pipeline.ranking import Candidate, list_answer, score_candidates
 from store.types import Passage
-from retriever.rerank import rerank_order
 
 log = logging.getLogger(__name__)
 
@@ -291,15 +290,14 @@ def open_engine(index_dir: Path, reader: Any = None, depth: int = 10, mode: str 
 
 
 def rerank_ranking(reranker: Any, question: str, chunks: Sequence[str], passages: dict[str, Passage],
-                   depth: int, first_stage_scores: Sequence[float] | None = None) -> list[str]:
+                   depth: int, first_stage_scores: Sequence[float]) -> list[str]:
     """`chunks` with its first `depth` reordered by the cross-encoder (blended with
-    `first_stage_scores` as the reranker's config says) and the rest kept in first-stage
-    order: its top k equals what `clinqa search --top-k k` returns for any k <= depth."""
+    `first_stage_scores` as the reranker's config says, CrossEncoderReranker.order) and the
+    rest kept in first-stage order: its top k equals what `clinqa search --top-k k` returns
+    for any k <= depth."""
     top = list(chunks[:depth])
-    scores = reranker.score(question, [(passages[c].title, passages[c].text) for c in top])
-    fs = list(first_stage_scores[:depth]) if first_stage_scores is not None else None
-    order = rerank_order(scores.tolist(), list(range(len(top))), fs, reranker.config.first_stage_weight,
-                         reranker.probability(scores).tolist())
+    order, _, _ = reranker.order(question, [(passages[c].title, passages[c].text) for c in top],
+                                 first_stage_scores[:depth])
     return [top[i] for i in order] + list(chunks[depth:])
 
 
