@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.backend import make_backend
-from indexer.manifest import TOKENIZER_NAME, IndexMismatchError, manifest_hash, read_manifest, rebuild_hint
-from indexer.tokenize import tokenize
+from indexer.manifest import IndexMismatchError, index_tokenizer, manifest_hash, read_manifest, rebuild_hint
 from indexer.writer import IndexConfig
 from retriever.backend import SearchBackend
 
@@ -44,11 +43,7 @@ def open_index(index_dir: Path | str, encoder: str | None = None) -> LoadedIndex
             f"the index in {index_dir} was built with encoder {built_with!r}, not {encoder!r}",
             f"drop --encoder (the index's encoder is used by default), or {rebuild_hint(index_dir)} --encoder {encoder}",
         )
-    if manifest.get("tokenizer") != TOKENIZER_NAME:
-        raise IndexMismatchError(
-            f"the index was tokenised with {manifest.get('tokenizer')!r}; this clinqa uses {TOKENIZER_NAME!r}",
-            rebuild_hint(index_dir),
-        )
+    _, tokenize = index_tokenizer(manifest, index_dir)
     config = IndexConfig.from_manifest(manifest)
     backend = make_backend(
         config.backend,

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import IndexerError
+from indexer.tokenize import TOKENIZER_NAME, TOKENIZERS, BiomedicalTokenizer
 
 FORMAT_VERSION = 1
-# Version of the BM25 tokenisation rules (indexer/tokenize.py): bump it when they change,
-# so old indexes are refused instead of silently mis-matching query tokens.
-TOKENIZER_NAME = "clinqa-biomedical-v1"
 MANIFEST = "manifest.json"
 
 
@@ -22,6 +20,18 @@ class IndexNotFoundError(IndexerError):
 
 class IndexMismatchError(IndexerError):
     pass
+
+
+def index_tokenizer(manifest: dict[str, Any], index_dir: Path | str) -> tuple[str, BiomedicalTokenizer]:
+    """(name, tokenizer) of the BM25 rules an index was built with (its manifest's
+    "tokenizer"); IndexMismatchError with a rebuild hint for rules this clinqa does not know."""
+    name = manifest.get("tokenizer")
+    if name not in TOKENIZERS:
+        raise IndexMismatchError(
+            f"the index was tokenised with {name!r}; this clinqa knows {sorted(TOKENIZERS)}",
+            rebuild_hint(index_dir),
+        )
+    return name, TOKENIZERS[name]
 
 
 def rebuild_hint(index_dir: Path | str) -> str:

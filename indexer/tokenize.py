@@ -34,6 +34,15 @@ Rules, applied in this order:
    lymphoblastic leukaemia, US = ultrasound, NO = nitric oxide). Whole compounds and
    chromosome notations are never stop words.
 8. Pure punctuation disappears; numbers are kept.
+9. British spellings meet American ones (`us_spelling`, lower-cased tokens of 5+ letters):
+   ae -> e before a letter (anaemia, haemoglobin, paediatric, aetiology), oe -> e in the
+   medical roots oedem-, oesoph-, oestr-, foet-, coeli-, amoeb-, homoeo- and -rrhoea/-pnoea,
+   -our -> -or after tum/col/behavi/lab/... (tumour), -ise/-isation -> -ize/-ization,
+   -tre/-bre -> -ter/-ber (centre, fibre), -elled/-elling -> -eled/-eling, -ogue -> -og,
+   sulph -> sulf, and a few words (grey, mould, programme, ageing). Both sides are mapped, so
+   only a collision of two different words could hurt; over the bundled corpus, COVID-QA and
+   BioASQ (36k words) every merged pair is a spelling pair (docs/decisions.md). The token
+   is not shown to anyone; passages keep their spelling.
 
 Tokens come out in text order, each compound's whole form first, then its variants and
 parts. Duplicates are kept: BM25 counts term frequency.
@@ -89,6 +98,38 @@ _GREEK = re.compile(rf"[{_GREEK_CHARS}]")
 _GREEK_SPELL = re.compile(rf"μ(?![a-zA-Z])|[{_GREEK_CHARS.replace('μ', '')}]")
 
 
+# Rule 9 (British -> American spelling), on lower-cased tokens.
+_US_AE = re.compile(r"ae(?=[a-z])")
+_US_OE = re.compile(r"^(?:oedem|oesoph|oestr|foet|coeli|amoeb|homoeo|manoeuv)|rrhoe|pnoe")
+_US_OUR = re.compile(r"(tum|col|behavi|lab|od|hum|vap|fav|rig|hon|neighb|sav|harb|vig|arm|flav|endeav|rum|splend|clam|ferv)our")
+_US_ISE = re.compile(r"(?<=[a-z]{2})is(?=e$|ed$|es$|ing$|ation$|ations$|ational$|er$|ers$)")
+_US_TRE = re.compile(r"(?<=[a-z]{2})([tb])re(?=s?$|d$)")
+_US_ELL = re.compile(r"(?<=[a-z]{2})ell(?=ed$|ing$|er$|ers$)")
+_US_OGUE = re.compile(r"(?<=[a-z]{3})ogue(?=s?$)")
+_US_WORDS = {"grey": "gray", "greys": "grays", "mould": "mold", "moulds": "molds", "aluminium": "aluminum",
+             "programme": "program", "programmes": "programs", "ageing": "aging", "tyre": "tire", "tyres": "tires"}
+
+
+def us_spelling(token: str) -> str:
+    """American spelling of a lower-cased token (rule 9), piece by piece in a hyphenated
+    compound; pieces under 5 characters or with other characters than a-z are returned
+    unchanged (acronyms: AED, AEs; "haemoglobin-a1c" -> "hemoglobin-a1c")."""
+    if "-" in token:
+        return "-".join(us_spelling(piece) for piece in token.split("-"))
+    if token in _US_WORDS:
+        return _US_WORDS[token]
+    if len(token) < 5 or not token.isascii() or not token.isalpha():
+        return token
+    t = _US_AE.sub("e", token)
+    t = _US_OE.sub(lambda m: m.group(0).replace("oe", "e", 1), t)
+    t = _US_OUR.sub(r"\1or", t)
+    t = _US_ISE.sub("iz", t)
+    t = _US_TRE.sub(r"\1er", t)
+    t = _US_ELL.sub("el", t)
+    t = _US_OGUE.sub("og", t)
+    return t.replace("sulph", "sulf")
+
+
 def _spell_greek(token: str) -> str:
     return _GREEK_SPELL.sub(lambda m: GREEK_NAMES[m.group(0).lower()], token)
 
@@ -102,6 +143,7 @@ class TokenizerConfig:
     compound_parts: bool = True  # add the pieces of IL-6 (il, 6) and the joined form (il6)
     greek_variants: bool = True  # add beta-blocker for β-blocker
     keep_uppercase_acronyms: bool = True  # ALL, US, NO are not stop words
+    us_spelling: bool = True  # anaemia -> anemia (rule 9); only with lowercase
 
     def __post_init__(self) -> None:
         # Accept any iterable (e.g. a list from JSON) but store a frozenset so the config
@@ -140,7 +182,10 @@ class BiomedicalTokenizer:
     # -- helpers -----------------------------------------------------------------
 
     def _case(self, token: str) -> str:
-        return token.lower() if self.config.lowercase else token
+        if not self.config.lowercase:
+            return token
+        low = token.lower()
+        return us_spelling(low) if self.config.us_spelling else low
 
     def _add_word(self, word: str, out: list[str]) -> None:
         """A plain word (or one piece of a compound): stop-word filtered."""
@@ -182,7 +227,16 @@ class BiomedicalTokenizer:
 
 _DEFAULT = BiomedicalTokenizer()
 
+# The rules an index was tokenised with are named in its manifest ("tokenizer"); every
+# version here stays readable and writable, so an old index keeps serving and `index add`
+# extends it with its own rules. A change of rules gets a new name.
+TOKENIZER_NAME = "clinqa-biomedical-v2"
+TOKENIZERS: dict[str, BiomedicalTokenizer] = {
+    "clinqa-biomedical-v1": BiomedicalTokenizer(TokenizerConfig(us_spelling=False)),
+    TOKENIZER_NAME: _DEFAULT,
+}
+
 
 def tokenize(text: str) -> list[str]:
-    """Tokenize with the default configuration."""
+    """Tokenize with the default configuration (the rules named TOKENIZER_NAME)."""
     return _DEFAULT(text)

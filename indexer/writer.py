@@ -48,8 +48,9 @@ from indexer.manifest import (
     rebuild_hint,
     write_manifest,
     TOKENIZER_NAME,
+    index_tokenizer,
 )
-from indexer.tokenize import tokenize
+from indexer.tokenize import TOKENIZERS
 from store import Document, Passage
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class IndexWriter:
         self._annotator: Annotator | None = None
         self._token_spans: Callable[[str], list[tuple[int, int]]] | None = None
         self._dim: int | None = None  # from the manifest when changing an index, else from the encoder
+        self._tokenizer_name = TOKENIZER_NAME  # a change to an existing index keeps its BM25 rules
         self._stats = {"from_cache": 0, "embed_seconds": 0.0}
 
     # -- public ------------------------------------------------------------
@@ -153,6 +155,7 @@ class IndexWriter:
               transform: Callable[[Document], Document] | None = None) -> ChangeReport:
         """Build a fresh index from sources; replaces whatever the directory served.
         `transform` (e.g. de-identification) is applied to every document first, as in `add`."""
+        self._tokenizer_name = TOKENIZER_NAME  # a fresh build takes the current BM25 rules
         report = self._load(sources, format)
         docs = _dedupe(report.documents)
         if transform is not None:
@@ -378,7 +381,8 @@ class IndexWriter:
         """The configured backend over generation `gen`; `previous` (the live generation) is
         what a backend with data outside the directory (a Milvus server) copies from."""
         backend = make_backend(
-            self.config.backend, gen, self._dimension, tokenize, self.config.faiss, self.config.bm25,
+            self.config.backend, gen, self._dimension, TOKENIZERS[self._tokenizer_name], self.config.faiss,
+            self.config.bm25,
             database_url=self.config.database_url, milvus=self.config.milvus, previous_generation=previous,
         )
         return backend.create() if create else backend
@@ -400,6 +404,7 @@ class IndexWriter:
             )
         self.config = IndexConfig.from_manifest(manifest)
         self._dim = int(manifest["encoder"]["dimension"])
+        self._tokenizer_name, _ = index_tokenizer(manifest, self.index_dir)
 
     @property
     def _explicit_encoder(self) -> bool:
@@ -432,7 +437,7 @@ class IndexWriter:
             },
             "faiss": asdict(self.config.faiss),
             "bm25": self.config.bm25.to_dict(),
-            "tokenizer": TOKENIZER_NAME,
+            "tokenizer": self._tokenizer_name,
             "chunking": {
                 "max_tokens": self.config.chunking.max_tokens,
                 "overlap_tokens": self.config.chunking.overlap_tokens,

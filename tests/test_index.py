@@ -256,3 +256,36 @@ def test_hnsw_index_supports_remove(tmp_path):
     assert vi.size == 49 and all(k != 103 for k, _ in vi.search(vecs[3], 5))
     vi.save(tmp_path / "h.faiss")
     assert VectorIndex.load(tmp_path / "h.faiss", 8, FaissConfig(kind="hnsw")).size == 49
+
+
+def test_an_index_keeps_the_bm25_rules_it_was_built_with(tmp_path, monkeypatch):
+    """British spellings meet American ones in a new index; an index built with the older
+    rules (clinqa-biomedical-v1) keeps serving and growing with its own rules, unchanged."""
+    import indexer.writer as writer_module
+
+    docs = [{"id": "an", "title": "Anaemia", "text": "Anaemia in children is often due to iron deficiency."},
+            {"id": "oe", "title": "Oedema", "text": "Oedema of the ankles is common in heart failure."}]
+    src = write_jsonl(tmp_path / "docs.jsonl", docs)
+    new = tmp_path / "new"
+    IndexWriter(new, show_progress=False).build([src])
+    loaded = open_index(new)
+    try:
+        assert read_manifest(new)["tokenizer"] == "clinqa-biomedical-v2"
+        assert [c for c, _ in loaded.backend.search_text("anemia in children", 2)][:1] == \
+               [c for c, _ in loaded.backend.search_text("anaemia in children", 2)][:1]
+        assert loaded.backend.search_text("edema ankles", 2)
+    finally:
+        loaded.close()
+    old = tmp_path / "old"
+    monkeypatch.setattr(writer_module, "TOKENIZER_NAME", "clinqa-biomedical-v1")
+    IndexWriter(old, show_progress=False).build([src])
+    monkeypatch.undo()
+    IndexWriter(old, show_progress=False).add([write_jsonl(tmp_path / "more.jsonl", [
+        {"id": "ha", "title": "Haemoglobin", "text": "Haemoglobin carries oxygen in red cells."}])])
+    assert read_manifest(old)["tokenizer"] == "clinqa-biomedical-v1"
+    loaded = open_index(old)
+    try:
+        assert loaded.backend.search_text("anemia", 2) == []
+        assert loaded.backend.search_text("anaemia", 2) and loaded.backend.search_text("haemoglobin", 2)
+    finally:
+        loaded.close()

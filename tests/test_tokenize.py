@@ -104,3 +104,38 @@ def test_config_round_trip() -> None:
 def test_empty() -> None:
     assert tokenize("") == []
     assert tokenize(" ,.;- ") == []
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("british,american", [
+    ("anaemia", "anemia"), ("Haemoglobin", "hemoglobin"), ("paediatric", "pediatric"), ("aetiology", "etiology"),
+    ("leukaemia", "leukemia"), ("ischaemic", "ischemic"), ("oedema", "edema"), ("oesophageal", "esophageal"),
+    ("oestrogen", "estrogen"), ("diarrhoea", "diarrhea"), ("dyspnoea", "dyspnea"), ("foetal", "fetal"),
+    ("coeliac", "celiac"), ("tumours", "tumors"), ("behavioural", "behavioral"), ("randomised", "randomized"),
+    ("hospitalisation", "hospitalization"), ("centre", "center"), ("fibres", "fibers"), ("labelled", "labeled"),
+    ("catalogue", "catalog"), ("sulphate", "sulfate"), ("grey", "gray"), ("haemoglobin-A1c", "hemoglobin-a1c"),
+])
+def test_british_and_american_spellings_meet(british, american):
+    assert tokenize(british)[0] == tokenize(american)[0] == american
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("word", ["AED", "AEs", "aerobic", "poet", "shoe", "canoe", "influenzae", "vertebrae", "IL-6"])
+def test_spelling_rule_leaves_acronyms_and_other_words_alone_or_distinct(word):
+    # Either unchanged, or mapped to a form no other common word has (aerobic -> erobic).
+    out = tokenize(word)[0]
+    assert out == word.lower() or (word.lower().startswith("ae") and out == word.lower()[1:])
+
+
+@pytest.mark.unit
+def test_index_tokenizer_versions_keep_their_rules():
+    from indexer.manifest import IndexMismatchError, index_tokenizer
+    from indexer.tokenize import TOKENIZER_NAME
+
+    assert TOKENIZER_NAME == "clinqa-biomedical-v2"
+    _, v1 = index_tokenizer({"tokenizer": "clinqa-biomedical-v1"}, "IDX")
+    _, v2 = index_tokenizer({"tokenizer": TOKENIZER_NAME}, "IDX")
+    assert v1("Anaemia") == ["anaemia"] and v2("Anaemia") == ["anemia"]
+    with pytest.raises(IndexMismatchError, match="clinqa-biomedical-v9") as err:
+        index_tokenizer({"tokenizer": "clinqa-biomedical-v9"}, "IDX")
+    assert "clinqa index build --index IDX" in err.value.hint
