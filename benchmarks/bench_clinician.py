@@ -1,0 +1,95 @@
+"""Clinician-style questions on the bundled corpus: is the top answer right, and is it marked
+confident? Several pipeline configurations side by side in one run, on the same index.
+
+    python benchmarks/bench_clinician.py --index BUNDLED_INDEX [--config NAME=READER[:rerank=DIR]] ...
+                                         [--questions benchmarks/data/clinician_questions.jsonl] [--json]
+
+Questions are our own wordings of common consumer-health questions (not MedQuAD's title
+templates); each has a regular expression of acceptable answer content (a drug class, a
+symptom, ...), matched case-insensitively against the top answer (for list questions: the
+list). A dev check written by us, not a test set: it counts right-and-confident,
+confident-but-wrong and not-confident answers per configuration. Configurations use the
+bench_ask syntax; the default compares first stage and reranked with the shipped models.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from pipeline.engine import EngineConfig, QAEngine
+from retriever.rerank import DEFAULT_RERANKER_DIR
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ask import parse_config  # noqa: E402  (sibling benchmark script)
+
+DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "data" / "clinician_questions.jsonl"
+
+
+def judge(answer_text: str, pattern: str) -> bool:
+    """True when the answer holds acceptable content (pure)."""
+    return bool(answer_text) and re.search(pattern, answer_text, re.IGNORECASE) is not None
+
+
+def run(index: Path, configs: list[str], questions: list[dict]) -> dict:
+    out: dict = {"index": str(index), "questions": len(questions), "configs": {}}
+    for spec in configs:
+        name, reader, reranker = parse_config(spec)
+        engine = QAEngine(EngineConfig(index_dir=index, reader=reader, reranker=reranker)).warm_up()
+        rows = []
+        try:
+            for q in questions:
+                res = engine.ask(q["question"])
+                top = res.answers[0] if res.answers else None
+                text = "; ".join(r.answer.text for r in res.list_answer) if res.list_answer else (
+                    top.answer.text if top else "")
+                rows.append({"question": q["question"], "answer": text,
+                             "probability": round(top.final_score, 3) if top else None,
+                             "confident": bool(res.confident), "right": judge(text, q["answer_pattern"]),
+                             "source": top.answer.passage.title if top else None})
+        finally:
+            engine.close()
+        n = len(rows)
+        out["configs"][name] = {
+            "right": sum(r["right"] for r in rows),
+            "right_and_confident": sum(r["right"] and r["confident"] for r in rows),
+            "confident_wrong": sum(r["confident"] and not r["right"] for r in rows),
+            "not_confident": sum(not r["confident"] for r in rows),
+            "n": n, "rows": rows,
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--index", type=Path, required=True)
+    ap.add_argument("--config", action="append", default=[], help="NAME=READER_DIR[:rerank=RERANKER_DIR]")
+    ap.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    configs = args.config or ["first-stage=", *(["reranked=:rerank="] if DEFAULT_RERANKER_DIR.is_dir() else [])]
+    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    res = run(args.index, configs, questions)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    names = list(res["configs"])
+    print(f"{'question':48s} " + " | ".join(f"{n:>34s}" for n in names))
+    for i, q in enumerate(questions):
+        cells = []
+        for n in names:
+            r = res["configs"][n]["rows"][i]
+            mark = ("OK " if r["right"] else "-- ") + ("conf" if r["confident"] else "    ")
+            cells.append(f"{mark} {(r['answer'] or '')[:25]:25s}")
+        print(f"{q['question'][:48]:48s} " + " | ".join(cells))
+    for n in names:
+        c = res["configs"][n]
+        print(f"{n}: right {c['right']}/{c['n']}, right and confident {c['right_and_confident']}, "
+              f"confident but wrong {c['confident_wrong']}, not confident {c['not_confident']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
