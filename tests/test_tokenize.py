@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.tokenize import STOP_WORDS, BiomedicalTokenizer, TokenizerConfig, tokenize
+from indexer.tokenize import STOP_WORDS, BiomedicalTokenizer, TokenizerConfig, us_spelling
+from indexer.tokenize import tokenize as stemming_tokenize
 
 pytestmark = pytest.mark.unit
+
+# Rules 1-9 are tested on unstemmed tokens (readable expectations); rule 10 has its own tests.
+tokenize = BiomedicalTokenizer(TokenizerConfig(stem=False))
 
 
 @pytest.mark.parametrize(
@@ -117,6 +121,7 @@ def test_empty() -> None:
 ])
 def test_british_and_american_spellings_meet(british, american):
     assert tokenize(british)[0] == tokenize(american)[0] == american
+    assert stemming_tokenize(british) == stemming_tokenize(american)
 
 
 @pytest.mark.unit
@@ -128,6 +133,17 @@ def test_spelling_rule_leaves_acronyms_and_other_words_alone_or_distinct(word):
 
 
 @pytest.mark.unit
+@pytest.mark.unit
+def test_stemming_joins_word_forms_but_not_acronyms_or_compounds():
+    assert stemming_tokenize("treated")[0] == stemming_tokenize("treats")[0] == stemming_tokenize("treating")[0]
+    assert stemming_tokenize("symptoms") == stemming_tokenize("symptom")
+    assert stemming_tokenize("AIDS") == ["aids"] and stemming_tokenize("aids") == ["aid"]  # acronym kept whole
+    assert stemming_tokenize("IL-6")[:2] == ["il-6", "il6"] and stemming_tokenize("HbA1c") == ["hba1c"]
+    assert stemming_tokenize("2.5 mg") == ["2.5", "mg"]
+    assert us_spelling("anaemias") == "anemias"
+
+
+@pytest.mark.unit
 def test_index_tokenizer_versions_keep_their_rules():
     from indexer.manifest import IndexMismatchError, index_tokenizer
     from indexer.tokenize import TOKENIZER_NAME
@@ -135,7 +151,7 @@ def test_index_tokenizer_versions_keep_their_rules():
     assert TOKENIZER_NAME == "clinqa-biomedical-v2"
     _, v1 = index_tokenizer({"tokenizer": "clinqa-biomedical-v1"}, "IDX")
     _, v2 = index_tokenizer({"tokenizer": TOKENIZER_NAME}, "IDX")
-    assert v1("Anaemia") == ["anaemia"] and v2("Anaemia") == ["anemia"]
+    assert v1("Anaemia treated") == ["anaemia", "treated"] and v2("Anaemia treated") == ["anemia", "treat"]
     with pytest.raises(IndexMismatchError, match="clinqa-biomedical-v9") as err:
         index_tokenizer({"tokenizer": "clinqa-biomedical-v9"}, "IDX")
     assert "clinqa index build --index IDX" in err.value.hint
