@@ -54,14 +54,16 @@ class Row:
     span_score: float
     relevance: float
     correct: bool
+    first_stage: float = 0.0  # fused first-stage score (a third feature for reranked hits)
 
 
 def fit_logistic(rows: Sequence[Row]) -> AnswerCalibration:
-    """P(correct) = sigmoid(w_s * span + w_r * relevance + b), scikit-learn LogisticRegression
+    """P(correct) = sigmoid(w_s * span + w_r * relevance [+ w_f * first stage] + b), scikit-learn LogisticRegression
     (L2, C = 1.0 on standardised features, mapped back to raw-feature weights)."""
     from sklearn.linear_model import LogisticRegression
 
-    X = np.array([[r.span_score, r.relevance] for r in rows], dtype=np.float64)
+    three = with_first_stage(rows)
+    X = np.array([[r.span_score, r.relevance] + ([r.first_stage] if three else []) for r in rows], dtype=np.float64)
     y = np.array([r.correct for r in rows], dtype=int)
     if len(set(y)) < 2:
         raise ValueError("calibration needs both correct and wrong candidates")
@@ -69,14 +71,20 @@ def fit_logistic(rows: Sequence[Row]) -> AnswerCalibration:
     lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mu) / sd, y)
     w = lr.coef_[0] / sd
     b = float(lr.intercept_[0] - (lr.coef_[0] * mu / sd).sum())
-    return AnswerCalibration(float(w[0]), float(w[1]), b, THRESHOLD)
+    return AnswerCalibration(float(w[0]), float(w[1]), b, THRESHOLD, float(w[2]) if three else 0.0)
+
+
+def with_first_stage(rows: Sequence[Row]) -> bool:
+    """The first-stage score is a feature of its own only where it differs from the relevance
+    feature (reranked hits: relevance = reranker logit)."""
+    return any(r.first_stage != r.relevance for r in rows)
 
 
 def top1(rows: Sequence[Row], cal: AnswerCalibration) -> tuple[list[float], list[bool]]:
     """Per question, the probability and correctness of the candidate `cal` ranks first."""
     best: dict[int, tuple[float, bool]] = {}
     for r in rows:
-        p = cal.probability(r.span_score, r.relevance)
+        p = cal.probability(r.span_score, r.relevance, r.first_stage)
         if r.question not in best or p > best[r.question][0]:
             best[r.question] = (p, r.correct)
     return [v[0] for v in best.values()], [v[1] for v in best.values()]
@@ -138,7 +146,7 @@ def collect(engine: QAEngine, items, rerank: bool, top_k: int, offset: int) -> l
         hits = [h for h in hits if h.passage.text and h.passage.text.strip()]
         for c in answer_candidates(out.per_passage, hits):
             f1 = squad_scores(c.text, item.answers)[1]
-            rows.append(Row(offset + qi, c.span_score, c.relevance_feature, f1 >= CORRECT_F1))
+            rows.append(Row(offset + qi, c.span_score, c.relevance_feature, f1 >= CORRECT_F1, c.first_stage))
     return rows
 
 

@@ -170,7 +170,8 @@ def answer_candidates(per_passage: Sequence[Sequence[Answer]], hits: Sequence[Hi
     for i, (answers, hit) in enumerate(zip(per_passage, hits)):
         feature = hit.rerank_score if hit.rerank_score is not None else hit.score
         for a in answers:
-            out.append(Candidate(a.text, a.score, a.probability, i, float(feature), float(hit.relevance), a))
+            out.append(Candidate(a.text, a.score, a.probability, i, float(feature), float(hit.relevance), a,
+                                 float(hit.score)))
     return out
 
 

@@ -29,24 +29,29 @@ FEATURES = ("rerank", "retrieval")
 @dataclass(frozen=True)
 class AnswerCalibration:
     """Logistic-regression weights for P(answer correct); `threshold` is the probability an
-    answer needs to be shown as confident (fitted with them)."""
+    answer needs to be shown as confident (fitted with them). `first_stage_weight` weighs the
+    fused first-stage score beside the reranker logit for reranked hits (0 for first-stage
+    hits, whose relevance feature already is that score, and for calibrations without it)."""
 
     span_weight: float
     relevance_weight: float
     bias: float
     threshold: float
+    first_stage_weight: float = 0.0
 
-    def probability(self, span_score: float, relevance: float) -> float:
-        z = self.span_weight * span_score + self.relevance_weight * relevance + self.bias
+    def probability(self, span_score: float, relevance: float, first_stage: float = 0.0) -> float:
+        z = self.span_weight * span_score + self.relevance_weight * relevance + self.first_stage_weight * first_stage \
+            + self.bias
         return 0.5 * (1.0 + math.tanh(0.5 * z))
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "AnswerCalibration":
-        return cls(float(d["span_weight"]), float(d["relevance_weight"]), float(d["bias"]), float(d["threshold"]))
+        return cls(float(d["span_weight"]), float(d["relevance_weight"]), float(d["bias"]), float(d["threshold"]),
+                   float(d.get("first_stage_weight", 0.0)))
 
     def to_dict(self) -> dict:
         return {"span_weight": self.span_weight, "relevance_weight": self.relevance_weight,
-                "bias": self.bias, "threshold": self.threshold}
+                "first_stage_weight": self.first_stage_weight, "bias": self.bias, "threshold": self.threshold}
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Candidate:
     relevance_feature: float  # reranker logit, or fused first-stage score
     relevance: float  # passage relevance in [0, 1] shown to users
     answer: Any = None  # the caller's answer object, carried through unchanged
+    first_stage: float = 0.0  # fused first-stage score of its passage (a feature for reranked hits)
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def score_candidates(cands: Sequence[Candidate], calibration: AnswerCalibration 
     out = []
     for c in cands:
         if calibration is not None:
-            p = calibration.probability(c.span_score, c.relevance_feature)
+            p = calibration.probability(c.span_score, c.relevance_feature, c.first_stage)
         else:
             p = c.reader_probability * c.relevance
         out.append(Scored(c, p))

@@ -88,3 +88,31 @@ def test_questions_without_content_words_are_refused_with_a_hint(q):
 def test_short_real_questions_still_pass():
     for q in ["IL-6?", "What about vitamin D?", "HbA1c target?", "Что такое подагра?"]:
         assert clean_question(q)
+
+
+@pytest.mark.unit
+def test_calibration_learns_the_first_stage_score_for_reranked_hits():
+    """pipeline.calibrate: for reranked hits (relevance = reranker logit) the fused first-stage
+    score is a third feature; it is fitted when it carries signal and ranks the right answer
+    first, and old calibrations without it read as weight 0."""
+    import random
+
+    from pipeline.calibrate import Row, fit_logistic, top1, with_first_stage
+
+    rng = random.Random(0)
+    rows = []
+    for q in range(300):
+        for k in range(4):
+            correct = k == 0
+            # the reranker logit is noise here; the first-stage score tells right from wrong
+            rows.append(Row(q, rng.gauss(5, 1), rng.gauss(0, 1), correct, rng.gauss(0.8 if correct else 0.3, 0.1)))
+    assert with_first_stage(rows)
+    cal = fit_logistic(rows)
+    assert cal.first_stage_weight > 5 * abs(cal.relevance_weight)
+    _, right = top1(rows, cal)
+    assert sum(right) / len(right) > 0.9
+    same = [Row(r.question, r.span_score, r.first_stage, r.correct, r.first_stage) for r in rows]
+    assert not with_first_stage(same) and fit_logistic(same).first_stage_weight == 0.0
+    old = AnswerCalibration.from_dict({"span_weight": 0.3, "relevance_weight": 1.0, "bias": -4.0, "threshold": 0.5})
+    assert old.first_stage_weight == 0.0 and old.probability(10, 1) == old.probability(10, 1, 0.9)
+    assert AnswerCalibration.from_dict(cal.to_dict()) == cal
