@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.backend import make_backend
+from indexer.backends import make_backend
 from indexer.manifest import TOKENIZER_NAME, IndexMismatchError, manifest_hash, read_manifest, rebuild_hint
 from indexer.tokenize import tokenize
 from indexer.writer import IndexConfig

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from retriever import Hit
+from tasks.shipped import SHIPPED_YESNO_DIR, shipped_yesno
 from tasks.verdict import PassageEvidence, Verdict, VerdictConfig, aggregate
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ def judge(classifier: Any, question: str, hits: Sequence[Hit], config: VerdictCo
 def resolve_yesno_model(spec: str | None) -> Path | None:
     """The yes/no model directory: None = the shipped models/yesno when present; "none" =
     off; else the given directory. None (with a warning) when it is not there."""
-    from tasks.shipped import SHIPPED_YESNO_DIR, shipped_yesno
 
     if spec is not None and spec.strip().lower() in DISABLED:
         return None

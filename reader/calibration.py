@@ -24,6 +24,12 @@ from typing import Sequence
 
 import numpy as np
 
+
+from reader.config import CALIBRATION_FILE, ReaderConfig
+from reader.errors import ReaderError
+from reader.postprocess import softmax
+from reader.reader import ExtractiveReader
+from reader.squad import f1_score, load_squad, metric_max_over_ground_truths
 logger = logging.getLogger(__name__)
 
 CORRECT_F1 = 0.5
@@ -112,7 +118,6 @@ def calibrate(
     """Fit temperature/bias/threshold on all data and report ECE honestly: the "after"
     ECE is 2-fold cross-fitted (folds by group, e.g. question id), so it is not measured
     on the data the parameters were fitted on."""
-    from reader.errors import ReaderError
 
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
@@ -164,11 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
 
-    from reader.config import CALIBRATION_FILE, ReaderConfig
-    from reader.postprocess import softmax
-    from reader.reader import ExtractiveReader
-    from reader.squad import f1_score, load_squad, metric_max_over_ground_truths
-
     reader = ExtractiveReader(ReaderConfig(model=args.model, backend=args.backend, num_threads=args.threads))
     reader.warm_up()
     scores, labels, groups, smax = [], [], [], []
@@ -184,7 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             labels.append(int(f1 >= CORRECT_F1))
             groups.append(ex.id.rsplit("_", 1)[0])  # BioASQ: one question, many snippets
             smax.append(softmax([x.score for x in c])[0])
-    from reader.errors import ReaderError
 
     try:
         res = calibrate(scores, labels, groups, smax)

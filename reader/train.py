@@ -30,16 +30,17 @@ from typing import Sequence
 
 import numpy as np
 
-from reader.errors import TrainingError
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
 from indexer.tokenize import tokenize
+from reader.errors import TrainingError
+from reader.evaluate import evaluate_examples, torch_logits_fn
 from reader.features import TrainFeature, check_stride, make_train_features, make_windows
 from reader.squad import SquadExample, load_squad
-# The resumable-loop helpers are shared with the NER and classification trainers.
 from store.types import Document
-from tasks.training import (add_device_args, adamw, atomic_torch_save, epoch_batches, lr_factor, model_device,
-                            place_model, rng_state, set_rng_state, to_device)
+from tasks.training import (adamw, add_device_args, atomic_torch_save, epoch_batches, lr_factor, model_device,
+    place_model, rng_state, set_rng_state, to_device)
+# The resumable-loop helpers are shared with the NER and classification trainers.
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +268,6 @@ def _save_model(model, tokenizer, out: Path) -> None:
 
 def evaluate_dev(model, tokenizer, dev: dict[str, list[SquadExample]], config: TrainConfig) -> dict:
     """SQuAD EM/F1 per dev file and the mean F1 used for model selection."""
-    from reader.evaluate import evaluate_examples, torch_logits_fn
 
     fn = torch_logits_fn(model, str(model_device(model)))
     res: dict = {}
