@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 
+from common.errors import run_entry_point
 from reader.config import CALIBRATION_FILE, ReaderConfig
 from reader.errors import ReaderError
 from reader.postprocess import softmax
@@ -157,18 +158,15 @@ def calibrate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="python -m reader.calibration", description="fit calibration.json on dev files")
     ap.add_argument("--model", required=True)
     ap.add_argument("--dev", nargs="+", required=True)
     ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args(argv)
+    return run_entry_point(_fit_and_write, ap.parse_args(argv))
 
+
+def _fit_and_write(args: argparse.Namespace) -> int:
     reader = ExtractiveReader(ReaderConfig(model=args.model, backend=args.backend, num_threads=args.threads))
     reader.warm_up()
     scores, labels, groups, smax = [], [], [], []
@@ -185,11 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             groups.append(ex.id.rsplit("_", 1)[0])  # BioASQ: one question, many snippets
             smax.append(softmax([x.score for x in c])[0])
 
-    try:
-        res = calibrate(scores, labels, groups, smax)
-    except ReaderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    res = calibrate(scores, labels, groups, smax)
     res["dev_files"] = [str(p) for p in args.dev]
     res["backend"] = reader.describe()
     out = Path(args.model) / CALIBRATION_FILE

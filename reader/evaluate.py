@@ -8,6 +8,7 @@ from typing import Sequence
 
 from reader.bioasq import factoid_metrics
 from reader.config import ReaderConfig
+from common.env import set_offline_defaults
 from reader.inference import LogitsFn, pad_batch, predict_candidates, torch_logits_fn, window_logits
 from reader.postprocess import SpanCandidate
 from reader.reader import ExtractiveReader
@@ -67,8 +68,7 @@ def main(argv=None) -> int:
     import sys
     import time
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    set_offline_defaults()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="python -m reader.evaluate", description="score a reader on dev files")
     ap.add_argument("--model", required=True, help="reader dir/name (or a base encoder with --raw)")

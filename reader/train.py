@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from common.errors import run_entry_point
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
 from indexer.tokenize import tokenize
@@ -584,17 +585,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = add_train_reader_args(argparse.ArgumentParser(prog="python -m reader.train", description=__doc__.split("\n")[0]))
-    args = parser.parse_args(argv)
-    try:
-        metrics = train_reader(config_from_args(args))
-    except TrainingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(metrics.get("best"), indent=2))
+    return run_entry_point(_train_and_print, parser.parse_args(argv))
+
+
+def _train_and_print(args: argparse.Namespace) -> int:
+    print(json.dumps(train_reader(config_from_args(args)).get("best"), indent=2))
     return 0
 
 
