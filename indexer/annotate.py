@@ -25,7 +25,7 @@ from indexer.errors import IndexerError
 from store import Category, Document, Mention, Passage
 from tasks.classify import Classifier
 from tasks.ner import NerTagger
-from tasks.shipped import SHIPPED_CLASSIFIER_DIR, SHIPPED_NER_DIR
+from tasks import shipped
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class AnnotateConfig:
 def resolve_model(name: str, kind: str) -> Path:
     """The directory of a model named "shipped" or by path; actionable error when absent."""
 
-    path = (SHIPPED_NER_DIR if kind == "ner" else SHIPPED_CLASSIFIER_DIR) if name == SHIPPED else Path(name).expanduser()
+    path = (shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR) if name == SHIPPED else Path(name).expanduser()
     if not (path / "config.json").is_file():
         train = "clinqa train ner" if kind == "ner" else "clinqa train classify"
         raise IndexerError(

@@ -17,7 +17,7 @@ from typing import Any
 
 from privacy.errors import PrivacyError
 from tasks.ner import NerTagger
-from tasks.shipped import shipped_ner
+from tasks import shipped
 
 # tldextract (used by Presidio's email/URL recognizers) otherwise tries to download the
 # public suffix list at import; offline that only costs a traceback, but it must not try.
@@ -150,7 +150,7 @@ class Scrubber:
             return self._medical_spans(text)
         with self._lock:
             if self._ner is None:
-                path = shipped_ner()
+                path = shipped.shipped_ner()
                 if path is None:
                     self._ner = False
                 else:

@@ -23,7 +23,8 @@ from typing import Any, Callable
 from common.env import set_offline_defaults
 from common.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, run_command
 from common.paths import BUNDLED_CORPUS
-from indexer.annotate import AnnotateConfig, SHIPPED, bundled_cache_path
+from indexer import annotate
+from indexer.annotate import SHIPPED, AnnotateConfig
 from indexer.bm25 import BM25Config
 from indexer.chunking import ChunkingConfig
 from indexer.dense import EncoderConfig, FaissConfig
@@ -45,7 +46,7 @@ from reader.mlm import add_train_mlm_args, mlm_config_from_args, train_mlm
 from reader.train import add_train_reader_args, config_from_args, train_reader
 from retriever import RetrieverConfig
 from tasks import cli as tasks_cli
-from tasks.shipped import shipped_classifier, shipped_ner
+from tasks import shipped
 from tasks.yesno import add_train_yesno_args, cmd_train_yesno
 from ui import web_cli
 
@@ -79,10 +80,10 @@ def _annotate_config(args: argparse.Namespace) -> Any:
 
     if args.no_annotate:
         return AnnotateConfig()
-    ner = args.ner_model or (SHIPPED if shipped_ner() else None)
-    classifier = args.classifier or (SHIPPED if shipped_classifier() else None)
+    ner = args.ner_model or (SHIPPED if shipped.shipped_ner() else None)
+    classifier = args.classifier or (SHIPPED if shipped.shipped_classifier() else None)
     # Precomputed results for the bundled corpus; used only where models and chunks match.
-    cache = str(bundled_cache_path()) if bundled_cache_path().is_file() else None
+    cache = str(annotate.bundled_cache_path()) if annotate.bundled_cache_path().is_file() else None
     return AnnotateConfig(ner_model=ner, classifier_model=classifier, cache=cache)
 
 

@@ -23,7 +23,7 @@ from common.paths import default_index_dir
 from pipeline.batch import add_ray_args, ray_config_from_args
 from pipeline.cli_options import add_rerank_args, reranker_config
 from pipeline.evaluation.compare import (encoder_key, index_for, normalize_encoder, render, run_compare,
-    run_task_compare, to_json)
+    run_task_compare, to_json as comparison_json)
 from pipeline.evaluation.datasets import load_beir, load_qa_dataset, load_retrieval_dataset
 from pipeline.evaluation.errors import EvaluationError
 from pipeline.evaluation.report import fmt, ordered, to_json, write_outputs
@@ -158,7 +158,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, out)
-    print(json.dumps(to_json(comp), indent=2, default=str) if args.json else text)
+    print(json.dumps(comparison_json(comp), indent=2, default=str) if args.json else text)
     return 0
 
 

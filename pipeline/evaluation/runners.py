@@ -30,7 +30,8 @@ from pipeline.evaluation.metrics import (BIOASQ_MAX_ANSWERS, RECALL_CURVE_CUTOFF
     list_scores, mean_pct, reliability_bins, retrieval_metrics, squad_scores)
 from pipeline.questions import clean_question
 from pipeline.ranking import Candidate, list_answer, score_candidates
-from reader.config import DEFAULT_MODEL_DIR, ReaderConfig
+from reader import config as reader_settings
+from reader.config import ReaderConfig
 from reader.reader import ExtractiveReader
 from retriever import RetrieverConfig
 from retriever.retriever import fuse
@@ -106,9 +107,9 @@ def reader_config(spec: str | None, backend: str | None, cache: Path) -> Any:
     """`None`/"shipped" = models/reader; "base" = untrained MiniLM + fresh QA head; else a local model directory."""
 
     if spec in (None, "shipped"):
-        if not DEFAULT_MODEL_DIR.is_dir():
+        if not reader_settings.DEFAULT_MODEL_DIR.is_dir():
             raise MissingModelError(
-                f"the shipped reader is not there yet: {DEFAULT_MODEL_DIR} does not exist",
+                f"the shipped reader is not there yet: {reader_settings.DEFAULT_MODEL_DIR} does not exist",
                 "train it (clinqa train reader ...) or pass --reader PATH, or --reader base for the untrained baseline",
             )
         return ReaderConfig(**({"backend": backend} if backend else {}))

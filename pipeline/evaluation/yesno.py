@@ -36,7 +36,7 @@ from pipeline.evaluation.runners import EvalResult, git_commit
 from retriever import RetrieverConfig
 from tasks.classify import confusion_matrix, plot_confusion
 from tasks.errors import TaskError
-from tasks.shipped import SHIPPED_YESNO_DIR, shipped_yesno
+from tasks import shipped
 from tasks.verdict import Verdict, VerdictConfig
 from tasks.yesno import (YesNoClassifier, dataset_labels, detect_format, file_sha256, load_yesno_dataset, predict_items,
     pubmedqa_split, score_items)
@@ -56,9 +56,9 @@ def yesno_model_dir(spec: str | None) -> Path:
             raise MissingModelError(f"yes/no model {p} not found (no config.json)",
                                     "pass the --out of `clinqa train yesno` or its export")
         return p
-    found = shipped_yesno()
+    found = shipped.shipped_yesno()
     if found is None:
-        raise MissingModelError(f"no --model given and no shipped yes/no model in {SHIPPED_YESNO_DIR}",
+        raise MissingModelError(f"no --model given and no shipped yes/no model in {shipped.SHIPPED_YESNO_DIR}",
                                 "train one: bash scripts/train_yesno.sh (or pass --model DIR)")
     return found
 
