@@ -33,7 +33,7 @@ def main() -> None:
     from indexer.annotate import SHIPPED, AnnotateConfig, Annotator
     from indexer.loaders import load_documents
     from indexer.writer import IndexWriter, embedding_text
-    from ui.cli import BUNDLED_CORPUS
+    from common.paths import BUNDLED_CORPUS
 
     sample = Path("/tmp/clinqa-bench-annotate.jsonl")
     with gzip.open(BUNDLED_CORPUS, "rt", encoding="utf-8") as fh, open(sample, "w", encoding="utf-8") as out:

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_bm25 import passages_from_corpus, questions  # noqa: E402
-from indexer.backend import make_backend  # noqa: E402
+from indexer.backends import make_backend  # noqa: E402
 from indexer.bm25 import BM25Config  # noqa: E402
 from indexer.dense import FaissConfig  # noqa: E402
 from indexer.tokenize import tokenize  # noqa: E402

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from indexer.dense import _cpu_has_bf16, resolve_encoder_path
     from indexer.loaders import load_documents
     from indexer.writer import IndexWriter, embedding_text
-    from ui.cli import BUNDLED_CORPUS
+    from common.paths import BUNDLED_CORPUS
 
     torch.set_num_threads(args.threads)
     docs = load_documents([BUNDLED_CORPUS]).documents

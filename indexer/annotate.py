@@ -23,6 +23,9 @@ from tqdm.auto import tqdm
 
 from indexer.errors import IndexerError
 from store import Category, Document, Mention, Passage
+from tasks.classify import Classifier
+from tasks.ner import NerTagger
+from tasks import shipped
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +76,8 @@ class AnnotateConfig:
 
 def resolve_model(name: str, kind: str) -> Path:
     """The directory of a model named "shipped" or by path; actionable error when absent."""
-    from tasks.shipped import SHIPPED_CLASSIFIER_DIR, SHIPPED_NER_DIR
 
-    path = (SHIPPED_NER_DIR if kind == "ner" else SHIPPED_CLASSIFIER_DIR) if name == SHIPPED else Path(name).expanduser()
+    path = (shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR) if name == SHIPPED else Path(name).expanduser()
     if not (path / "config.json").is_file():
         train = "clinqa train ner" if kind == "ner" else "clinqa train classify"
         raise IndexerError(
@@ -190,15 +192,11 @@ class Annotator:
     def warm_up(self) -> "Annotator":
         cfg = self.config
         if cfg.ner_model and self._tagger is None:
-            from tasks.ner import NerTagger
-
             path = resolve_model(cfg.ner_model, "ner")
             self._tagger = NerTagger(path, batch_size=cfg.batch_size, threads=cfg.threads or 0)
             self._tagger.warm_up()
             self._ner_fp = model_fingerprint(path)
         if cfg.classifier_model and self._classifier is None:
-            from tasks.classify import Classifier
-
             path = resolve_model(cfg.classifier_model, "classifier")
             self._classifier = Classifier(path, max_seq_len=cfg.classifier_max_seq_len, batch_size=cfg.batch_size,
                                           threads=cfg.threads or 0)

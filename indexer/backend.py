@@ -3,7 +3,7 @@
 `StoreBackedBackend` holds what every backend shares: the SQL document store (documents,
 passages, annotations, build log). `LocalBackend` adds FAISS + bm25s files;
 `indexer.milvus.MilvusBackend` adds a Milvus collection. Both implement
-`retriever.backend.SearchBackend`; `make_backend` picks one by name.
+`retriever.backend.SearchBackend`; `indexer.backends.make_backend` picks one by name.
 """
 from __future__ import annotations
 
@@ -291,29 +291,3 @@ def backend_kind(name: str | None) -> str:
         f"unknown search backend {name!r}",
         f"use one of {', '.join(BACKEND_NAMES)} (clinqa index build --backend ...)",
     )
-
-
-def make_backend(
-    kind: str | None,
-    directory: Path,
-    dimension: int,
-    tokenize: Callable[[str], list[str]],
-    faiss_config: FaissConfig,
-    bm25_config: BM25Config,
-    database_url: str | None = None,
-    milvus: Any = None,
-    previous_generation: str | None = None,
-) -> StoreBackedBackend:
-    """The backend for one generation directory, by kind (manifest "backend" or CLI name).
-
-    `milvus` is an `indexer.milvus.MilvusConfig` (None: Milvus Lite inside the generation).
-    Raises IndexMismatchError for an unknown kind; the Milvus backend's ImportError says
-    what to install. Constructing does no I/O: call `create()` or `open()`.
-    """
-    if backend_kind(kind) == "milvus":
-        from indexer.milvus import MilvusBackend, MilvusConfig
-
-        return MilvusBackend(directory, dimension, tokenize, bm25_config, milvus or MilvusConfig(),
-                             database_url=database_url, faiss_config=faiss_config,
-                             previous_generation=previous_generation)
-    return LocalBackend(directory, dimension, tokenize, faiss_config, bm25_config, database_url=database_url)

@@ -23,7 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from indexer.annotate import Annotator
+from indexer.dense import DenseEncoder
 from indexer.errors import IndexerError
+from indexer.passages import chunk_documents, embedding_text, token_spans_for
 from store import Category, Document, Mention, Passage
 
 log = logging.getLogger(__name__)
@@ -94,13 +97,12 @@ class ChunkStage:
     """Documents -> passages (the writer's own chunker and word-piece tokenizer)."""
 
     def __init__(self, index_config: Any) -> None:
-        from indexer.writer import IndexWriter
-
-        self.writer = IndexWriter("/nonexistent", index_config, show_progress=False)  # chunk() touches no files
+        self.config = index_config
+        self.spans = token_spans_for(index_config)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         out: dict[str, list] = {k: [] for k in ("chunk_id", "doc_id", "order", "text", "start", "end", "title", "source")}
-        for _doc, passages in self.writer.chunk(_docs_of(batch)):
+        for _doc, passages in chunk_documents(_docs_of(batch), self.config, self.spans):
             for p in passages:
                 for k in out:
                     out[k].append(getattr(p, k))
@@ -117,14 +119,10 @@ class EmbedStage:
     """Passages -> + "vector" (float32, L2-normalised), the index's encoder."""
 
     def __init__(self, encoder_config: Any) -> None:
-        from indexer.dense import DenseEncoder
-
         self.encoder = DenseEncoder(encoder_config)
         self.encoder.warm_up()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        from indexer.writer import embedding_text
-
         batch = dict(batch)
         batch["vector"] = self.encoder.encode([embedding_text(p) for p in _passages_of(batch)])
         return batch
@@ -134,8 +132,6 @@ class TagStage:
     """Passages -> + "mentions" (JSON list of [start, end, label, text, score]) from the NER model."""
 
     def __init__(self, annotate_config: Any) -> None:
-        from indexer.annotate import Annotator
-
         self.annotator = Annotator(annotate_config, show_progress=False).warm_up() if annotate_config.enabled else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -150,8 +146,6 @@ class ClassifyStage:
     """Documents -> (doc_id, category JSON or "") from the classifier."""
 
     def __init__(self, annotate_config: Any) -> None:
-        from indexer.annotate import Annotator
-
         self.annotator = Annotator(annotate_config, show_progress=False).warm_up() if annotate_config.enabled else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:

@@ -5,7 +5,7 @@ action (a flag, a command, a file to fix), not restate the problem.
 """
 from __future__ import annotations
 
-from store.errors import HintedError
+from common.errors import HintedError
 
 
 class IndexerError(HintedError):

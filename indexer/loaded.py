@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.backend import make_backend
+from indexer.backends import make_backend
 from indexer.manifest import IndexMismatchError, index_tokenizer, manifest_hash, read_manifest, rebuild_hint
 from indexer.writer import IndexConfig
 from retriever.backend import SearchBackend

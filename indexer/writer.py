@@ -14,7 +14,6 @@ is kept so that a server that loaded it keeps working until it reloads.
 from __future__ import annotations
 
 import fcntl
-import functools
 import logging
 import os
 import shutil
@@ -31,25 +30,19 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from indexer.annotate import AnnotateConfig, Annotator
-from indexer.backend import StoreBackedBackend, backend_kind, check_dimension, make_backend
+from indexer.backend import StoreBackedBackend, backend_kind, check_dimension
+from indexer.backends import make_backend
 from indexer.bm25 import BM25Config
-from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
-from indexer.dense import DenseEncoder, EncoderConfig, FaissConfig, resolve_encoder_path
+from indexer.chunking import ChunkingConfig
+from indexer.dense import DenseEncoder, EncoderConfig, FaissConfig
+from indexer.distributed import process_with_ray
 from indexer.embcache import EmbeddingCache, embed_with_cache, encoder_fingerprint
 from indexer.errors import EmptyCorpusError, IndexerError
 from indexer.loaders import LoadReport, load_documents
+from indexer.manifest import (FORMAT_VERSION, TOKENIZER_NAME, IndexMismatchError, corpus_checksum, index_tokenizer,
+                              manifest_hash, read_manifest, rebuild_hint, write_manifest)
 from indexer.milvus import MilvusConfig
-from indexer.manifest import (
-    FORMAT_VERSION,
-    IndexMismatchError,
-    corpus_checksum,
-    manifest_hash,
-    read_manifest,
-    rebuild_hint,
-    write_manifest,
-    TOKENIZER_NAME,
-    index_tokenizer,
-)
+from indexer.passages import chunk_documents, embedding_text, token_spans_for
 from indexer.tokenize import TOKENIZERS
 from store import Document, Passage
 
@@ -173,8 +166,6 @@ class IndexWriter:
             # With Ray the model work runs on a cluster first; storing it is the same code below.
             done = None
             if self.ray is not None:
-                from indexer.distributed import process_with_ray
-
                 done = process_with_ray(docs, self.config, self.ray)
             gen = self._new_generation()
             try:
@@ -320,17 +311,12 @@ class IndexWriter:
 
     def _spans(self) -> Callable[[str], list[tuple[int, int]]]:
         if self._token_spans is None:
-            name = self.config.chunk_tokenizer or self.config.encoder.model
-            self._token_spans = hf_token_spans(_load_tokenizer(resolve_encoder_path(name)))
+            self._token_spans = token_spans_for(self.config)
         return self._token_spans
 
     def chunk(self, docs: Sequence[Document]) -> list[tuple[Document, list[Passage]]]:
         """Documents with the passages `build`/`add` would index (no I/O on the index directory)."""
-        spans = self._spans()
-        return [
-            (d, chunk_document(d, spans, self.config.chunking))
-            for d in tqdm(docs, desc="chunk", unit="doc", disable=not self.show_progress)
-        ]
+        return chunk_documents(docs, self.config, self._spans(), self.show_progress)
 
     def _embed_into(self, backend: StoreBackedBackend, passages: Sequence[Passage], done: Any = None) -> None:
         """Embed and add passages; `done` (RayResults) holds vectors computed on Ray.
@@ -520,17 +506,6 @@ class IndexWriter:
                 os.chmod(os.path.join(root, name), 0o600)
             for name in dirs:
                 os.chmod(os.path.join(root, name), 0o700)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_tokenizer(path: str) -> Any:
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(path)
-
-
-def embedding_text(p: Passage) -> str:
-    return f"{p.title}\n{p.text}" if p.title else p.text
 
 
 def _dedupe(docs: Sequence[Document]) -> list[Document]:

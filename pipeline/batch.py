@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from indexer.distributed import RayConfig, ray_session
+from indexer.errors import IndexerError
+from pipeline.engine import QAEngine
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +33,6 @@ def ray_config_from_args(args: Any) -> RayConfig | None:
     """A RayConfig from `--ray [--ray-address ADDR] [--ray-actors N]`, or None without --ray."""
     if not getattr(args, "ray", False):
         if getattr(args, "ray_address", None):
-            from indexer.errors import IndexerError
-
             raise IndexerError("--ray-address needs --ray", "add --ray, or drop --ray-address")
         return None
     return RayConfig(address=args.ray_address, actors=args.ray_actors)
@@ -52,8 +52,6 @@ class QuestionStage:
     """One actor: an engine over the index, loaded once; answers a batch of questions."""
 
     def __init__(self, engine_config: Any, method: str, kwargs: dict[str, Any]) -> None:
-        from pipeline.engine import QAEngine
-
         self.engine = QAEngine(engine_config).warm_up(with_reader=method == "ask")
         self.method, self.kwargs = method, kwargs
 

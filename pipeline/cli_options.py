@@ -1,10 +1,18 @@
-"""Command-line options shared by `clinqa search/ask/serve` (ui) and `clinqa eval` (pipeline)."""
+"""Command-line options shared by `clinqa index/search/ask/serve` (ui) and `clinqa eval` (pipeline)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from common.paths import default_index_dir
 from retriever.rerank import RerankerConfig
+
+
+def add_index_arg(p: argparse.ArgumentParser) -> None:
+    """--index DIR, defaulting to $CLINQA_INDEX, else the XDG data directory (common.paths)."""
+    p.add_argument("--index", type=Path, default=default_index_dir(),
+                   help="index directory (default: %(default)s; set CLINQA_INDEX to change)")
 
 
 def add_rerank_args(p: argparse.ArgumentParser) -> None:

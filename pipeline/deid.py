@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from privacy.scrub import default_scrubber
 from store.types import Document
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,6 @@ class PhiCheck:
 
     def __call__(self, doc: Document) -> Document:
         if self._find is None:
-            from privacy.scrub import default_scrubber
-
             scrubber = default_scrubber()
             self._find = scrubber.scrub_with_spans
         title, title_spans = self._find(doc.title)

@@ -17,17 +17,20 @@ import numpy as np
 
 from indexer.dense import DenseEncoder, EncoderConfig
 from indexer.loaded import LoadedIndex, open_index
+from indexer.manifest import read_manifest
 from pipeline.errors import PipelineError
 from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question
 from pipeline.ranking import AnswerCalibration, Candidate, Scored, best_distinct, list_answer, score_candidates
+from pipeline.yesno import judge, resolve_yesno_model
 from reader.config import CALIBRATION_FILE, ReaderConfig
-from store.questions import QuestionFit
 from reader.reader import ExtractiveReader
 from reader.types import Answer
 from retriever import Hit, HybridRetriever, RetrieverConfig, SearchFilter
 from retriever.rerank import CrossEncoderReranker, RerankerConfig
+from store.questions import QuestionFit
 from tasks.verdict import Verdict, VerdictConfig
+from tasks.yesno import YesNoClassifier
 
 log = logging.getLogger(__name__)
 
@@ -258,8 +261,6 @@ class QAEngine:
             old.close()
 
     def is_stale(self) -> bool:
-        from indexer.manifest import read_manifest
-
         return self.index is None or read_manifest(self.config.index_dir)["generation"] != self.index.manifest["generation"]
 
     def close(self) -> None:
@@ -364,20 +365,15 @@ class QAEngine:
         """The loaded yes/no classifier, or None when there is none (warned once; yes/no
         questions then take the extractive path)."""
         if self._yesno is None:
-            from pipeline.yesno import resolve_yesno_model
-
             path = resolve_yesno_model(self.config.yesno_model)
             if path is None:
                 self._yesno = False
             else:
-                from tasks.yesno import YesNoClassifier
-
                 self._yesno = YesNoClassifier(path, threads=self.config.query_threads or 0).warm_up()
         return self._yesno or None
 
     def _ask_yesno(self, q: str, hits: list[Hit], timings: dict[str, float], reranker: str | None) -> AskResult:
         """A verdict over the top hits instead of extracted spans; `confident` = not abstained."""
-        from pipeline.yesno import judge
 
         t1 = time.perf_counter()
         verdict = judge(self.yesno_classifier(), q, hits, self.config.verdict, self.config.verdict_passages)

@@ -1,7 +1,7 @@
 """Pipeline errors (bad questions, bad batch files); each carries a hint."""
 from __future__ import annotations
 
-from store.errors import HintedError
+from common.errors import HintedError
 
 
 class PipelineError(HintedError):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from retriever import Hit
+from tasks import shipped
 from tasks.verdict import PassageEvidence, Verdict, VerdictConfig, aggregate
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,14 @@ def judge(classifier: Any, question: str, hits: Sequence[Hit], config: VerdictCo
 def resolve_yesno_model(spec: str | None) -> Path | None:
     """The yes/no model directory: None = the shipped models/yesno when present; "none" =
     off; else the given directory. None (with a warning) when it is not there."""
-    from tasks.shipped import SHIPPED_YESNO_DIR, shipped_yesno
 
     if spec is not None and spec.strip().lower() in DISABLED:
         return None
     if spec is None:
-        found = shipped_yesno()
+        found = shipped.shipped_yesno()
         if found is None:
             log.warning("no yes/no model in %s: yes/no questions get extracted answers instead of a verdict "
-                        "(train one with `clinqa train yesno` and export it there)", SHIPPED_YESNO_DIR)
+                        "(train one with `clinqa train yesno` and export it there)", shipped.SHIPPED_YESNO_DIR)
         return found
     path = Path(spec)
     if not (path / "config.json").is_file():

@@ -14,16 +14,13 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import JSON, DDL, Integer, String, Text, event, select
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
+from sqlalchemy import select
 
-from privacy.db import Base, SecurityDB, UTCDateTime, utcnow
+from privacy.db import AuditRow, SecurityDB, utcnow
 from privacy.errors import PrivacyError
-
-if TYPE_CHECKING:
-    from privacy.scrub import Scrubber
+from privacy.scrub import Scrubber, default_scrubber
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +31,6 @@ ACTIONS = frozenset({
     "refused",
 })
 EXPORT_FORMATS = ("csv", "jsonl")
-_APPEND_ONLY = "audit_log is append-only"
-
-
-class AuditRow(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    username: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
-    action: Mapped[str] = mapped_column(String(32), index=True)
-    detail: Mapped[str] = mapped_column(Text, default="")
-    doc_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
-
-
 @dataclass(frozen=True)
 class AuditEntry:
     id: int
@@ -66,40 +49,6 @@ def _entry(row: AuditRow) -> AuditEntry:
     return AuditEntry(row.id, row.at, row.username, row.action, row.detail, tuple(row.doc_ids or ()))
 
 
-# -- append-only, three layers ----------------------------------------------------------
-def _refuse_change(*_: Any) -> None:
-    raise PrivacyError(_APPEND_ONLY, "audit entries cannot be changed or deleted; record a new entry instead")
-
-
-event.listen(AuditRow, "before_update", _refuse_change)
-event.listen(AuditRow, "before_delete", _refuse_change)
-
-for _ddl in (
-    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, '%s'); END" % _APPEND_ONLY,
-    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, '%s'); END" % _APPEND_ONLY,
-):
-    event.listen(AuditRow.__table__, "after_create", DDL(_ddl).execute_if(dialect="sqlite"))
-for _ddl in (
-    "CREATE OR REPLACE FUNCTION clinqa_audit_append_only() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION '%s'; END; $$ LANGUAGE plpgsql" % _APPEND_ONLY,
-    "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
-    "FOR EACH ROW EXECUTE FUNCTION clinqa_audit_append_only()",
-    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
-    "FOR EACH STATEMENT EXECUTE FUNCTION clinqa_audit_append_only()",
-):
-    event.listen(AuditRow.__table__, "after_create", DDL(_ddl).execute_if(dialect="postgresql"))
-
-
-def guard_append_only(sessions: sessionmaker[Session]) -> None:
-    """Refuse ORM bulk `update(AuditRow)` / `delete(AuditRow)`, which skip the mapper events."""
-
-    def check(state: ORMExecuteState) -> None:
-        if (state.is_update or state.is_delete) and any(m.class_ is AuditRow for m in state.all_mappers):
-            _refuse_change()
-
-    event.listen(sessions, "do_orm_execute", check)
-
-
 # -- the log ---------------------------------------------------------------------------------
 class AuditLog:
     """Record and read the audit trail. `scrubber` defaults to the process-wide one."""
@@ -112,8 +61,6 @@ class AuditLog:
 
     def _scrub(self, text: str) -> str:
         if self._scrubber is None:
-            from privacy.scrub import default_scrubber
-
             self._scrubber = default_scrubber()
         return self._scrubber.scrub(text)
 

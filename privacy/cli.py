@@ -1,8 +1,8 @@
-"""`clinqa scrub`, `clinqa user ...` and `clinqa audit export`, registered into the clinqa CLI.
+"""`clinqa scrub`, `clinqa user ...` and `clinqa audit export`: argument adders and handlers.
 
-`ui/cli.py` calls `register(subparsers)`; every handler returns an exit code and raises
-`PrivacyError(message, hint)` for problems the user can fix. Importing this module is
-cheap: Presidio, argon2 and SQLAlchemy are imported by the handlers.
+The command registry in `ui/cli.py` lists each `add_*_args(parser)` with its `cmd_*(args)`;
+every handler returns an exit code and raises `PrivacyError(message, hint)` for problems the
+user can fix. Importing this module is cheap: Presidio is imported when text is scrubbed.
 """
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from common.paths import default_index_dir
+from privacy.accounts import AccountStore
+from privacy.audit import AuditLog
+from privacy.db import SecurityConfig, SecurityDB
 from privacy.errors import PrivacyError
+from privacy.fs import secure_file
 from privacy.roles import ROLES
+from privacy.scrub import ScrubConfig, Scrubber
 
 
 def _actor() -> str:
@@ -28,10 +34,6 @@ def _actor() -> str:
 
 
 def _open(args: argparse.Namespace, create: bool) -> tuple[Any, Any, Any]:
-    from privacy.accounts import AccountStore
-    from privacy.audit import AuditLog
-    from privacy.db import SecurityConfig, SecurityDB
-
     config = SecurityConfig(args.security_db) if args.security_db else SecurityConfig.for_index(args.index)
     db = SecurityDB(config).open(create=create)
     audit = AuditLog(db)
@@ -40,8 +42,6 @@ def _open(args: argparse.Namespace, create: bool) -> tuple[Any, Any, Any]:
 
 # -- scrub ---------------------------------------------------------------------------
 def cmd_scrub(args: argparse.Namespace) -> int:
-    from privacy.scrub import Scrubber, ScrubConfig
-
     text = sys.stdin.read()
     scrubbed, spans = Scrubber(ScrubConfig(score_threshold=args.threshold)).scrub_with_spans(text)
     if args.json:
@@ -130,8 +130,6 @@ def _parse_since(value: str) -> datetime:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
-    from privacy.fs import secure_file
-
     since = _parse_since(args.since) if args.since else None
     db, audit, _ = _open(args, create=False)
     try:
@@ -152,8 +150,6 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 # -- registration --------------------------------------------------------------------------------
 def _add_db_args(p: argparse.ArgumentParser) -> None:
-    from ui.cli import default_index_dir
-
     p.add_argument("--index", type=Path, default=default_index_dir(),
                    help="index directory; security.db lives at its top level (default: %(default)s)")
     p.add_argument("--security-db", default=os.environ.get("CLINQA_SECURITY_DB"),
@@ -161,39 +157,37 @@ def _add_db_args(p: argparse.ArgumentParser) -> None:
                         "else sqlite:///INDEX/security.db)")
 
 
-def register(sub: Any) -> None:
-    """Add `scrub`, `user` and `audit` to the clinqa subcommands."""
-    p = sub.add_parser("scrub", help="remove patient identifiers (PHI) from text on stdin")
+def add_scrub_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true",
                    help='print {"text", "spans": [{"start","end","entity_type","score"}]} (spans never include the text)')
     p.add_argument("--threshold", type=float, default=0.4, help="drop detections scored below this (default 0.4)")
-    p.set_defaults(func=cmd_scrub)
 
-    user = sub.add_parser("user", help="manage web UI accounts").add_subparsers(dest="user_command", metavar="ACTION")
-    p = user.add_parser("add", help="add a user (asks for the password)")
+
+def add_user_add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("username")
     p.add_argument("--role", choices=ROLES, default="clinician", help="clinician (ask, search) or admin (default clinician)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     _add_db_args(p)
-    p.set_defaults(func=cmd_user_add)
-    p = user.add_parser("remove", help="remove a user")
+
+
+def add_user_remove_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("username")
     _add_db_args(p)
-    p.set_defaults(func=cmd_user_remove)
-    p = user.add_parser("list", help="list users, roles, last login and lock state")
+
+
+def add_user_list_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
     _add_db_args(p)
-    p.set_defaults(func=cmd_user_list)
-    p = user.add_parser("set-role", help="change a user's role")
+
+
+def add_user_set_role_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("username")
     p.add_argument("role", choices=ROLES)
     _add_db_args(p)
-    p.set_defaults(func=cmd_user_set_role)
 
-    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", metavar="ACTION")
-    p = audit.add_parser("export", help="export audit entries (the export itself is audited)")
+
+def add_audit_export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="ISO date/time; entries at or after it (naive times are UTC)")
     p.add_argument("--format", choices=("csv", "jsonl"), default="jsonl", help="default jsonl")
     p.add_argument("--out", type=Path, help="write to this file (created 0600) instead of stdout")
     _add_db_args(p)
-    p.set_defaults(func=cmd_audit_export)

@@ -5,6 +5,10 @@ inside an index generation that is swapped on every rebuild; accounts and the au
 must outlive those swaps, so the default is `sqlite:///<index dir>/security.db` at the
 index directory's top level. Any SQLAlchemy URL works; nothing here is SQLite-only
 except the optional append-only trigger, which is guarded by dialect.
+
+The schema (users, audit_log, the append-only guards) lives here, below `privacy.accounts`
+and `privacy.audit`, which hold the logic over it: opening the database needs every table,
+and the tables need nothing from the logic.
 """
 from __future__ import annotations
 
@@ -15,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, create_engine
+from sqlalchemy import DDL, JSON, DateTime, Integer, String, Text, create_engine, event
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from privacy.errors import PrivacyError
@@ -54,6 +58,70 @@ class Base(DeclarativeBase):
     pass
 
 
+# -- the schema: every table of the security database, so open(create=True) makes them all ----
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_login: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+_APPEND_ONLY = "audit_log is append-only"
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    username: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    doc_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+# -- append-only, three layers ----------------------------------------------------------
+def _refuse_change(*_: Any) -> None:
+    raise PrivacyError(_APPEND_ONLY, "audit entries cannot be changed or deleted; record a new entry instead")
+
+
+event.listen(AuditRow, "before_update", _refuse_change)
+event.listen(AuditRow, "before_delete", _refuse_change)
+
+for _ddl in (
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, '%s'); END" % _APPEND_ONLY,
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, '%s'); END" % _APPEND_ONLY,
+):
+    event.listen(AuditRow.__table__, "after_create", DDL(_ddl).execute_if(dialect="sqlite"))
+for _ddl in (
+    "CREATE OR REPLACE FUNCTION clinqa_audit_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION '%s'; END; $$ LANGUAGE plpgsql" % _APPEND_ONLY,
+    "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION clinqa_audit_append_only()",
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION clinqa_audit_append_only()",
+):
+    event.listen(AuditRow.__table__, "after_create", DDL(_ddl).execute_if(dialect="postgresql"))
+
+
+def guard_append_only(sessions: sessionmaker[Session]) -> None:
+    """Refuse ORM bulk `update(AuditRow)` / `delete(AuditRow)`, which skip the mapper events."""
+
+    def check(state: ORMExecuteState) -> None:
+        if (state.is_update or state.is_delete) and any(m.class_ is AuditRow for m in state.all_mappers):
+            _refuse_change()
+
+    event.listen(sessions, "do_orm_execute", check)
+
+
+
+
 @dataclass(frozen=True)
 class SecurityConfig:
     """Where users and the audit trail live: any SQLAlchemy URL."""
@@ -84,10 +152,6 @@ class SecurityDB:
         self._sessions: sessionmaker[Session] | None = None
 
     def open(self, create: bool = False) -> "SecurityDB":
-        # Import the models so create_all knows every table, wherever open() is called from.
-        import privacy.accounts  # noqa: F401
-        import privacy.audit  # noqa: F401
-
         url = make_url(self.config.url)
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             path = Path(url.database)
@@ -110,8 +174,6 @@ class SecurityDB:
             ) from exc
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        from privacy.audit import guard_append_only
-
         guard_append_only(self._sessions)
         return self
 

@@ -1,7 +1,7 @@
 """Errors raised by the privacy package. Each carries a hint that says how to fix it."""
 from __future__ import annotations
 
-from store.errors import HintedError
+from common.errors import HintedError
 
 
 class PrivacyError(HintedError):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from privacy.errors import PrivacyError
+from tasks.ner import NerTagger
+from tasks import shipped
 
 # tldextract (used by Presidio's email/URL recognizers) otherwise tries to download the
 # public suffix list at import; offline that only costs a traceback, but it must not try.
@@ -148,14 +150,10 @@ class Scrubber:
             return self._medical_spans(text)
         with self._lock:
             if self._ner is None:
-                from tasks.shipped import shipped_ner
-
-                path = shipped_ner()
+                path = shipped.shipped_ner()
                 if path is None:
                     self._ner = False
                 else:
-                    from tasks.ner import NerTagger
-
                     self._ner = NerTagger(path, threads=1)
             if self._ner is False:
                 return []

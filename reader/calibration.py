@@ -24,6 +24,13 @@ from typing import Sequence
 
 import numpy as np
 
+
+from common.errors import run_entry_point
+from reader.config import CALIBRATION_FILE, ReaderConfig
+from reader.errors import ReaderError
+from reader.postprocess import softmax
+from reader.reader import ExtractiveReader
+from reader.squad import f1_score, load_squad, metric_max_over_ground_truths
 logger = logging.getLogger(__name__)
 
 CORRECT_F1 = 0.5
@@ -112,7 +119,6 @@ def calibrate(
     """Fit temperature/bias/threshold on all data and report ECE honestly: the "after"
     ECE is 2-fold cross-fitted (folds by group, e.g. question id), so it is not measured
     on the data the parameters were fitted on."""
-    from reader.errors import ReaderError
 
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)
@@ -152,23 +158,15 @@ def calibrate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="python -m reader.calibration", description="fit calibration.json on dev files")
     ap.add_argument("--model", required=True)
     ap.add_argument("--dev", nargs="+", required=True)
     ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args(argv)
+    return run_entry_point(_fit_and_write, ap.parse_args(argv))
 
-    from reader.config import CALIBRATION_FILE, ReaderConfig
-    from reader.postprocess import softmax
-    from reader.reader import ExtractiveReader
-    from reader.squad import f1_score, load_squad, metric_max_over_ground_truths
 
+def _fit_and_write(args: argparse.Namespace) -> int:
     reader = ExtractiveReader(ReaderConfig(model=args.model, backend=args.backend, num_threads=args.threads))
     reader.warm_up()
     scores, labels, groups, smax = [], [], [], []
@@ -184,13 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             labels.append(int(f1 >= CORRECT_F1))
             groups.append(ex.id.rsplit("_", 1)[0])  # BioASQ: one question, many snippets
             smax.append(softmax([x.score for x in c])[0])
-    from reader.errors import ReaderError
 
-    try:
-        res = calibrate(scores, labels, groups, smax)
-    except ReaderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    res = calibrate(scores, labels, groups, smax)
     res["dev_files"] = [str(p) for p in args.dev]
     res["backend"] = reader.describe()
     out = Path(args.model) / CALIBRATION_FILE

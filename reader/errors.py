@@ -1,21 +1,15 @@
 """Exceptions raised by the reader package.
 
 Every error carries a `hint`: what was wrong and how to fix it, so the CLI can print
-something actionable instead of a traceback.
+something actionable instead of a traceback (common.errors: the one base and printer).
 """
 from __future__ import annotations
 
+from common.errors import HintedError
 
-class ReaderError(Exception):
+
+class ReaderError(HintedError):
     """Base class of reader errors."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
-
-    def __str__(self) -> str:  # the hint is the useful part for a CLI user
-        base = super().__str__()
-        return f"{base} (hint: {self.hint})" if self.hint else base
 
 
 class ReaderModelError(ReaderError):

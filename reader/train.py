@@ -30,16 +30,18 @@ from typing import Sequence
 
 import numpy as np
 
-from reader.errors import TrainingError
+from common.errors import run_entry_point
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
 from indexer.tokenize import tokenize
+from reader.errors import TrainingError
+from reader.evaluate import evaluate_examples, torch_logits_fn
 from reader.features import TrainFeature, check_stride, make_train_features, make_windows
 from reader.squad import SquadExample, load_squad
-# The resumable-loop helpers are shared with the NER and classification trainers.
 from store.types import Document
-from tasks.training import (add_device_args, adamw, atomic_torch_save, epoch_batches, lr_factor, model_device,
-                            place_model, rng_state, set_rng_state, to_device)
+from tasks.training import (adamw, add_device_args, atomic_torch_save, epoch_batches, lr_factor, model_device,
+    place_model, rng_state, set_rng_state, to_device)
+# The resumable-loop helpers are shared with the NER and classification trainers.
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +269,6 @@ def _save_model(model, tokenizer, out: Path) -> None:
 
 def evaluate_dev(model, tokenizer, dev: dict[str, list[SquadExample]], config: TrainConfig) -> dict:
     """SQuAD EM/F1 per dev file and the mean F1 used for model selection."""
-    from reader.evaluate import evaluate_examples, torch_logits_fn
 
     fn = torch_logits_fn(model, str(model_device(model)))
     res: dict = {}
@@ -584,17 +585,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = add_train_reader_args(argparse.ArgumentParser(prog="python -m reader.train", description=__doc__.split("\n")[0]))
-    args = parser.parse_args(argv)
-    try:
-        metrics = train_reader(config_from_args(args))
-    except TrainingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(metrics.get("best"), indent=2))
+    return run_entry_point(_train_and_print, parser.parse_args(argv))
+
+
+def _train_and_print(args: argparse.Namespace) -> int:
+    print(json.dumps(train_reader(config_from_args(args)).get("best"), indent=2))
     return 0
 
 

@@ -1,7 +1,7 @@
 """Retriever errors; each carries a hint that says how to fix it."""
 from __future__ import annotations
 
-from store.errors import HintedError
+from common.errors import HintedError
 
 
 class RetrieverError(HintedError):

@@ -24,7 +24,7 @@ import numpy as np
 
 from retriever.errors import RetrieverError
 from retriever.types import Hit
-from store.paths import SHIPPED_MODELS
+from common.paths import SHIPPED_MODELS
 from store.questions import fit_question
 
 logger = logging.getLogger(__name__)

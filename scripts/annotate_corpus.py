@@ -24,7 +24,7 @@ def main() -> None:
     from indexer.annotate import SHIPPED, AnnotateConfig, Annotator, bundled_cache_path
     from indexer.loaders import load_documents
     from indexer.writer import IndexWriter
-    from ui.cli import BUNDLED_CORPUS
+    from common.paths import BUNDLED_CORPUS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=BUNDLED_CORPUS)

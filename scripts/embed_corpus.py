@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from indexer.embcache import EmbeddingCache, bundled_embeddings_path, encoder_fingerprint
     from indexer.loaders import load_documents
     from indexer.writer import IndexWriter, embedding_text
-    from ui.cli import BUNDLED_CORPUS
+    from common.paths import BUNDLED_CORPUS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=BUNDLED_CORPUS)

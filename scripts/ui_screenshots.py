@@ -33,7 +33,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def small_index(folder: Path, keyword: str = "glaucoma", limit: int = 40) -> Path:
-    from ui.cli import BUNDLED_CORPUS, main
+    from common.paths import BUNDLED_CORPUS
+    from ui.cli import main
 
     src = folder / "docs.jsonl"
     with gzip.open(BUNDLED_CORPUS, "rt", encoding="utf-8") as fh, src.open("w") as out:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
+from tasks.classify import read_jsonl
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
 from tasks.ner import NerSentence, bio_to_spans, words_with_offsets
@@ -112,7 +113,6 @@ def write_doccano_ner(path: str | Path, docs: Iterable[AnnotatedDoc], scores: Se
 def read_doccano_classification(path: str | Path):
     """doccano text-classification JSONL ({"text", "label": [...]}) as a ClassDataset;
     multi-label when any document has several labels."""
-    from tasks.classify import read_jsonl
 
     return read_jsonl(path)
 

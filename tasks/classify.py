@@ -23,9 +23,11 @@ from typing import Sequence
 
 import numpy as np
 
+from common.errors import run_entry_point
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
-from tasks.training import add_training_args, training_kwargs
+from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, sigmoid, softmax
+from tasks.training import add_training_args, pad_batch, run_training, set_seed_and_threads, training_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -322,7 +324,6 @@ def _encode(tokenizer, dataset: ClassDataset, label2id: dict[str, int] | None, m
 def predict_probs(model, tokenizer, dataset: ClassDataset, max_seq_len: int, batch_size: int) -> np.ndarray:
     """(n_docs, n_labels) probabilities: softmax, or sigmoid for multi-label models.
     `model` is a torch sequence classifier or a tasks.runtime.OnnxTaskModel."""
-    from tasks.runtime import batch_logits, pad_ids, sigmoid, softmax
 
     multi = model.config.problem_type == "multi_label_classification"
     feats = _encode(tokenizer, dataset, None, max_seq_len)
@@ -361,7 +362,6 @@ def tune_threshold(probs: np.ndarray, gold: Sequence[Sequence[str]], id2label: d
 def _load_seq_model(model_dir: str | Path, backend: str | None = None, threads: int = 0):
     """(tokenizer, model, task.json content): ONNX when the directory ships model_int8.onnx
     (backend None), else PyTorch in fp32 (see tasks.runtime)."""
-    from tasks.runtime import load_task_model
 
     tok, model = load_task_model(model_dir, "classify", backend=backend, threads=threads)
     info_path = Path(model_dir) / "task.json"
@@ -392,7 +392,6 @@ class Classifier:
     @property
     def backend_used(self) -> str | None:
         """"torch", "onnx:model_int8.onnx", ... once loaded; None before."""
-        from tasks.runtime import backend_name
 
         return backend_name(self._loaded[1]) if self._loaded is not None else None
 
@@ -516,8 +515,6 @@ def train_classify(config: ClassifyTrainConfig, *, interrupt_after: int = 0) -> 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from tasks.training import pad_batch, run_training, set_seed_and_threads
-
     set_seed_and_threads(config.seed, config.threads)
     kw = dict(text_key=config.text_key, label_key=config.label_key, label_sep=config.label_sep,
               multi_label=config.multi_label)
@@ -596,12 +593,18 @@ def classify_config_from_args(args: argparse.Namespace) -> ClassifyTrainConfig:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from tasks.cli import cmd_train_classify, run_handler
+def cmd_train_classify(args: argparse.Namespace) -> int:
+    """`clinqa train classify`: train, then print a JSON summary."""
+    metrics = train_classify(classify_config_from_args(args))
+    print(json.dumps({"out": args.out, "best": metrics.get("best"), "wall_minutes": metrics.get("wall_minutes")},
+                     indent=2, default=str))
+    return 0
 
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_classify_args(argparse.ArgumentParser(prog="python -m tasks.classify",
                                                              description=__doc__.split("\n")[0]))
-    return run_handler(cmd_train_classify, parser.parse_args(argv))
+    return run_entry_point(cmd_train_classify, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

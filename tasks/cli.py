@@ -1,6 +1,6 @@
 """Command-line handlers for NER, classification and annotation import/export.
 
-`ui/cli.py` wires these in; each `add_*_args(parser)` fills a subparser and each
+The command registry in `ui/cli.py` lists each; every `add_*_args(parser)` fills a subparser and each
 `cmd_*(args) -> int` runs it (raising `TaskError` for the CLI's error printer):
 
     train ner            add_train_ner_args            cmd_train_ner
@@ -17,27 +17,30 @@ models/classifier) and run them with ONNX Runtime when the directory has model_i
 (`--backend torch` forces PyTorch). Exporting a trained run for shipping is
 `python -m tasks.export --model RUN_DIR --out models/ner` (tasks.export).
 
-`register_train(train_subparsers)`, `register_eval(eval_subparsers)` and
-`register_annotations(top_level_subparsers)` do that wiring in one call each.
-
 `python -m tasks.cli train|eval ...` runs the same commands without the rest of clinqa's
-CLI (no web UI, index or privacy dependencies): what a bare training machine needs.
+CLI (no web UI, index or privacy dependencies): what a bare training machine needs; its
+`register_train`, `register_eval` and `register_annotations` wire them for that parser only.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from tasks.classify import add_train_classify_args
+from common.errors import run_entry_point
+from tasks import shipped
+from tasks.annotations import (AnnotatedDoc, ImportReport, Span, bio_to_docs, docs_to_bio, read_brat,
+    read_doccano_classification, read_doccano_ner, read_texts, write_brat, write_doccano_classification,
+    write_doccano_ner)
+from tasks.classify import Classifier, add_train_classify_args, cmd_train_classify, evaluate_classify, write_jsonl
 from tasks.errors import TaskError
-from tasks.ner import add_train_ner_args
+from tasks.ner import NerTagger, add_train_ner_args, cmd_train_ner, evaluate_ner, read_bio, write_bio
 from tasks.reranker import add_train_reranker_args, config_from_args as reranker_config_from_args, train_reranker
-from tasks.retriever import add_train_retriever_args
+from tasks.retriever import add_train_retriever_args, cmd_train_retriever
+from tasks.runtime import onnx_file, resolve_backend
+from tasks.yesno import add_train_yesno_args, cmd_train_yesno
 
 logger = logging.getLogger(__name__)
 
@@ -55,32 +58,6 @@ def _print_json(obj: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- train
-
-
-def cmd_train_ner(args: argparse.Namespace) -> int:
-    from tasks.ner import ner_config_from_args, train_ner
-
-    metrics = train_ner(ner_config_from_args(args))
-    _print_json({"out": args.out, "best": metrics.get("best"), "wall_minutes": metrics.get("wall_minutes")})
-    return 0
-
-
-def cmd_train_classify(args: argparse.Namespace) -> int:
-    from tasks.classify import classify_config_from_args, train_classify
-
-    metrics = train_classify(classify_config_from_args(args))
-    _print_json({"out": args.out, "best": metrics.get("best"), "wall_minutes": metrics.get("wall_minutes")})
-    return 0
-
-
-def cmd_train_retriever(args: argparse.Namespace) -> int:
-    from tasks.retriever import retriever_config_from_args, train_retriever
-
-    metrics = train_retriever(retriever_config_from_args(args))
-    _print_json({"out": args.out, "train_pairs": metrics["train_pairs"], "steps_done": metrics["steps_done"],
-                 "first_loss": metrics["first_loss"], "last_loss": metrics["last_loss"],
-                 "stopped_by": metrics["stopped_by"], "wall_minutes": metrics["wall_minutes"]})
-    return 0
 
 
 def cmd_train_reranker(args: argparse.Namespace) -> int:
@@ -127,7 +104,6 @@ def _runtime_args(parser: argparse.ArgumentParser, max_seq_len: int) -> None:
 def _model_or_shipped(model: str | None, kind: str) -> str:
     """--model, else the shipped model of that kind (tasks.shipped), else a TaskError
     saying how to get one."""
-    from tasks import shipped
 
     if model:
         return model
@@ -142,15 +118,11 @@ def _model_or_shipped(model: str | None, kind: str) -> str:
 
 
 def _run_info(model: str, backend: str | None) -> dict:
-    from tasks.runtime import onnx_file, resolve_backend
-
     used = resolve_backend(model, backend)
     return {"model": model, "backend": f"onnx:{onnx_file(model).name}" if used == "onnx" else "torch"}
 
 
 def cmd_eval_ner(args: argparse.Namespace) -> int:
-    from tasks.ner import evaluate_ner
-
     model = _model_or_shipped(args.model, "ner")
     res = evaluate_ner(model, args.data, max_seq_len=args.max_seq_len, batch_size=args.batch_size,
                        backend=args.backend, threads=args.threads)
@@ -169,8 +141,6 @@ def cmd_eval_ner(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_classify(args: argparse.Namespace) -> int:
-    from tasks.classify import evaluate_classify
-
     model = _model_or_shipped(args.model, "classify")
     res = evaluate_classify(model, args.data, out=args.out, max_seq_len=args.max_seq_len,
                             batch_size=args.batch_size, subdir=args.subdir, backend=args.backend, threads=args.threads)
@@ -215,10 +185,6 @@ def add_annotations_export_args(parser: argparse.ArgumentParser) -> argparse.Arg
 
 
 def cmd_annotations_import(args: argparse.Namespace) -> int:
-    from tasks.annotations import ImportReport, docs_to_bio, read_brat, read_doccano_classification, read_doccano_ner
-    from tasks.classify import write_jsonl
-    from tasks.ner import write_bio
-
     if args.format == "doccano-class":
         ds = read_doccano_classification(args.input)
         write_jsonl(args.out, ds)
@@ -244,11 +210,7 @@ def cmd_annotations_import(args: argparse.Namespace) -> int:
 
 
 def cmd_annotations_export(args: argparse.Namespace) -> int:
-    from tasks.annotations import AnnotatedDoc, Span, bio_to_docs, read_texts, write_brat, write_doccano_classification, write_doccano_ner
-
     if not args.model:
-        from tasks.ner import read_bio
-
         docs, scores = bio_to_docs(read_bio(args.input)), None
     else:
         info_path = Path(args.model) / "task.json"
@@ -260,13 +222,11 @@ def cmd_annotations_export(args: argparse.Namespace) -> int:
         if task == "classify":
             if args.format != "doccano":
                 raise TaskError("BRAT holds entity spans, not document labels", hint="use --format doccano for a classifier")
-            from tasks.classify import Classifier
 
             preds = Classifier(args.model, batch_size=args.batch_size).predict(texts)
             write_doccano_classification(args.out, texts, [[l for l, _ in p] for p in preds], [i for i, _ in items])
             _print_json({"out": args.out, "documents": len(texts)})
             return 0
-        from tasks.ner import NerTagger
 
         found = NerTagger(args.model, batch_size=args.batch_size).tag(texts)
         docs, scores = [], []
@@ -295,7 +255,6 @@ def register_train(train: Any) -> None:
     add_train_retriever_args(p).set_defaults(func=cmd_train_retriever)
     p = train.add_parser("reranker", help="cross-encoder reranker on question/passage groups with mined hard negatives")
     add_train_reranker_args(p).set_defaults(func=cmd_train_reranker)
-    from tasks.yesno import add_train_yesno_args, cmd_train_yesno
 
     p = train.add_parser("yesno", help="fine-tune the yes/no/maybe question + passage classifier (PubMedQA, BioASQ)")
     add_train_yesno_args(p).set_defaults(func=cmd_train_yesno)
@@ -320,17 +279,8 @@ def register_annotations(sub: Any) -> None:
 
 
 def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """For `python -m tasks.ner|tasks.classify`: offline env, logging, TaskError -> exit 1."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return handler(args)
-    except TaskError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return 1
+    """For `python -m tasks.cli`: offline env, logging and the one error policy (common.errors)."""
+    return run_entry_point(handler, args)
 
 
 def main(argv: list[str] | None = None) -> int:

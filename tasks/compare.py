@@ -15,7 +15,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from common.paths import minilm_path
+from tasks import shipped
+from tasks.classify import load_dataset, score_classifier
 from tasks.errors import TaskError
+from tasks.ner import entity_types, label_list, read_bio, score_ner
+from tasks.runtime import backend_name, load_task_model
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +90,6 @@ class TaskTable:
 
 
 def _base_encoder() -> str:
-    from reader.testing import minilm_path
-
     return minilm_path()
 
 
@@ -109,8 +112,6 @@ def _base_model(kind: str, labels: list[str], base: str | None):
 
 
 def _resolve(spec: str, kind: str) -> Path:
-    from tasks import shipped
-
     if spec == "shipped":
         found = shipped.shipped_ner() if kind == "ner" else shipped.shipped_classifier()
         if found is None:
@@ -126,8 +127,6 @@ def _resolve(spec: str, kind: str) -> Path:
 
 def _rows(kind: str, specs: Sequence[str], labels: list[str], score, base: str | None, backend: str | None,
           threads: int) -> list[TaskRow]:
-    from tasks.runtime import backend_name, load_task_model
-
     rows = []
     for spec in dict.fromkeys(specs):  # unique, in order
         row = TaskRow(spec, ROW_LABELS[kind].get(spec, spec))
@@ -153,7 +152,6 @@ def compare_ner(name: str, dataset: str | Path, specs: Sequence[str], *, base: s
                 backend: str | None = None, threads: int = 0, max_seq_len: int = 512, batch_size: int = 32,
                 published: tuple[Published, ...] = PUBLISHED_NER) -> TaskTable:
     """Score every model spec ("base", "shipped", a directory) on a BIO file."""
-    from tasks.ner import entity_types, label_list, read_bio, score_ner
 
     sentences = read_bio(dataset)
     types = entity_types(sentences)
@@ -169,7 +167,6 @@ def compare_classify(name: str, dataset: str | Path, specs: Sequence[str], *, su
                      base: str | None = None, backend: str | None = None, threads: int = 0, max_seq_len: int = 256,
                      batch_size: int = 32, published: tuple[Published, ...] = PUBLISHED_CLASSIFY) -> TaskTable:
     """Score every model spec on a classification dataset (CSV/JSONL/folder/tar, `subdir` split)."""
-    from tasks.classify import load_dataset, score_classifier
 
     ds = load_dataset(dataset, subdir=subdir)
 

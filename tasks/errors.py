@@ -7,17 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.errors import HintedError
 
-class TaskError(Exception):
+
+class TaskError(HintedError):
     """Base class of NER / classification / annotation errors."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
 
 
 class DataFormatError(TaskError, ValueError):

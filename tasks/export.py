@@ -33,8 +33,10 @@ from typing import Sequence
 
 import numpy as np
 
+from common.errors import run_entry_point
 from tasks.errors import TaskError
-from tasks.runtime import ONNX_FP32_FILE, ONNX_INT8_FILE, OnnxTaskModel, pad_ids, sigmoid, softmax
+from tasks.runtime import (ONNX_FP32_FILE, ONNX_INT8_FILE, OnnxTaskModel, batch_logits, load_task_model, pad_ids, sigmoid,
+                           softmax)
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +188,6 @@ def _compare(ref: np.ndarray, got: np.ndarray, mask: np.ndarray, kind: str, mult
 
 
 def _torch_logits(model, ids: np.ndarray, am: np.ndarray) -> np.ndarray:
-    from tasks.runtime import batch_logits
-
     return batch_logits(model, ids, am)
 
 
@@ -241,8 +241,6 @@ def export_task_model(model_dir: str | Path, out_dir: str | Path | None = None, 
 
         # ---- PyTorch weights (fp16 unless asked otherwise), checked by loading them back as fp32
         (model.half() if fp16 else model).save_pretrained(stage)
-        from tasks.runtime import load_task_model
-
         for name in COPIED_FILES:
             if (src / name).is_file():
                 shutil.copy2(src / name, stage / name)
@@ -345,11 +343,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tasks.cli import run_handler
-
     parser = add_export_args(argparse.ArgumentParser(prog="python -m tasks.export",
                                                      description="export a NER model or classifier to int8 ONNX + fp16"))
-    return run_handler(cmd_export, parser.parse_args(argv))
+    return run_entry_point(cmd_export, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

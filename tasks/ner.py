@@ -12,6 +12,7 @@ rules), in percent.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 from dataclasses import asdict, dataclass, fields
@@ -20,8 +21,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from common.errors import run_entry_point
 from tasks.errors import DataFormatError, TaskError
-from tasks.training import add_training_args, training_kwargs
+from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, softmax
+from tasks.training import add_training_args, pad_batch, run_training, set_seed_and_threads, training_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +177,6 @@ def entity_metrics(y_true: list[list[str]], y_pred: list[list[str]]) -> dict:
 def _predict_tags(model, tokenizer, sentences: Sequence[NerSentence], max_seq_len: int, batch_size: int):
     """Per word: predicted tag and its probability ("O" for words lost to truncation).
     `model` is a torch token classifier or a tasks.runtime.OnnxTaskModel."""
-    from tasks.runtime import batch_logits, pad_ids, softmax
 
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     feats, wids = encode(tokenizer, sentences, None, max_seq_len)
@@ -210,7 +212,6 @@ def _as_sentences(dataset: str | Path | Sequence[NerSentence]) -> list[NerSenten
 def _load_token_model(model_dir: str | Path, backend: str | None = None, threads: int = 0):
     """(tokenizer, model): ONNX when the directory ships model_int8.onnx (backend None),
     else PyTorch in fp32 (see tasks.runtime)."""
-    from tasks.runtime import load_task_model
 
     return load_task_model(model_dir, "ner", backend=backend, threads=threads)
 
@@ -277,7 +278,6 @@ class NerTagger:
     @property
     def backend_used(self) -> str | None:
         """"torch", "onnx:model_int8.onnx", ... once loaded; None before."""
-        from tasks.runtime import backend_name
 
         return backend_name(self._model) if self._model is not None else None
 
@@ -378,8 +378,6 @@ def train_ner(config: NerTrainConfig, *, interrupt_after: int = 0) -> dict:
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from tasks.training import pad_batch, run_training, set_seed_and_threads
-
     set_seed_and_threads(config.seed, config.threads)
     train = [s for f in config.train_files for s in read_bio(f)]
     dev = read_bio(config.dev_file) if config.dev_file else []
@@ -434,11 +432,17 @@ def ner_config_from_args(args: argparse.Namespace) -> NerTrainConfig:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from tasks.cli import cmd_train_ner, run_handler
+def cmd_train_ner(args: argparse.Namespace) -> int:
+    """`clinqa train ner`: train, then print a JSON summary."""
+    metrics = train_ner(ner_config_from_args(args))
+    print(json.dumps({"out": args.out, "best": metrics.get("best"), "wall_minutes": metrics.get("wall_minutes")},
+                     indent=2, default=str))
+    return 0
 
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_ner_args(argparse.ArgumentParser(prog="python -m tasks.ner", description=__doc__.split("\n")[0]))
-    return run_handler(cmd_train_ner, parser.parse_args(argv))
+    return run_entry_point(cmd_train_ner, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from common.errors import run_entry_point
+from indexer.dense import resolve_encoder_path
+from indexer.loaders import load_documents
+from indexer.text import normalize_text, normalize_title
 from tasks.errors import DataFormatError, TaskError
+from tasks.jsonl import iter_jsonl
+from tasks.training import adamw, atomic_torch_save, lr_factor, rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 
@@ -118,14 +124,10 @@ class RetrieverTrainConfig:
 
 
 def _clean_question(text: Any) -> str:
-    from indexer.text import normalize_title
-
     return normalize_title(text) if isinstance(text, str) else ""
 
 
 def _clean_passage(text: Any) -> str:
-    from indexer.text import normalize_text
-
     return normalize_text(text) if isinstance(text, str) else ""
 
 
@@ -163,7 +165,6 @@ def _dedupe(pairs: Iterator[Pair]) -> Iterator[Pair]:
 
 def _medquad_pairs(path: Path) -> Iterator[Pair]:
     # The indexer's loader: namespaces, the older schema, archive size limits, per-member errors.
-    from indexer.loaders import load_documents
 
     report = load_documents([path], format="medquad")
     if not report.documents:
@@ -202,8 +203,6 @@ def _json_pairs(path: Path) -> Iterator[Pair]:
 
 
 def _jsonl_pairs(path: Path) -> Iterator[Pair]:
-    from tasks.jsonl import iter_jsonl
-
     try:
         for lineno, obj in iter_jsonl(path):
             keys = next((k for k in _JSONL_KEYS if isinstance(obj, dict) and k[0] in obj and k[1] in obj), None)
@@ -270,7 +269,6 @@ def pair_batches(pairs: Sequence[Pair], batch_size: int, seed: int, epoch: int) 
 
 
 def _load_base(base: str) -> Any:
-    from indexer.dense import resolve_encoder_path
     from sentence_transformers import SentenceTransformer
 
     path = resolve_encoder_path(base)
@@ -296,7 +294,6 @@ def train_retriever(config: RetrieverTrainConfig) -> dict:
     import torch
 
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    from tasks.training import adamw, atomic_torch_save, lr_factor, rng_state, set_rng_state
 
     t_start = time.time()
     out = Path(config.out_dir)
@@ -494,12 +491,19 @@ def retriever_config_from_args(a: argparse.Namespace) -> RetrieverTrainConfig:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from tasks.cli import cmd_train_retriever, run_handler
+def cmd_train_retriever(args: argparse.Namespace) -> int:
+    """`clinqa train retriever`: train, then print a JSON summary."""
+    metrics = train_retriever(retriever_config_from_args(args))
+    print(json.dumps({"out": args.out, "train_pairs": metrics["train_pairs"], "steps_done": metrics["steps_done"],
+                      "first_loss": metrics["first_loss"], "last_loss": metrics["last_loss"],
+                      "stopped_by": metrics["stopped_by"], "wall_minutes": metrics["wall_minutes"]}, indent=2, default=str))
+    return 0
 
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_retriever_args(
         argparse.ArgumentParser(prog="python -m tasks.retriever", description=__doc__.split("\n")[0]))
-    return run_handler(cmd_train_retriever, parser.parse_args(argv))
+    return run_entry_point(cmd_train_retriever, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

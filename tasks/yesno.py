@@ -36,10 +36,14 @@ from typing import Sequence
 
 import numpy as np
 
+from common.errors import run_entry_point
+from common.paths import minilm_path
+from tasks.classify import classification_metrics
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
-from tasks.training import add_training_args, training_kwargs
-from tasks.verdict import YESNO_LABELS, PassageEvidence, VerdictConfig, aggregate
+from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, softmax
+from tasks.training import add_training_args, pad_batch, run_training, set_seed_and_threads, training_kwargs
+from tasks.verdict import PassageEvidence, VerdictConfig, YESNO_LABELS, aggregate
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +206,6 @@ def predict_pair_probs(model, tokenizer, pairs: Sequence[tuple[str, str]], max_s
                        batch_size: int) -> np.ndarray:
     """(n_pairs, n_labels) softmax probabilities, in the model's label order. `model` is a
     torch sequence classifier or a tasks.runtime.OnnxTaskModel."""
-    from tasks.runtime import batch_logits, pad_ids, softmax
 
     n_labels = model.config.num_labels
     if not pairs:
@@ -246,8 +249,6 @@ class YesNoClassifier:
 
     def warm_up(self) -> "YesNoClassifier":
         if self._loaded is None:
-            from tasks.runtime import load_task_model
-
             tok, model = load_task_model(self.model_dir, "classify", backend=self.backend, threads=self.threads)
             labels = model_labels(model)
             info_path = Path(self.model_dir) / "task.json"
@@ -263,8 +264,6 @@ class YesNoClassifier:
 
     @property
     def backend_used(self) -> str:
-        from tasks.runtime import backend_name
-
         self.warm_up()
         return backend_name(self._loaded[1])
 
@@ -318,7 +317,6 @@ def dataset_labels(items: Sequence[YesNoItem]) -> tuple[str, ...]:
 def score_items(items: Sequence[YesNoItem], verdicts: Sequence) -> dict:
     """accuracy, macro_f1, per-class P/R/F1 (percent; tasks.classify.classification_metrics)
     of the verdicts' leading labels, plus how often and how well it abstains."""
-    from tasks.classify import classification_metrics
 
     gold = [[it.label] for it in items]
     pred = [[v.label] for v in verdicts]
@@ -445,7 +443,6 @@ def train_yesno(config: YesNoTrainConfig, *, interrupt_after: int = 0) -> dict:
     """Fine-tune the yes/no/maybe pair classifier; the best model on dev (mean macro-F1 of
     the PubMedQA dev split and the BioASQ dev questions, whichever are given) is kept in
     OUT; returns OUT/metrics.json's content."""
-    from tasks.training import pad_batch, run_training, set_seed_and_threads
 
     set_seed_and_threads(config.seed, config.threads)
     labels = list(YESNO_LABELS)
@@ -534,8 +531,6 @@ def add_train_yesno_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
 def yesno_config_from_args(args: argparse.Namespace) -> YesNoTrainConfig:
     base = args.base
     if not base:
-        from reader.testing import minilm_path
-
         base = minilm_path()
     return YesNoTrainConfig(
         base=base, out_dir=args.out, pubmedqa=args.pubmedqa, bioasq=tuple(args.bioasq), bioasq_dev=args.bioasq_dev,
@@ -552,11 +547,9 @@ def cmd_train_yesno(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tasks.cli import run_handler
-
     parser = add_train_yesno_args(argparse.ArgumentParser(prog="python -m tasks.yesno",
                                                           description=__doc__.split("\n")[0]))
-    return run_handler(cmd_train_yesno, parser.parse_args(argv))
+    return run_entry_point(cmd_train_yesno, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

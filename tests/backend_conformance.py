@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.backend import make_backend
+from indexer.backends import make_backend
 from indexer.bm25 import BM25Config
 from indexer.dense import FaissConfig
 from indexer.errors import IndexerError

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from backend_conformance import DIM, BackendConformance, build_generation
-from indexer.backend import make_backend
+from indexer.backends import make_backend
 from indexer.bm25 import BM25Config
 from indexer.dense import FaissConfig
 from indexer.milvus import MilvusConfig

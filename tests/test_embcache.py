@@ -111,7 +111,7 @@ def test_bundled_embeddings_cover_the_bundled_corpus():
 
     from indexer.loaders import load_documents
     from indexer.writer import IndexWriter, embedding_text
-    from ui.cli import BUNDLED_CORPUS
+    from common.paths import BUNDLED_CORPUS
 
     cache = EmbeddingCache.load(bundled_embeddings_path(), encoder_fingerprint(EncoderConfig()))
     assert cache is not None and len(cache) > 30_000

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from indexer import bm25stats
-from indexer.backend import make_backend
+from indexer.backends import make_backend
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.dense import FaissConfig
 from indexer.errors import IndexerError

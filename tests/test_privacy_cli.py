@@ -1,5 +1,4 @@
 """`clinqa scrub`, `clinqa user ...` and `clinqa audit export` through the real clinqa entry point."""
-import argparse
 import io
 import json
 import os
@@ -7,9 +6,8 @@ import stat
 
 import pytest
 
-from privacy import PrivacyError
-from privacy.cli import register
-from ui.cli import _print_error
+from common.errors import run_command
+from ui.cli import build_parser
 
 pytestmark = pytest.mark.integration
 
@@ -17,16 +15,10 @@ PASSWORD = "correct horse battery staple"
 
 
 def main(argv: list[str]) -> int:
-    """What `clinqa` does with these subcommands, without building the whole clinqa parser
-    (that imports every package's CLI; the wiring itself is tested below)."""
-    parser = argparse.ArgumentParser(prog="clinqa")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except PrivacyError as exc:
-        _print_error(exc)
-        return 1
+    """What `clinqa` does with these subcommands (its parser and error policy), without its
+    logging set-up (the entry point itself is tested below)."""
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: args.func(args))
 
 
 def test_clinqa_entry_point_has_the_privacy_commands(monkeypatch, capsys):

@@ -20,19 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
+from common.errors import HintedError
+from privacy.accounts import AccountStore, SessionConfig, SessionManager
+from privacy.audit import AuditLog
+from privacy.db import SecurityConfig, SecurityDB
+from privacy.roles import PERMISSIONS
+
 log = logging.getLogger(__name__)
 
 ADD_USER_HINT = "add an admin first: clinqa user add NAME --role admin --index {index}"
 LOCAL_USER = "local"
 
 
-class ServeError(Exception):
+class ServeError(HintedError):
     """A problem the person starting `clinqa serve` can fix; carries a hint."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,6 @@ class Principal:
     role: str  # "clinician" or "admin" (privacy.roles.ROLES)
 
     def can(self, permission: str) -> bool:
-        from privacy.roles import PERMISSIONS
-
         return permission in PERMISSIONS.get(self.role, frozenset())
 
 
@@ -60,12 +61,6 @@ class Access:
                   scrubber: Any = None) -> "Access":
         """Accounts mode if the security database exists and has users, else local mode.
         `scrubber`: what the audit trail scrubs details with (default: the Presidio one)."""
-        from sqlalchemy.engine import make_url
-
-        from privacy.accounts import AccountStore, SessionConfig, SessionManager
-        from privacy.audit import AuditLog
-        from privacy.db import SecurityConfig, SecurityDB
-
         config = SecurityConfig(security_url) if security_url else SecurityConfig.for_index(index_dir)
         url = make_url(config.url)
         if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():

@@ -1,4 +1,14 @@
-"""`clinqa`: the command line. A thin shell over `pipeline`, `indexer` and `reader`."""
+"""`clinqa`: the command line. A thin shell over `pipeline`, `indexer`, `reader`, `tasks` and `privacy`.
+
+`COMMANDS` is the one registry of subcommands: each entry names the command, the function
+that adds its arguments and the handler that runs it; `build_parser` adds exactly these.
+Errors follow one policy (common.errors): a `clinqa: error:` line, a `clinqa: hint:` line and
+the exit codes listed in README.md "Exit status".
+
+Start-up stays cheap: every module named here imports only light libraries at import time;
+torch, transformers, ONNX Runtime, Gradio, Presidio, pymilvus and Ray load inside the
+handlers that need them.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,60 +16,50 @@ import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.cli_options import add_rerank_args, reranker_config
+from common.env import set_offline_defaults
+from common.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, run_command
+from common.paths import BUNDLED_CORPUS
+from indexer import annotate
+from indexer.annotate import SHIPPED, AnnotateConfig
+from indexer.bm25 import BM25Config
+from indexer.chunking import ChunkingConfig
+from indexer.dense import EncoderConfig, FaissConfig
+from indexer.embcache import bundled_embeddings_path
+from indexer.loaded import open_index
+from indexer.milvus import MilvusConfig
+from indexer.writer import IndexConfig, IndexWriter
+from pipeline.batch import add_ray_args, ray_config_from_args, run_questions
+from pipeline.cli_options import add_index_arg, add_rerank_args, reranker_config
+from pipeline.deid import PhiCheck
+from pipeline.engine import EngineConfig, QAEngine
+from pipeline.errors import PipelineError
+from pipeline.evaluation import cli as eval_cli, yesno as eval_yesno
+from pipeline.questions import clean_question, read_queries
+from privacy import cli as privacy_cli
+from privacy.logging import install_log_scrubbing
+from reader.config import ReaderConfig
+from reader.mlm import add_train_mlm_args, mlm_config_from_args, train_mlm
+from reader.train import add_train_reader_args, config_from_args, train_reader
+from retriever import RetrieverConfig
+from tasks import cli as tasks_cli
+from tasks import shipped
+from tasks.yesno import add_train_yesno_args, cmd_train_yesno
+from ui import web_cli
 
 # Offline by construction: nothing may try to reach a model hub or send telemetry.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+set_offline_defaults()
 
 log = logging.getLogger("clinqa")
 
 EXAMPLE_QUESTION = "What are the symptoms of glaucoma?"
-BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.jsonl.gz"
-
-
-def default_index_dir() -> Path:
-    """$CLINQA_INDEX, else $XDG_DATA_HOME/clinqa/index, else ~/.local/share/clinqa/index."""
-    if os.environ.get("CLINQA_INDEX"):
-        return Path(os.environ["CLINQA_INDEX"])
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "clinqa" / "index"
-
-
-def _errors() -> tuple[type[BaseException], ...]:
-    """Every package's error family: each carries a message and a hint to print."""
-    from reader.errors import ReaderError
-    from store.errors import HintedError
-    from tasks.errors import TaskError
-
-    return (HintedError, ReaderError, TaskError)
-
-
-def _print_error(exc: BaseException) -> None:
-    message = getattr(exc, "message", None) or (exc.args[0] if exc.args else str(exc))
-    hint = getattr(exc, "hint", "")
-    print(f"clinqa: error: {message}", file=sys.stderr)
-    if hint:
-        print(f"clinqa: hint: {hint}", file=sys.stderr)
 
 
 # -- index -------------------------------------------------------------------
 def _index_config(args: argparse.Namespace) -> Any:
-    from indexer.bm25 import BM25Config
-    from indexer.chunking import ChunkingConfig
-    from indexer.dense import EncoderConfig, FaissConfig
-    from indexer.writer import IndexConfig
-
-    from indexer.embcache import bundled_embeddings_path
-    from indexer.milvus import MilvusConfig
-
     # Precomputed vectors of the bundled corpus; used only where encoder and chunks match.
     cache = str(bundled_embeddings_path()) if bundled_embeddings_path().is_file() else None
     return IndexConfig(
@@ -77,31 +77,22 @@ def _index_config(args: argparse.Namespace) -> Any:
 def _annotate_config(args: argparse.Namespace) -> Any:
     """Index-time NER + classification: the shipped models unless told otherwise.
     (`index add` ignores this and reuses the models the index was built with.)"""
-    from indexer.annotate import SHIPPED, AnnotateConfig, bundled_cache_path
-    from tasks.shipped import shipped_classifier, shipped_ner
 
     if args.no_annotate:
         return AnnotateConfig()
-    ner = args.ner_model or (SHIPPED if shipped_ner() else None)
-    classifier = args.classifier or (SHIPPED if shipped_classifier() else None)
+    ner = args.ner_model or (SHIPPED if shipped.shipped_ner() else None)
+    classifier = args.classifier or (SHIPPED if shipped.shipped_classifier() else None)
     # Precomputed results for the bundled corpus; used only where models and chunks match.
-    cache = str(bundled_cache_path()) if bundled_cache_path().is_file() else None
+    cache = str(annotate.bundled_cache_path()) if annotate.bundled_cache_path().is_file() else None
     return AnnotateConfig(ner_model=ner, classifier_model=classifier, cache=cache)
 
 
 def _ray_config(args: argparse.Namespace) -> Any:
-    from pipeline.batch import ray_config_from_args
-
     return ray_config_from_args(args)
 
 
-def _add_ray_args(p: argparse.ArgumentParser, what: str) -> None:
-    from pipeline.batch import add_ray_args
-
-    add_ray_args(p, what)
 # Exit status of build/add/remove: 0 every input indexed (skipped documents are reported),
 # 1 an error (nothing changed), 3 the index changed but some inputs failed to load.
-EXIT_PARTIAL = 3
 
 
 def _print_change(report: Any, as_json: bool) -> None:
@@ -132,7 +123,7 @@ def _print_change(report: Any, as_json: bool) -> None:
 
 
 def _change_status(report: Any) -> int:
-    return EXIT_PARTIAL if report.failures else 0
+    return EXIT_PARTIAL if report.failures else EXIT_OK
 
 
 def _note_long_chunks(config: Any) -> None:
@@ -145,9 +136,6 @@ def _note_long_chunks(config: Any) -> None:
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
-    from indexer.writer import IndexWriter
-    from pipeline.deid import PhiCheck
-
     config = _index_config(args)
     _note_long_chunks(config)
     writer = IndexWriter(args.index, config, show_progress=not args.quiet, ray=_ray_config(args))
@@ -161,9 +149,6 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_index_add(args: argparse.Namespace) -> int:
-    from indexer.writer import IndexWriter
-    from pipeline.deid import PhiCheck
-
     writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
     phi = PhiCheck(deidentify=args.deidentify)
     report = writer.add(args.sources, format=args.format, transform=phi)
@@ -174,17 +159,13 @@ def cmd_index_add(args: argparse.Namespace) -> int:
 
 
 def cmd_index_remove(args: argparse.Namespace) -> int:
-    from indexer.writer import IndexWriter
-
     report = IndexWriter(args.index, show_progress=not args.quiet).remove(args.doc_ids)
     _print_change(report, args.json)
     # Idempotent: an id that is not there (e.g. removed by an earlier run) is reported, not an error.
-    return 0
+    return EXIT_OK
 
 
 def cmd_index_info(args: argparse.Namespace) -> int:
-    from indexer.loaded import open_index
-
     index = open_index(args.index)
     try:
         info = {
@@ -232,13 +213,8 @@ def cmd_index_info(args: argparse.Namespace) -> int:
 
 # -- search / ask --------------------------------------------------------------
 def _engine(args: argparse.Namespace) -> Any:
-    from pipeline.engine import EngineConfig, QAEngine
-    from retriever import RetrieverConfig
-
     reader_cfg = None
     if getattr(args, "reader", None) or getattr(args, "backend", None):
-        from reader.config import ReaderConfig
-
         kwargs: dict[str, Any] = {}
         if args.reader:
             kwargs["model"] = args.reader
@@ -256,9 +232,6 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def _questions(args: argparse.Namespace) -> list[tuple[str | None, str]]:
-    from pipeline.errors import PipelineError
-    from pipeline.questions import read_queries
-
     if args.queries:
         return [(q.id, q.question) for q in read_queries(args.queries)]
     if args.question is None:
@@ -272,11 +245,7 @@ def _ray_results(args: argparse.Namespace, engine: Any, questions: list[tuple[st
     if ray is None:
         return None
     if not args.queries:
-        from pipeline.errors import PipelineError
-
         raise PipelineError("--ray spreads a batch of questions", "pass --queries FILE.jsonl, or drop --ray")
-    from pipeline.batch import run_questions
-    from pipeline.questions import clean_question
 
     kwargs = {"top_k": args.top_k, "mode": args.mode, "sources": args.source or None,
               "entities": args.entity, "categories": args.category}
@@ -407,27 +376,18 @@ def _print_verdict(result: Any) -> None:
 
 # -- train -----------------------------------------------------------------------
 def cmd_train_reader(args: argparse.Namespace) -> int:
-    from reader.train import config_from_args, train_reader
-
     metrics = train_reader(config_from_args(args))
     print(json.dumps(metrics, indent=2, default=str))
     return 0
 
 
 def cmd_train_mlm(args: argparse.Namespace) -> int:
-    from reader.mlm import mlm_config_from_args, train_mlm
-
     metrics = train_mlm(mlm_config_from_args(args))
     print(json.dumps(metrics, indent=2, default=str))
     return 0
 
 
 # -- parser ------------------------------------------------------------------------
-def _add_index_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=default_index_dir(),
-                   help="index directory (default: %(default)s; set CLINQA_INDEX to change)")
-
-
 def _add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("sources", nargs="+", help="files or folders of documents")
     p.add_argument("--format", choices=["jsonl", "medquad", "pubmedqa", "squad", "text", "markdown", "html", "pdf"],
@@ -458,7 +418,7 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
-    _add_index_arg(p)
+    add_index_arg(p)
     p.add_argument("question", nargs="?", help="the question (or use --queries)")
     p.add_argument("--queries", type=Path, help='batch mode: JSONL file of {"id", "question"}; one JSON result per line')
     p.add_argument("--top-k", type=int, default=10, help="passages to retrieve (default 10)")
@@ -473,7 +433,7 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     p.add_argument("--category", action="append",
                    help="only documents of this predicted category label, e.g. C14 (repeatable: any; see `clinqa index info`)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    _add_ray_args(p, "a --queries batch")
+    add_ray_args(p, "a --queries batch")
     add_rerank_args(p)
     if reader:
         p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
@@ -482,6 +442,132 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
                        help="question type (default: detected from the question); yesno gives a yes/no/maybe verdict")
         p.add_argument("--yesno-model", metavar="DIR",
                        help="yes/no model directory (default: the shipped models/yesno when present; 'none' = off)")
+
+
+def add_index_build_args(p: argparse.ArgumentParser) -> None:
+    add_index_arg(p)
+    _add_build_args(p)
+    p.add_argument("--backend", dest="search_backend", choices=["local", "milvus"], default="local",
+                   help="search engine: local (FAISS + bm25s files, default) or milvus (Milvus Lite in the index "
+                   "directory, or the server given by --milvus-uri)")
+    p.add_argument("--milvus-uri", default=None,
+                   help="with --backend milvus: http://host:19530 for a Milvus server or cluster (token from "
+                   "$CLINQA_MILVUS_TOKEN), or a path ending in .db (default: Milvus Lite inside the index directory)")
+    p.add_argument("--milvus-prefix", default="clinqa",
+                   help="with --milvus-uri: collection-name prefix and alias (one per index on a shared server)")
+    add_ray_args(p, "chunking, embedding, NER and classification")
+
+
+def add_index_add_args(p: argparse.ArgumentParser) -> None:
+    add_index_arg(p)
+    _add_build_args(p)
+
+
+def add_index_remove_args(p: argparse.ArgumentParser) -> None:
+    add_index_arg(p)
+    p.add_argument("doc_ids", nargs="+", help="document ids (see `clinqa index info` / search results)")
+    p.add_argument("--json", action="store_true")
+
+
+def add_index_info_args(p: argparse.ArgumentParser) -> None:
+    add_index_arg(p)
+    p.add_argument("--entities", type=int, default=10, help="list this many of the most frequent entities (default 10)")
+    p.add_argument("--json", action="store_true")
+
+
+def add_search_args(p: argparse.ArgumentParser) -> None:
+    _add_query_args(p, reader=False)
+
+
+def add_ask_args(p: argparse.ArgumentParser) -> None:
+    _add_query_args(p, reader=True)
+
+
+# -- the registry --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Group:
+    """A command that only holds subcommands (`clinqa index ...`)."""
+
+    name: str
+    help: str
+    metavar: str  # what its subcommands are called in the usage line
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: `path` under `clinqa`, its help, the function adding its arguments, its handler.
+
+    A handler returns the exit status (0, or EXIT_PARTIAL) and raises a HintedError for
+    problems the user can fix (printed by common.errors.print_error, exit 1)."""
+
+    path: tuple[str, ...]
+    help: str
+    add_args: Callable[[argparse.ArgumentParser], Any]
+    run: Callable[[argparse.Namespace], int]
+    description: str | None = None
+
+
+GROUPS = (
+    Group("index", "build and change an index", "ACTION"),
+    Group("train", "train models", "TASK"),
+    Group("eval", "benchmark the reader, retrieval or the whole pipeline", "WHAT"),
+    Group("user", "manage web UI accounts", "ACTION"),
+    Group("audit", "the audit trail", "ACTION"),
+    Group("annotations", "doccano/BRAT <-> training data; pre-annotate with a model", "ACTION"),
+)
+
+COMMANDS = (
+    Command(("index", "build"), "build a new index from documents (replaces the old one atomically)",
+            add_index_build_args, cmd_index_build),
+    Command(("index", "add"), "add or update documents (unchanged ones are skipped, nothing re-embedded)",
+            add_index_add_args, cmd_index_add),
+    Command(("index", "remove"), "remove documents by id", add_index_remove_args, cmd_index_remove),
+    Command(("index", "info"), "what the index holds and how it was built", add_index_info_args, cmd_index_info),
+    Command(("search",), "retrieve passages for a question", add_search_args, cmd_search),
+    Command(("ask",), "answer a question with highlighted evidence", add_ask_args, cmd_ask),
+    Command(("train", "reader"), "fine-tune an extractive QA reader on SQuAD-format data",
+            add_train_reader_args, cmd_train_reader),
+    Command(("train", "mlm"), "continued masked-LM pre-training on biomedical text", add_train_mlm_args, cmd_train_mlm),
+    Command(("train", "ner"), "fine-tune a medical NER model on token<TAB>tag (BIO) files",
+            tasks_cli.add_train_ner_args, tasks_cli.cmd_train_ner),
+    Command(("train", "classify"), "fine-tune a document classifier (CSV/JSONL/folder per label)",
+            tasks_cli.add_train_classify_args, tasks_cli.cmd_train_classify),
+    Command(("train", "retriever"), "contrastive fine-tuning of the dense encoder on question/passage pairs",
+            tasks_cli.add_train_retriever_args, tasks_cli.cmd_train_retriever),
+    Command(("train", "reranker"), "cross-encoder reranker on question/passage groups with mined hard negatives",
+            tasks_cli.add_train_reranker_args, tasks_cli.cmd_train_reranker),
+    Command(("train", "yesno"), "fine-tune the yes/no/maybe question + passage classifier (PubMedQA, BioASQ)",
+            add_train_yesno_args, cmd_train_yesno),
+    Command(("eval", "reader"), "reader on gold contexts: SQuAD EM/F1, BioASQ strict/lenient/MRR",
+            eval_cli.add_eval_reader_args, eval_cli.cmd_reader),
+    Command(("eval", "retrieval"), "Recall@k, MRR@10, nDCG@10 (ranx) at document level",
+            eval_cli.add_eval_retrieval_args, eval_cli.cmd_retrieval),
+    Command(("eval", "e2e"), "open-domain QA over the whole index: EM/F1, answer recall, gold-document recall, latency",
+            eval_cli.add_eval_e2e_args, eval_cli.cmd_e2e),
+    Command(("eval", "compare"), "Markdown tables: retrievers, readers, NER and classifiers side by side",
+            eval_cli.add_eval_compare_args, eval_cli.cmd_compare, eval_cli.COMPARE_DESCRIPTION),
+    Command(("eval", "yesno"), "yes/no/maybe verdicts: accuracy, macro-F1, per class, confusion matrix",
+            eval_yesno.add_eval_yesno_args, eval_yesno.cmd_yesno),
+    Command(("eval", "ner"), "entity-level precision/recall/F1 of a NER model on a BIO file",
+            tasks_cli.add_eval_ner_args, tasks_cli.cmd_eval_ner),
+    Command(("eval", "classify"), "accuracy/F1 (+ confusion matrix) of a classifier",
+            tasks_cli.add_eval_classify_args, tasks_cli.cmd_eval_classify),
+    Command(("serve",), "start the clinician web UI (loopback only unless users are configured)",
+            web_cli.add_serve_args, web_cli.cmd_serve, web_cli.SERVE_DESCRIPTION),
+    Command(("scrub",), "remove patient identifiers (PHI) from text on stdin",
+            privacy_cli.add_scrub_args, privacy_cli.cmd_scrub),
+    Command(("user", "add"), "add a user (asks for the password)", privacy_cli.add_user_add_args, privacy_cli.cmd_user_add),
+    Command(("user", "remove"), "remove a user", privacy_cli.add_user_remove_args, privacy_cli.cmd_user_remove),
+    Command(("user", "list"), "list users, roles, last login and lock state",
+            privacy_cli.add_user_list_args, privacy_cli.cmd_user_list),
+    Command(("user", "set-role"), "change a user's role", privacy_cli.add_user_set_role_args, privacy_cli.cmd_user_set_role),
+    Command(("audit", "export"), "export audit entries (the export itself is audited)",
+            privacy_cli.add_audit_export_args, privacy_cli.cmd_audit_export),
+    Command(("annotations", "import"), "doccano/BRAT annotations -> BIO or classification JSONL",
+            tasks_cli.add_annotations_import_args, tasks_cli.cmd_annotations_import),
+    Command(("annotations", "export"), "model predictions (or a BIO file) -> doccano JSONL / BRAT for correction",
+            tasks_cli.add_annotations_export_args, tasks_cli.cmd_annotations_export),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -494,87 +580,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress messages (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    idx = sub.add_parser("index", help="build and change an index").add_subparsers(dest="index_command", metavar="ACTION")
-    p = idx.add_parser("build", help="build a new index from documents (replaces the old one atomically)")
-    _add_index_arg(p)
-    _add_build_args(p)
-    p.add_argument("--backend", dest="search_backend", choices=["local", "milvus"], default="local",
-                   help="search engine: local (FAISS + bm25s files, default) or milvus (Milvus Lite in the index "
-                   "directory, or the server given by --milvus-uri)")
-    p.add_argument("--milvus-uri", default=None,
-                   help="with --backend milvus: http://host:19530 for a Milvus server or cluster (token from "
-                   "$CLINQA_MILVUS_TOKEN), or a path ending in .db (default: Milvus Lite inside the index directory)")
-    p.add_argument("--milvus-prefix", default="clinqa",
-                   help="with --milvus-uri: collection-name prefix and alias (one per index on a shared server)")
-    _add_ray_args(p, "chunking, embedding, NER and classification")
-    p.set_defaults(func=cmd_index_build)
-    p = idx.add_parser("add", help="add or update documents (unchanged ones are skipped, nothing re-embedded)")
-    _add_index_arg(p)
-    _add_build_args(p)
-    p.set_defaults(func=cmd_index_add)
-    p = idx.add_parser("remove", help="remove documents by id")
-    _add_index_arg(p)
-    p.add_argument("doc_ids", nargs="+", help="document ids (see `clinqa index info` / search results)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_index_remove)
-    p = idx.add_parser("info", help="what the index holds and how it was built")
-    _add_index_arg(p)
-    p.add_argument("--entities", type=int, default=10, help="list this many of the most frequent entities (default 10)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_index_info)
-
-    p = sub.add_parser("search", help="retrieve passages for a question")
-    _add_query_args(p, reader=False)
-    p.set_defaults(func=cmd_search)
-    p = sub.add_parser("ask", help="answer a question with highlighted evidence")
-    _add_query_args(p, reader=True)
-    p.set_defaults(func=cmd_ask)
-
-    train = sub.add_parser("train", help="train models").add_subparsers(dest="train_command", metavar="TASK")
-    try:
-        from reader.train import add_train_reader_args
-
-        p = train.add_parser("reader", help="fine-tune an extractive QA reader on SQuAD-format data")
-        add_train_reader_args(p)
-        p.set_defaults(func=cmd_train_reader)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from reader.mlm import add_train_mlm_args
-
-        p = train.add_parser("mlm", help="continued masked-LM pre-training on biomedical text")
-        add_train_mlm_args(p)
-        p.set_defaults(func=cmd_train_mlm)
-    except ImportError:  # pragma: no cover
-        pass
-
-    for hook in _extension_hooks():
-        hook(sub)
-    # The other fine-tuning tasks (NER, classification) and annotation import/export.
-    from tasks.cli import register_annotations, register_eval, register_train
-
-    register_train(train)
-    if "eval" in sub.choices:
-        register_eval(_subcommands(sub.choices["eval"]))
-    register_annotations(sub)
+    groups = {g.name: g for g in GROUPS}
+    group_subs: dict[str, Any] = {}
+    for cmd in COMMANDS:
+        where = sub
+        if len(cmd.path) == 2:
+            name = cmd.path[0]
+            if name not in group_subs:
+                g = groups[name]
+                group_subs[name] = sub.add_parser(name, help=g.help).add_subparsers(
+                    dest=f"{name}_command", metavar=g.metavar)
+            where = group_subs[name]
+        p = where.add_parser(cmd.path[-1], help=cmd.help, description=cmd.description)
+        cmd.add_args(p)
+        p.set_defaults(func=cmd.run)
     return parser
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> Any:
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-def _extension_hooks() -> list[Callable[[Any], None]]:
-    """Other packages' subcommands (eval, serve, scrub, user, audit), registered when present."""
-    hooks = []
-    for mod in ("pipeline.evaluation.cli", "ui.web_cli", "privacy.cli"):
-        try:
-            hooks.append(getattr(__import__(mod, fromlist=["register"]), "register"))
-        except ImportError as exc:
-            if exc.name and not exc.name.startswith(mod.split(".")[0]):
-                raise
-    return hooks
 
 
 def _quiet_libraries() -> None:
@@ -598,8 +618,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Log records may quote questions or document text: scrub PHI before any handler writes.
     # Lazy (warm_up=False): Presidio loads only when a record is actually emitted.
-    from privacy.logging import install_log_scrubbing
-
     install_log_scrubbing(warm_up=False)
     for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -607,23 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_libraries()
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except BrokenPipeError:
-        # The reader of our output went away (`clinqa ... | head`): not an error of ours.
-        # Point stdout at /dev/null so the interpreter's final flush does not raise again.
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):  # stdout is not a file (captured by a test or an embedding app)
-            pass
-        return 141  # 128 + SIGPIPE, what a shell reports for a process ended by a closed pipe
-    except _errors() as exc:
-        _print_error(exc)
-        return 1
-    except KeyboardInterrupt:
-        print("clinqa: interrupted; the index was not changed", file=sys.stderr)
-        return 130
+        return EXIT_USAGE
+    return run_command(lambda: args.func(args), "clinqa", interrupted="the index was not changed")
 
 
 if __name__ == "__main__":

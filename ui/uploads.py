@@ -16,6 +16,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+
+from indexer.errors import LoaderError
+from indexer.loaders import read_utf8
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -94,8 +97,6 @@ def check_upload(path: Path, original_name: str, max_bytes: int = DEFAULT_MAX_UP
             if fh.read(5) != b"%PDF-":
                 return fail("not a PDF: the file does not start with %PDF-")
         return UploadCheck(name, original_name, True)
-    from indexer.errors import LoaderError
-    from indexer.loaders import read_utf8
 
     try:
         text = read_utf8(path)  # UTF-8, or UTF-16/32 with a byte-order mark, as the indexer reads it

@@ -22,12 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+from common.env import set_offline_defaults
+from indexer.errors import IndexerError
+from indexer.writer import IndexWriter
+from pipeline.errors import PipelineError
+from reader.explain import DEFAULT_STEPS, explain_answer
+from ui.auth import Access, Principal, ServeError
+
+set_offline_defaults()  # GRADIO_ANALYTICS_ENABLED=False before Gradio reads it
 
 import gradio as gr  # noqa: E402
 
-from reader.explain import DEFAULT_STEPS, explain_answer  # noqa: E402
-from ui.auth import Access, Principal, ServeError  # noqa: E402
 from ui.render import (  # noqa: E402
     NOTICE,
     UploadRow,
@@ -192,8 +197,6 @@ class WebApp:
 
         entities: passages must mention all of them (a comma-separated string or a list);
         categories: documents predicted as any of them."""
-        from pipeline.errors import PipelineError
-
         user = self.allowed(username, "ask")
         self._reload_if_stale()
         with self._lock.read():
@@ -243,9 +246,6 @@ class WebApp:
 
     def _upload(self, files: Sequence[tuple[str | Path, str]], username: str | None,
                 progress: Callable[[float, str], None] | None) -> str:
-        from indexer.errors import IndexerError
-        from indexer.writer import IndexWriter
-
         user = self.allowed(username, "upload", detail=", ".join(safe_filename(n) for _, n in files))
         rows: list[UploadRow] = []
         changed: list[str] = []
@@ -284,8 +284,6 @@ class WebApp:
         return render_upload_report(rows)
 
     def remove(self, doc_ids: Sequence[str] | None, username: str | None) -> str:
-        from indexer.writer import IndexWriter
-
         user = self.allowed(username, "remove", doc_ids=list(doc_ids or []))
         if not doc_ids:
             return render_message_html("Choose the documents to remove first.")

@@ -1,7 +1,6 @@
-"""`clinqa serve`: the web UI, registered into the clinqa CLI by `ui/cli.py`.
+"""`clinqa serve`: the web UI, listed in the command registry of `ui/cli.py`.
 
-Importing this module is cheap (argparse only); Gradio, the models and the security
-database are loaded by the handler.
+Importing this module is cheap: Gradio (ui.web) and the models are loaded by the handler.
 """
 from __future__ import annotations
 
@@ -12,27 +11,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli_options import add_rerank_args, reranker_config
+from pipeline.cli_options import add_index_arg, add_rerank_args, reranker_config
+from pipeline.engine import EngineConfig, QAEngine
+from privacy.logging import install_log_scrubbing
+from privacy.scrub import default_scrubber
+from reader.config import ReaderConfig
+from retriever import RetrieverConfig
+from ui.auth import Access, check_binding
 
 log = logging.getLogger(__name__)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.auth import ServeError
-    from ui.cli import _print_error
-
-    try:
-        return _serve(args)
-    except ServeError as exc:
-        _print_error(exc)
-        return 1
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from pipeline.engine import EngineConfig, QAEngine
-    from retriever import RetrieverConfig
-    from ui.auth import Access, check_binding
-    from ui.web import ServeConfig, build_app, launch
+    """A ServeError (a HintedError) reaches the CLI's one printer: exit 1 with a hint."""
+    from ui.web import ServeConfig, build_app, launch  # deferred on purpose: Gradio takes seconds to import
 
     config = ServeConfig(
         index_dir=Path(args.index),
@@ -48,8 +40,6 @@ def _serve(args: argparse.Namespace) -> int:
     check_binding(config.host, access, config.index_dir)
     reader_cfg = None
     if args.reader or args.backend:
-        from reader.config import ReaderConfig
-
         kwargs: dict[str, Any] = {}
         if args.reader:
             kwargs["model"] = args.reader
@@ -61,16 +51,12 @@ def _serve(args: argparse.Namespace) -> int:
     engine.warm_up()  # models load once, here, not on the first question
     if access.audit is not None:
         # The audit trail scrubs every question; load Presidio now rather than on the first one.
-        from privacy.scrub import default_scrubber
-
         default_scrubber()
     print(f"reader: {engine.reader_description}", file=sys.stderr)
     app = build_app(engine, config, access)
     url = launch(app, config, access, block=False)
     # uvicorn's loggers have their own handlers (added at launch) and do not propagate to the
     # root logger, so the PHI filter is attached to them here as well.
-    from privacy.logging import install_log_scrubbing
-
     for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error", "gradio"):
         install_log_scrubbing(logging.getLogger(name), warm_up=False)
     print(f"clinqa web UI: {url}  ({'login required' if access.required else 'local use, no login'}; Ctrl-C stops)",
@@ -83,16 +69,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    from ui.cli import _add_index_arg
+SERVE_DESCRIPTION = ("Serve the web UI. It binds to 127.0.0.1 by default; any other --host needs accounts "
+                     "(clinqa user add NAME --role admin). Nothing is fetched from the internet.")
 
-    p = sub.add_parser(
-        "serve",
-        help="start the clinician web UI (loopback only unless users are configured)",
-        description="Serve the web UI. It binds to 127.0.0.1 by default; any other --host needs accounts "
-        "(clinqa user add NAME --role admin). Nothing is fetched from the internet.",
-    )
-    _add_index_arg(p)
+
+def add_serve_args(p: argparse.ArgumentParser) -> None:
+    add_index_arg(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
     p.add_argument("--concurrency", type=int, default=2, help="questions processed at once (default: %(default)s)")
@@ -104,4 +86,3 @@ def register(sub: Any) -> None:
     p.add_argument("--security-db", default=os.environ.get("CLINQA_SECURITY_DB"),
                    help="SQLAlchemy URL of the users/audit database (default: $CLINQA_SECURITY_DB, "
                         "else sqlite:///INDEX/security.db)")
-    p.set_defaults(func=cmd_serve)

@@ -1,4 +1,4 @@
-"""`clinqa eval reader|retrieval|e2e|compare`, registered by ui/cli.py.
+"""`clinqa eval reader|retrieval|e2e|compare`: argument adders and handlers, listed in ui/cli.py's registry.
 
     clinqa eval reader    --dataset FILE [--format squad|bioasq] [--reader shipped|base|DIR] [--limit N] [--json] [--out DIR]
     clinqa eval retrieval --dataset FILE|BEIR_DIR [--index DIR | --build-index [DIR] [--encoder PATH]] [--mode bm25|dense|hybrid|all] [--json] [--out DIR]
@@ -8,7 +8,7 @@
                           [--classifier DIR ...] [--yesno-dataset [NAME=]FILE ...] [--yesno-model DIR ...]
                           [--out FILE.md] [--json]
     clinqa eval yesno     --dataset FILE [--format pubmedqa|bioasq] [--model DIR] [--index DIR] [--json] [--out DIR]
-(`clinqa eval ner|classify` come from tasks.cli.)
+(`clinqa eval ner|classify` come from tasks.cli, `eval yesno` from pipeline.evaluation.yesno.)
 """
 from __future__ import annotations
 
@@ -19,7 +19,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common.paths import default_index_dir
+from pipeline.batch import add_ray_args, ray_config_from_args
 from pipeline.cli_options import add_rerank_args, reranker_config
+from pipeline.evaluation.compare import (encoder_key, index_for, normalize_encoder, render, run_compare,
+    run_task_compare, to_json as comparison_json)
+from pipeline.evaluation.datasets import load_beir, load_qa_dataset, load_retrieval_dataset
+from pipeline.evaluation.errors import EvaluationError
+from pipeline.evaluation.report import fmt, ordered, to_json, write_outputs
+from pipeline.evaluation.runners import (build_eval_index, describe_reader, evaluate_e2e, evaluate_reader,
+    evaluate_retrieval, load_reader, reader_config, run_names)
+from pipeline.evaluation.yesno import compare_yesno
 
 SHARED_DATA = Path("/work/shared/data")
 DEFAULT_COMPARE = {
@@ -44,9 +54,6 @@ def _progress(args: argparse.Namespace) -> bool:
 def _index(args: argparse.Namespace, dataset: Path) -> Path:
     """--build-index DIR builds the dataset's own documents into DIR; bare --build-index
     uses a cache folder keyed by the dataset's content and the --encoder (reused on the next run)."""
-    from pipeline.evaluation.compare import encoder_key, index_for, normalize_encoder
-    from pipeline.evaluation.errors import EvaluationError
-    from pipeline.evaluation.runners import build_eval_index
 
     encoder = getattr(args, "encoder", None)
     if args.build_index is None:
@@ -58,8 +65,6 @@ def _index(args: argparse.Namespace, dataset: Path) -> Path:
         return args.index
     if args.build_index == "auto":
         if dataset.is_dir():
-            from pipeline.evaluation.datasets import load_beir
-
             target = cache_dir() / f"index-{dataset.name}-{load_beir(dataset).sha256[:12]}{encoder_key(encoder)}"
             if not (target / "manifest.json").is_file():
                 build_eval_index(dataset, target, progress=_progress(args), encoder=normalize_encoder(encoder))
@@ -76,8 +81,6 @@ def _index(args: argparse.Namespace, dataset: Path) -> Path:
 
 
 def _emit(result: Any, args: argparse.Namespace) -> int:
-    from pipeline.evaluation.report import fmt, ordered, to_json, write_outputs
-
     if args.out:
         path = write_outputs(result, Path(args.out))
         print(f"wrote {path.parent}/{{metrics.json,predictions.jsonl,report.md}}", file=sys.stderr)
@@ -95,9 +98,6 @@ def _emit(result: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_reader(args: argparse.Namespace) -> int:
-    from pipeline.evaluation.datasets import load_qa_dataset
-    from pipeline.evaluation.runners import describe_reader, evaluate_reader, load_reader, reader_config
-
     ds = load_qa_dataset(args.dataset, format=args.format, question_type=args.question_type, limit=args.limit)
     reader = load_reader(reader_config(args.reader, args.backend, cache_dir()))
     result = evaluate_reader(ds, reader, describe_reader(reader, str(args.reader)), n_best=args.n_best,
@@ -106,9 +106,6 @@ def cmd_reader(args: argparse.Namespace) -> int:
 
 
 def cmd_retrieval(args: argparse.Namespace) -> int:
-    from pipeline.evaluation.datasets import load_retrieval_dataset
-    from pipeline.evaluation.runners import evaluate_retrieval, run_names
-
     ds = load_retrieval_dataset(args.dataset, format=args.format, limit=args.limit)
     rerank = reranker_config(args)
     runs = run_names(args.mode, args.fusion, args.dense_weight, rerank=rerank is not None)
@@ -118,12 +115,8 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
 
 
 def cmd_e2e(args: argparse.Namespace) -> int:
-    from pipeline.evaluation.datasets import load_qa_dataset
-    from pipeline.evaluation.runners import evaluate_e2e, reader_config
-
     ds = load_qa_dataset(args.dataset, format=args.format, question_type=args.question_type, limit=args.limit)
     cfg = reader_config(args.reader, args.backend, cache_dir())
-    from pipeline.batch import ray_config_from_args
 
     result = evaluate_e2e(_index(args, args.dataset), ds, cfg, str(args.reader), top_k=args.top_k, mode=args.mode,
                           top_answers=args.top_answers, progress=_progress(args), reranker=reranker_config(args),
@@ -132,9 +125,6 @@ def cmd_e2e(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from pipeline.evaluation.compare import render, run_compare, to_json
-    from pipeline.evaluation.errors import EvaluationError
-
     datasets: dict[str, Path] = {}
     for spec in args.dataset or []:
         name, sep, path = spec.partition("=")
@@ -155,14 +145,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comp = run_compare(datasets, args.work, readers, limit=args.limit, progress=_progress(args),
                        with_retrieval=not args.no_retrieval, encoder=args.encoder)
     if ner or classify:
-        from pipeline.evaluation.compare import run_task_compare
-
         run_task_compare(comp, ner, classify, base + ["shipped"] + list(args.ner_model or []),
                          base + ["shipped"] + list(args.classifier or []), backend=args.task_backend,
                          threads=args.threads)
     if yesno:
-        from pipeline.evaluation.yesno import compare_yesno
-
         specs = (["floor"] if not args.no_base else []) + ["shipped"] + list(args.yesno_model or [])
         comp.tasks += [compare_yesno(n, p, specs, backend=args.task_backend, threads=args.threads)
                        for n, p in yesno.items()]
@@ -172,7 +158,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, out)
-    print(json.dumps(to_json(comp), indent=2, default=str) if args.json else text)
+    print(json.dumps(comparison_json(comp), indent=2, default=str) if args.json else text)
     return 0
 
 
@@ -204,8 +190,6 @@ def _reader_args(p: argparse.ArgumentParser) -> None:
 
 
 def _index_args(p: argparse.ArgumentParser) -> None:
-    from ui.cli import default_index_dir
-
     p.add_argument("--index", type=Path, default=default_index_dir(), help="index directory (default: %(default)s)")
     p.add_argument("--build-index", nargs="?", const="auto", metavar="DIR",
                    help="first index the dataset's own documents into DIR (alone: a cached folder under "
@@ -215,19 +199,15 @@ def _index_args(p: argparse.ArgumentParser) -> None:
                         "(e.g. the --out of `clinqa train retriever`; default: the packaged MiniLM)")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    ev = sub.add_parser("eval", help="benchmark the reader, retrieval or the whole pipeline").add_subparsers(
-        dest="eval_command", metavar="WHAT")
-
-    p = ev.add_parser("reader", help="reader on gold contexts: SQuAD EM/F1, BioASQ strict/lenient/MRR")
+def add_eval_reader_args(p: argparse.ArgumentParser) -> None:
     _common(p)
     _reader_args(p)
     p.add_argument("--n-best", type=int, default=20, help="answers kept per question before merging (default 20)")
     p.add_argument("--list-threshold", type=float,
                    help="BioASQ list questions: keep answers with at least this probability (default: the reader's threshold)")
-    p.set_defaults(func=cmd_reader)
 
-    p = ev.add_parser("retrieval", help="Recall@k, MRR@10, nDCG@10 (ranx) at document level")
+
+def add_eval_retrieval_args(p: argparse.ArgumentParser) -> None:
     _common(p, qa=False)
     _index_args(p)
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid", "all"], default="all",
@@ -239,9 +219,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dense-weight", type=float, default=None, help="dense weight for --mode hybrid --fusion convex")
     add_rerank_args(p)
     p.add_argument("--depth", type=int, default=100, help="passages retrieved per query (default 100)")
-    p.set_defaults(func=cmd_retrieval)
 
-    p = ev.add_parser("e2e", help="open-domain QA over the whole index: EM/F1, answer recall, gold-document recall, latency")
+
+def add_eval_e2e_args(p: argparse.ArgumentParser) -> None:
     _common(p)
     _reader_args(p)
     _index_args(p)
@@ -249,16 +229,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=10, help="passages read per question (default 10)")
     p.add_argument("--top-answers", type=int, default=5, help="answers kept per question (default 5)")
     add_rerank_args(p)
-
-    from pipeline.batch import add_ray_args
-
     add_ray_args(p, "the questions")
-    p.set_defaults(func=cmd_e2e)
 
-    p = ev.add_parser("compare", help="Markdown tables: retrievers, readers, NER and classifiers side by side",
-                      description="Without any --dataset, --ner-dataset or --classify-dataset: retrieval and readers on "
-                                  "COVID-QA dev and BioASQ factoid dev, NER on BC5CDR test and classification on Ohsumed "
-                                  "test (when those files exist). Naming any dataset compares on the named ones only.")
+
+COMPARE_DESCRIPTION = ("Without any --dataset, --ner-dataset or --classify-dataset: retrieval and readers on "
+                       "COVID-QA dev and BioASQ factoid dev, NER on BC5CDR test and classification on Ohsumed "
+                       "test (when those files exist). Naming any dataset compares on the named ones only.")
+
+
+def add_eval_compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", action="append", metavar="NAME=FILE",
                    help="dataset to compare on (repeatable; default: COVID-QA dev and BioASQ factoid dev from /work/shared/data)")
     p.add_argument("--reader", action="append", metavar="DIR", help="extra reader directory (repeatable)")
@@ -289,8 +268,3 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="yes/no dataset for a table (repeatable); default: PubMedQA (our dev PMIDs) and BioASQ yes/no dev")
     p.add_argument("--yesno-model", action="append", metavar="DIR",
                    help="extra yes/no model directory (repeatable); the shipped models/yesno is always a row")
-    p.set_defaults(func=cmd_compare)
-
-    from pipeline.evaluation.yesno import register_yesno
-
-    register_yesno(ev)

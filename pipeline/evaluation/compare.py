@@ -15,19 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from indexer.dense import DEFAULT_ENCODER, resolve_encoder_path
 from pipeline.evaluation.datasets import load_qa_dataset, qa_to_retrieval
 from pipeline.evaluation.errors import EvaluationError
-from pipeline.evaluation.runners import (
-    EvalResult,
-    build_eval_index,
-    describe_reader,
-    evaluate_reader,
-    evaluate_retrieval,
-    load_reader,
-    reader_config,
-    run_names,
-)
+from pipeline.evaluation.runners import (EvalResult, build_eval_index, describe_reader, evaluate_reader,
+    evaluate_retrieval, load_reader, reader_config, run_names)
+from pipeline.evaluation.yesno import render_yesno
 from reader.errors import ReaderError
+from tasks.compare import compare_classify, compare_ner, render_table
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +54,6 @@ class Comparison:
 def normalize_encoder(encoder: str | None) -> str | None:
     """None for the default (packaged MiniLM, by name or path); a directory becomes its
     absolute path, so the index manifest names it from any working directory."""
-    from indexer.dense import DEFAULT_ENCODER, resolve_encoder_path
 
     if not encoder:
         return None
@@ -133,7 +127,6 @@ def run_task_compare(
     """Add one NER table per `ner` dataset (BIO file) and one classification table per
     `classify` dataset ((path, split subdir)); specs are "base", "shipped" or directories.
     A model that cannot be loaded gets its reason in the table."""
-    from tasks.compare import compare_classify, compare_ner
 
     for name, path in ner.items():
         comp.tasks.append(compare_ner(name, path, ner_specs, backend=backend, threads=threads))
@@ -213,12 +206,8 @@ def render(comp: Comparison) -> str:
     if comp.readers:
         parts += ["### Readers (gold contexts)", render_readers(comp)]
     if comp.tasks:
-        from tasks.compare import render_table
-
         for t in comp.tasks:
             if t.task == "yesno":
-                from pipeline.evaluation.yesno import render_yesno
-
                 parts += [f"### Yes/no/maybe: {t.name} (accuracy / macro-F1 of the verdict)", render_yesno(t)]
                 continue
             title = (f"### NER: {t.name} (entity-level precision / recall / F1, seqeval)" if t.task == "ner"

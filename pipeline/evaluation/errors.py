@@ -1,7 +1,7 @@
 """Evaluation errors. Each carries a hint; the CLI prints message + hint and exits 1."""
 from __future__ import annotations
 
-from store.errors import HintedError
+from common.errors import HintedError
 
 
 class EvaluationError(HintedError):

@@ -17,27 +17,24 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from pipeline.evaluation.datasets import QADataset, RetrievalDataset, beir_corpus_as_jsonl
+from common.paths import minilm_path
+from indexer.dense import EncoderConfig
+from indexer.manifest import read_manifest
+from indexer.writer import IndexConfig, IndexWriter
+from pipeline.batch import run_questions
+from pipeline.engine import EngineConfig, QAEngine
+from pipeline.evaluation.datasets import QADataset, RetrievalDataset, beir_corpus_as_jsonl, beir_files
 from pipeline.evaluation.errors import EvaluationError, MissingModelError
-from pipeline.evaluation.metrics import (
-    BIOASQ_MAX_ANSWERS,
-    bioasq_key,
-    RECALL_CURVE_CUTOFFS,
-    distinct_answers,
-    doc_ranking,
-    expected_calibration_error,
-    factoid_metrics,
-    factoid_scores,
-    hit_at,
-    latency_percentiles,
-    list_metrics,
-    list_scores,
-    mean_pct,
-    reliability_bins,
-    retrieval_metrics,
-    squad_scores,
-)
+from pipeline.evaluation.metrics import (BIOASQ_MAX_ANSWERS, RECALL_CURVE_CUTOFFS, bioasq_key, distinct_answers,
+    doc_ranking, expected_calibration_error, factoid_metrics, factoid_scores, hit_at, latency_percentiles, list_metrics,
+    list_scores, mean_pct, reliability_bins, retrieval_metrics, squad_scores)
+from pipeline.questions import clean_question
 from pipeline.ranking import Candidate, list_answer, score_candidates
+from reader import config as reader_settings
+from reader.config import ReaderConfig
+from reader.reader import ExtractiveReader
+from retriever import RetrieverConfig
+from retriever.retriever import fuse
 from store.types import Passage
 
 log = logging.getLogger(__name__)
@@ -96,8 +93,6 @@ def base_reader_dir(cache: Path) -> Path:
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from reader.testing import minilm_path
-
     torch.manual_seed(0)
     model = AutoModelForQuestionAnswering.from_pretrained(minilm_path())
     cache.mkdir(parents=True, exist_ok=True)
@@ -110,12 +105,11 @@ def base_reader_dir(cache: Path) -> Path:
 
 def reader_config(spec: str | None, backend: str | None, cache: Path) -> Any:
     """`None`/"shipped" = models/reader; "base" = untrained MiniLM + fresh QA head; else a local model directory."""
-    from reader.config import DEFAULT_MODEL_DIR, ReaderConfig
 
     if spec in (None, "shipped"):
-        if not DEFAULT_MODEL_DIR.is_dir():
+        if not reader_settings.DEFAULT_MODEL_DIR.is_dir():
             raise MissingModelError(
-                f"the shipped reader is not there yet: {DEFAULT_MODEL_DIR} does not exist",
+                f"the shipped reader is not there yet: {reader_settings.DEFAULT_MODEL_DIR} does not exist",
                 "train it (clinqa train reader ...) or pass --reader PATH, or --reader base for the untrained baseline",
             )
         return ReaderConfig(**({"backend": backend} if backend else {}))
@@ -128,8 +122,6 @@ def reader_config(spec: str | None, backend: str | None, cache: Path) -> Any:
 
 
 def load_reader(config: Any) -> Any:
-    from reader.reader import ExtractiveReader
-
     reader = ExtractiveReader(config)
     reader.warm_up()
     return reader
@@ -253,8 +245,6 @@ def run_names(mode: str, fusion: str | None = None, dense_weight: float | None =
 
 
 def _run_config(name: str, depth: int) -> Any:
-    from retriever import RetrieverConfig
-
     name = name.removesuffix(RERANK_SUFFIX)
     if name in SINGLE_LEGS:
         return RetrieverConfig(mode=name, top_k=depth)
@@ -280,10 +270,6 @@ def describe_fusion(cfg: Any) -> dict[str, Any]:
 
 def open_engine(index_dir: Path, reader: Any = None, depth: int = 10, mode: str = "hybrid",
                 reranker: Any = None) -> Any:
-    from indexer.manifest import read_manifest
-    from pipeline.engine import EngineConfig, QAEngine
-    from retriever import RetrieverConfig
-
     read_manifest(index_dir)  # a clear "no index here" error before any model loads
     return QAEngine(EngineConfig(index_dir=index_dir, retriever=RetrieverConfig(mode=mode, top_k=depth), reader=reader,
                                  reranker=reranker))
@@ -310,8 +296,6 @@ def evaluate_retrieval(
     `clinqa search --top-k depth` would rank them; "+rerank" runs then reorder the top
     `reranker.depth` with the cross-encoder. Chunks map to their documents; a document
     ranks at its best chunk."""
-    from pipeline.questions import clean_question
-    from retriever.retriever import fuse
 
     if any(r.endswith(RERANK_SUFFIX) for r in runs) and reranker is None:
         raise EvaluationError("a +rerank run needs a reranker", "pass a RerankerConfig, or use --no-rerank")
@@ -405,8 +389,6 @@ def evaluate_e2e(
     try:
         done = None
         if ray is not None:
-            from pipeline.batch import run_questions
-
             done = iter(run_questions(engine.config, [item.question for item in ds.items], "ask",
                                       {"top_k": top_k, "mode": mode, "top_answers": top_answers}, ray))
         em_f1, any_match, gold_hit, latency, probs, correct, factoid, preds = [], [], [], [], [], [], [], []
@@ -467,14 +449,10 @@ def build_eval_index(dataset: Path, index_dir: Path, progress: bool = True, enco
     """Index a dataset's own documents: a SQuAD-style file's distinct contexts (doc id =
     `squad_doc_id(title, context)`), or a BEIR folder's corpus.jsonl (its ids kept).
     `encoder` (a sentence-transformers path or name) replaces the default dense encoder."""
-    from indexer.dense import EncoderConfig
-    from indexer.writer import IndexConfig, IndexWriter
 
     config = IndexConfig(encoder=EncoderConfig(model=encoder)) if encoder else None
     writer = IndexWriter(index_dir, config=config, show_progress=progress)
     if dataset.is_dir():
-        from pipeline.evaluation.datasets import beir_files
-
         corpus = beir_files(dataset)[0]
         with tempfile.TemporaryDirectory() as tmp:
             report = writer.build([beir_corpus_as_jsonl(corpus, Path(tmp) / "corpus.jsonl")], format="jsonl")

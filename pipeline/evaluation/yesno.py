@@ -28,8 +28,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from indexer.manifest import read_manifest
+from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.errors import EvaluationError, MissingModelError
+from pipeline.evaluation.metrics import latency_percentiles
 from pipeline.evaluation.runners import EvalResult, git_commit
+from retriever import RetrieverConfig
+from tasks.classify import confusion_matrix, plot_confusion
+from tasks.errors import TaskError
+from tasks import shipped
+from tasks.verdict import Verdict, VerdictConfig
+from tasks.yesno import (YesNoClassifier, dataset_labels, detect_format, file_sha256, load_yesno_dataset, predict_items,
+    pubmedqa_split, score_items)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +49,6 @@ MAJORITY_LABEL = "yes"  # the majority class of both training sets (PubMedQA 276
 
 def yesno_model_dir(spec: str | None) -> Path:
     """--model, else the shipped models/yesno; MissingModelError saying how to get one."""
-    from tasks.shipped import SHIPPED_YESNO_DIR, shipped_yesno
 
     if spec and spec != "shipped":
         p = Path(spec)
@@ -47,9 +56,9 @@ def yesno_model_dir(spec: str | None) -> Path:
             raise MissingModelError(f"yes/no model {p} not found (no config.json)",
                                     "pass the --out of `clinqa train yesno` or its export")
         return p
-    found = shipped_yesno()
+    found = shipped.shipped_yesno()
     if found is None:
-        raise MissingModelError(f"no --model given and no shipped yes/no model in {SHIPPED_YESNO_DIR}",
+        raise MissingModelError(f"no --model given and no shipped yes/no model in {shipped.SHIPPED_YESNO_DIR}",
                                 "train one: bash scripts/train_yesno.sh (or pass --model DIR)")
     return found
 
@@ -57,8 +66,6 @@ def yesno_model_dir(spec: str | None) -> Path:
 def load_items(dataset: Path, format: str | None, split: str, model_dir: Path | None) -> tuple[list, str, str]:
     """(items, format, split used). `auto`: PubMedQA dev PMIDs only when the model was
     trained on this file (its task.json names the file's sha256), else all."""
-    from tasks.errors import TaskError
-    from tasks.yesno import detect_format, file_sha256, load_yesno_dataset, pubmedqa_split
 
     if split not in SPLITS:
         raise EvaluationError(f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
@@ -99,8 +106,6 @@ def evaluate_yesno(dataset: Path, model: str | None = None, *, format: str | Non
                    backend: str | None = None, threads: int = 0, batch_size: int = 16, limit: int | None = None,
                    progress: bool = True) -> EvalResult:
     """Verdicts from gold evidence (see the module docstring)."""
-    from tasks.verdict import VerdictConfig
-    from tasks.yesno import YesNoClassifier, dataset_labels, file_sha256, predict_items, score_items
 
     model_dir = yesno_model_dir(model)
     items, fmt, used = load_items(dataset, format, split, model_dir)
@@ -127,11 +132,6 @@ def evaluate_yesno_open(index_dir: Path, dataset: Path, model: str | None = None
                         split: str = "auto", top_k: int = 10, passages: int = 5, mode: str = "hybrid",
                         limit: int | None = None, progress: bool = True) -> EvalResult:
     """Open-domain: retrieve from the index, judge the top passages (QAEngine.ask)."""
-    from indexer.manifest import read_manifest
-    from pipeline.engine import EngineConfig, QAEngine
-    from retriever import RetrieverConfig
-    from tasks.verdict import VerdictConfig
-    from tasks.yesno import dataset_labels, file_sha256, score_items
     from tqdm.auto import tqdm
 
     model_dir = yesno_model_dir(model)
@@ -151,8 +151,6 @@ def evaluate_yesno_open(index_dir: Path, dataset: Path, model: str | None = None
             latency.append(res.timings_ms["total"])
             extra.append({"retrieved": [h.passage.doc_id for h in res.hits[:passages]], "latency_ms": latency[-1]})
         metrics = score_items(items, verdicts)
-        from pipeline.evaluation.metrics import latency_percentiles
-
         metrics.update(latency_percentiles(latency))
         config = {"dataset": str(dataset), "dataset_sha256": file_sha256(dataset), "format": fmt, "split": used,
                   "mode": "open domain", "index": str(index_dir), "index_manifest_hash": engine.index.manifest_hash,
@@ -165,7 +163,6 @@ def evaluate_yesno_open(index_dir: Path, dataset: Path, model: str | None = None
 
 def write_yesno_outputs(result: EvalResult, out: Path) -> Path:
     """metrics.json (metrics + config), predictions.jsonl, confusion_matrix.png in `out`."""
-    from tasks.classify import confusion_matrix, plot_confusion
 
     out.mkdir(parents=True, exist_ok=True)
     labels = result.metrics["labels"]
@@ -229,12 +226,6 @@ def add_eval_yesno_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def register_yesno(ev: Any) -> None:
-    """Add `yesno` to the `eval` subparsers."""
-    p = ev.add_parser("yesno", help="yes/no/maybe verdicts: accuracy, macro-F1, per class, confusion matrix")
-    add_eval_yesno_args(p).set_defaults(func=cmd_yesno)
-
-
 # ----------------------------------------------------------------------------- eval compare
 
 
@@ -280,9 +271,6 @@ def compare_yesno(name: str, dataset: Path, specs: Sequence[str], *, split: str 
     """Score "floor", "shipped" and model directories on one dataset (gold evidence). A
     model that cannot be loaded gets its reason instead of numbers. `published` defaults
     to the PubMedQA anchors for a PubMedQA file and none otherwise."""
-    from tasks.errors import TaskError
-    from tasks.verdict import Verdict
-    from tasks.yesno import detect_format, score_items
 
     if published is None:
         published = PUBLISHED_YESNO if detect_format(dataset) == "pubmedqa" else ()
@@ -309,7 +297,6 @@ def compare_yesno(name: str, dataset: Path, specs: Sequence[str], *, split: str 
 def _table_split(dataset: Path, specs: Sequence[str], split: str) -> str:
     """One split for every row: for `auto`, "dev" when any model of the table (or the
     shipped one) was trained on this PubMedQA file, else "all"."""
-    from tasks.yesno import detect_format, file_sha256
 
     if split != "auto" or detect_format(dataset) != "pubmedqa":
         return "all" if split == "auto" else split

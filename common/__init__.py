@@ -1,0 +1,9 @@
+"""The bottom layer: what every clinqa package may import and nothing else is below.
+
+    errors.py  HintedError, the one error base (message + hint), its printer and the exit codes
+    paths.py   where shipped files live (models/, data/), the default index directory, the packaged MiniLM
+    env.py     offline / no-telemetry environment defaults, set by every entry point
+
+These modules import only the standard library (and the MiniLM data package): importing them
+costs nothing, and they import no other clinqa package.
+"""
