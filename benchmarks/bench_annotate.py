@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from common.env import set_offline_defaults
 
+set_offline_defaults()
 
 
 def main() -> None:

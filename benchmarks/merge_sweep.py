@@ -9,10 +9,10 @@ Reads every (question, snippet) item once, then ranks each question's answers wi
 from __future__ import annotations
 
 import argparse
-import os
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from common.env import set_offline_defaults
+
+set_offline_defaults()
 
 
 def main() -> None:

@@ -13,18 +13,18 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import socket
 import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common.env import set_offline_defaults  # noqa: E402
+
+set_offline_defaults()
 
 DEFAULT_INDEX = Path("/tmp/work/medquad-index")
 CHROMIUM = "/usr/bin/chromium"
