@@ -95,14 +95,30 @@ def test_no_import_cycles_among_first_party_modules():
     assert _cycles(edges) == []
 
 
+HEAVY = ("torch", "transformers", "onnxruntime", "gradio", "pymilvus", "ray", "presidio_analyzer",
+         "sentence_transformers", "faiss")
+
+
 def test_cli_start_up_loads_no_heavy_library():
-    """`clinqa --help` builds the whole parser; the heavy libraries load in the handlers."""
+    """`clinqa --help`, `clinqa ask --help` and `clinqa index build --help` (the whole parser,
+    then the subcommand help) load no heavy library: those load in the handlers.
+
+    One child process runs main() with each in turn and reports what is loaded after each."""
+    import json
     import subprocess
 
-    code = ("import sys, ui.cli; ui.cli.build_parser(); "
-            "print(' '.join(m for m in ('torch', 'transformers', 'onnxruntime', 'gradio', 'pymilvus', 'ray', "
-            "'presidio_analyzer', 'sentence_transformers', 'faiss') if m in sys.modules))")
+    code = ("import contextlib, io, json, sys, ui.cli\n"
+            "for argv in json.loads(sys.argv[1]):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try:\n"
+            "            ui.cli.main(argv)\n"
+            "        except SystemExit:\n"
+            "            pass\n"
+            "    print(json.dumps([' '.join(argv), [m for m in json.loads(sys.argv[2]) if m in sys.modules]]))\n")
+    argvs = [["--help"], ["ask", "--help"], ["index", "build", "--help"]]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(argvs), json.dumps(HEAVY)],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
+    loaded = dict(json.loads(line) for line in out.stdout.splitlines())
+    assert loaded == {" ".join(a): [] for a in argvs}
