@@ -62,6 +62,18 @@ def test_batch_search_one_line_per_query(index_dir, tmp_path, capsys):
     assert lines[0]["hits"][0]["doc_id"] == "gout" and lines[1]["hits"][0]["doc_id"] == "asthma"
 
 
+@pytest.mark.parametrize("command", ["search", "ask"])
+def test_a_bad_question_in_a_batch_gets_an_error_record_and_the_batch_goes_on(index_dir, tmp_path, capsys, command):
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"id": "a", "question": "uric acid crystals"}\n{"id": "bad", "question": "what is the the of and"}\n'
+                 '{"id": "c", "question": "airway inflammation"}\n')
+    code, out, _ = run(capsys, command, "--index", str(index_dir), "--queries", str(q), "--mode", "bm25")
+    lines = [json.loads(x) for x in out.strip().splitlines()]
+    assert code == 3 and [x["id"] for x in lines] == ["a", "bad", "c"]
+    assert "error" in lines[1] and lines[1]["hint"] and "hits" not in lines[1]
+    assert lines[2]["hits"][0]["doc_id"] == "asthma"
+
+
 @pytest.mark.parametrize("question,needle", [
     ("", "empty"),
     ("   \t\n ", "empty"),

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.env import set_offline_defaults
-from common.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, run_command
+from common.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, HintedError, run_command
 from common.paths import BUNDLED_CORPUS
 from indexer import annotate
 from indexer.annotate import SHIPPED, AnnotateConfig
@@ -261,9 +261,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     batch = bool(args.queries)
     questions = _questions(args)
     done = _ray_results(args, engine, questions, "search")
+    failed = 0
     for qid, question in questions:
-        result = next(done) if done else engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources,
-                                                       entities=args.entity, categories=args.category)
+        if done:
+            result = next(done)
+        else:
+            try:
+                result = engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources,
+                                       entities=args.entity, categories=args.category)
+            except HintedError as exc:
+                if not batch:
+                    raise
+                failed += _batch_error(qid, exc)
+                continue
         if args.json or batch:
             obj: dict[str, Any] = {"id": qid} if batch else {"question": result.question}
             obj["hits"] = [h.to_dict() for h in result.hits]
@@ -285,7 +295,14 @@ def cmd_search(args: argparse.Namespace) -> int:
                 if h.passage.url:
                     print(f"    {h.passage.url}")
     engine.close()
-    return 0
+    return EXIT_PARTIAL if failed else 0
+
+
+def _batch_error(qid: str, exc: HintedError) -> int:
+    """One failed question of a --queries batch: an error record in its place (the batch goes
+    on; the exit code says something failed)."""
+    print(json.dumps({"id": qid, "error": exc.message, "hint": exc.hint}, ensure_ascii=False))
+    return 1
 
 
 def _no_hits_message(engine: Any, args: argparse.Namespace) -> str:
@@ -313,10 +330,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
         engine.warm_up()
     if not (args.json or batch):
         print(f"reader: {engine.reader_description}", file=sys.stderr)
+    failed = 0
     for qid, question in questions:
-        result = next(done) if done else engine.ask(question, top_k=args.top_k, mode=args.mode,
-                                                    sources=args.source or None, entities=args.entity,
-                                                    categories=args.category, question_type=args.type)
+        if done:
+            result = next(done)
+        else:
+            try:
+                result = engine.ask(question, top_k=args.top_k, mode=args.mode, sources=args.source or None,
+                                    entities=args.entity, categories=args.category, question_type=args.type)
+            except HintedError as exc:
+                if not batch:
+                    raise
+                failed += _batch_error(qid, exc)
+                continue
         if args.json or batch:
             print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
             continue
@@ -345,7 +371,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 print(f"   …{' '.join(ctx.split())}…")
         print(f"({result.timings_ms['total']:.0f} ms; decision support from indexed literature, not a diagnosis)")
     engine.close()
-    return 0
+    return EXIT_PARTIAL if failed else 0
 
 
 def _print_verdict(result: Any) -> None:
