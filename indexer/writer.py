@@ -121,7 +121,7 @@ class ChangeReport:
             parts.append(f"{len(self.removed)} removed, {len(self.missing)} not found;")
         parts.append(
             f"index now holds {self.documents} documents / {self.chunks} chunks "
-            f"({self.chunks_embedded} chunks embedded in {self.seconds:.1f} s)"
+            f"({self.chunks_embedded} passages vectorised; {self.seconds:.1f} s in all)"
         )
         return " ".join(parts)
 

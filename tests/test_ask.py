@@ -68,6 +68,7 @@ def test_cli_ask_json_contract_and_batch(setup, tmp_path, capsys):
     assert {"text", "score", "probability", "doc_id", "title", "url", "passage", "start", "end"} <= set(ans)
     assert ans["passage"][ans["start"]:ans["end"]] == ans["text"]
     assert {"retrieve", "read", "total"} <= set(obj["timings_ms"])
+    assert obj["retriever"] == {"mode": "hybrid", "fusion": "convex", "dense_weight": 0.5, "normalisation": "absolute"}
     q = tmp_path / "q.jsonl"
     q.write_text('{"id": "x1", "question": "What causes gout?"}\n{"id": "x2", "question": "asthma airways"}\n')
     code = main(["ask", "--index", str(index_dir), "--reader", str(reader_dir), "--backend", "torch",

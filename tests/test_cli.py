@@ -51,6 +51,7 @@ def test_search_json_contract(index_dir, capsys):
     assert {"chunk_id", "doc_id", "title", "url", "text", "score", "ranks"} <= set(hit)
     assert hit["doc_id"] == "gout" and hit["url"] == "https://example.org/gout"
     assert set(hit["ranks"]) <= {"bm25", "dense"}
+    assert obj["retriever"]["mode"] in ("bm25", "dense", "hybrid")  # the JSON names the fusion it used
 
 
 def test_batch_search_one_line_per_query(index_dir, tmp_path, capsys):

@@ -588,5 +588,5 @@ def test_embed_seconds_exclude_model_loading():
     from indexer.writer import ChangeReport
 
     r = ChangeReport("build", added=("a",), chunks_embedded=10, embed_seconds=0.5, seconds=9.0)
-    assert "10 chunks embedded" in r.summary()
+    assert "10 passages vectorised" in r.summary()
     assert np.isclose(r.chunks_embedded / r.embed_seconds, 20.0)

@@ -38,6 +38,7 @@ from pipeline.deid import PhiCheck
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.errors import PipelineError
 from pipeline.evaluation import cli as eval_cli, yesno as eval_yesno
+from pipeline.evaluation.runners import describe_fusion
 from pipeline.questions import clean_question, read_queries
 from privacy import cli as privacy_cli
 from privacy.logging import install_log_scrubbing
@@ -278,6 +279,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             obj: dict[str, Any] = {"id": qid} if batch else {"question": result.question}
             obj["hits"] = [h.to_dict() for h in result.hits]
             obj["reranker"] = result.reranker
+            obj["retriever"] = describe_fusion(engine.config.retriever)
             obj["timings_ms"] = result.timings_ms
             print(json.dumps(obj, ensure_ascii=False))
         else:
@@ -344,7 +346,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 failed += _batch_error(qid, exc)
                 continue
         if args.json or batch:
-            print(json.dumps(result.to_dict(id=qid if batch else None), ensure_ascii=False))
+            out = result.to_dict(id=qid if batch else None)
+            out["retriever"] = describe_fusion(engine.config.retriever)
+            print(json.dumps(out, ensure_ascii=False))
             continue
         print(f"Q: {result.question}")
         for note in result.notes:
