@@ -1,4 +1,5 @@
 """`ask` end to end: index -> hybrid retrieval -> reader -> ranked answers, CLI and JSON contract."""
+import dataclasses
 import json
 
 import pytest
@@ -104,3 +105,24 @@ def test_list_questions_return_one_list_answer(setup, capsys):
                  "--type", "list", "Which drugs treat gout attacks?"]) == 0
     out = capsys.readouterr().out
     assert "List answer:" in out or "No answer" in out
+
+
+def test_cli_text_shows_the_best_candidate_when_nothing_is_confident(setup, capsys, monkeypatch):
+    """Below the threshold the terminal still names the best guess, plainly marked, before
+    the closest passages (a clinician may recognise it; JSON always had it)."""
+    from pipeline import engine as engine_module
+
+    index_dir, reader_dir = setup
+    real = engine_module.QAEngine.ask
+
+    def never_confident(self, *a, **kw):
+        res = real(self, *a, **kw)
+        return dataclasses.replace(res, confident=False)
+
+    monkeypatch.setattr(engine_module.QAEngine, "ask", never_confident)
+    code = main(["ask", "--index", str(index_dir), "--reader", str(reader_dir), "--backend", "torch",
+                 "What treats asthma?"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.index("cleared the confidence threshold") < out.index("Best candidate (not confident, ") \
+        < out.index("Closest passages:")

@@ -68,9 +68,10 @@ def test_a_bad_question_in_a_batch_gets_an_error_record_and_the_batch_goes_on(in
     q = tmp_path / "q.jsonl"
     q.write_text('{"id": "a", "question": "uric acid crystals"}\n{"id": "bad", "question": "what is the the of and"}\n'
                  '{"id": "c", "question": "airway inflammation"}\n')
-    code, out, _ = run(capsys, command, "--index", str(index_dir), "--queries", str(q), "--mode", "bm25")
+    code, out, err = run(capsys, command, "--index", str(index_dir), "--queries", str(q), "--mode", "bm25")
     lines = [json.loads(x) for x in out.strip().splitlines()]
     assert code == 3 and [x["id"] for x in lines] == ["a", "bad", "c"]
+    assert "1 of 3 questions failed" in err
     assert "error" in lines[1] and lines[1]["hint"] and "hits" not in lines[1]
     assert lines[2]["hits"][0]["doc_id"] == "asthma"
 

@@ -297,6 +297,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 if h.passage.url:
                     print(f"    {h.passage.url}")
     engine.close()
+    if failed:
+        print(f"clinqa: {failed} of {len(questions)} questions failed (error records in their place)", file=sys.stderr)
     return EXIT_PARTIAL if failed else 0
 
 
@@ -358,7 +360,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         elif result.verdict is not None:
             _print_verdict(result)
         elif not result.confident:
-            print("No answer in the indexed literature cleared the confidence threshold. Closest passages:")
+            print("No answer in the indexed literature cleared the confidence threshold.")
+            if result.answers:  # the best guess, plainly marked: a clinician may still recognise it
+                best = result.answers[0]
+                print(f"Best candidate (not confident, {best.final_score:.0%}): {' '.join(best.answer.text.split())}"
+                      f" — {best.answer.passage.title}")
+            print("Closest passages:")
             for h in result.hits[:3]:
                 print(f"  - {h.passage.title} ({h.passage.source}): {_snippet(h.passage.text, 160)}")
         else:
@@ -375,6 +382,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 print(f"   …{' '.join(ctx.split())}…")
         print(f"({result.timings_ms['total']:.0f} ms; decision support from indexed literature, not a diagnosis)")
     engine.close()
+    if failed:
+        print(f"clinqa: {failed} of {len(questions)} questions failed (error records in their place)", file=sys.stderr)
     return EXIT_PARTIAL if failed else 0
 
 
@@ -455,8 +464,9 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     p.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="hybrid", help="retrieval mode (default hybrid)")
     p.add_argument("--fusion", choices=["rrf", "convex"], default=None,
                    help="hybrid fusion: convex (normalised scores, dense weight --dense-weight) or rrf (k=60); "
-                        "default: the product's (docs/decisions.md)")
-    p.add_argument("--dense-weight", type=float, default=None, help="convex fusion: weight of the dense leg")
+                        f"default: {RetrieverConfig.fusion} (docs/decisions.md)")
+    p.add_argument("--dense-weight", type=float, default=None,
+                   help=f"convex fusion: weight of the dense leg (default {RetrieverConfig.dense_weight})")
     p.add_argument("--source", action="append", help="only passages from this source collection (repeatable)")
     p.add_argument("--entity", action="append",
                    help='only passages mentioning this entity, e.g. --entity metformin (repeatable: all must appear)')
