@@ -88,13 +88,18 @@ def score_candidates(cands: Sequence[Candidate], calibration: AnswerCalibration 
 
 def best_distinct(scored: Sequence[Scored], limit: int) -> list[Scored]:
     """Highest probability first; one entry per normalised answer text (its best occurrence);
-    ties keep the better-ranked passage, then the higher span score. At most `limit`."""
+    a fragment of a better-ranked answer from the same passage ("excessive" under "excessive
+    tiredness") is dropped; ties keep the better-ranked passage, then the higher span score.
+    At most `limit`."""
     order = sorted(scored, key=lambda s: (-s.probability, s.candidate.hit_index, -s.candidate.span_score))
     seen: set[str] = set()
     out: list[Scored] = []
     for s in order:
         key = normalize_answer(s.candidate.text) or s.candidate.text.strip()
         if not key or key in seen:
+            continue
+        if any(k.candidate.hit_index == s.candidate.hit_index
+               and f" {key} " in f" {normalize_answer(k.candidate.text) or k.candidate.text.strip()} " for k in out):
             continue
         seen.add(key)
         out.append(s)

@@ -116,3 +116,13 @@ def test_calibration_learns_the_first_stage_score_for_reranked_hits():
     old = AnswerCalibration.from_dict({"span_weight": 0.3, "relevance_weight": 1.0, "bias": -4.0, "threshold": 0.5})
     assert old.first_stage_weight == 0.0 and old.probability(10, 1) == old.probability(10, 1, 0.9)
     assert AnswerCalibration.from_dict(cal.to_dict()) == cal
+
+
+@pytest.mark.unit
+def test_fragments_of_a_better_answer_from_the_same_passage_are_dropped():
+    cands = [Candidate("excessive tiredness", 9.0, 0.6, 0, 0.5, 0.5),
+             Candidate("excessive", 8.5, 0.5, 0, 0.5, 0.5),
+             Candidate("tiredness", 8.4, 0.5, 1, 0.5, 0.5),  # another passage: its own mention stays
+             Candidate("weight gain", 8.0, 0.4, 0, 0.5, 0.5)]
+    texts = [s.candidate.text for s in best_distinct(score_candidates(cands, CAL), 5)]
+    assert texts == ["excessive tiredness", "tiredness", "weight gain"]
