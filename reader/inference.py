@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from reader.features import Window, make_windows
+from reader.features import TrainFeature, Window, make_windows
 from reader.postprocess import SpanCandidate, null_score, select_spans
 from reader.squad import SquadExample
 
@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 LogitsFn = Callable[[dict], tuple[np.ndarray, np.ndarray]]
 
 
-def pad_batch(windows: Sequence[Window], pad_id: int) -> dict:
-    """Pad to the longest window in the batch (dynamic padding), as int64 numpy arrays."""
+def pad_batch(windows: Sequence[Window | TrainFeature], pad_id: int) -> dict:
+    """Pad to the longest window in the batch (dynamic padding), as int64 numpy arrays
+    {"input_ids", "attention_mask", "token_type_ids"}, each [batch, longest]."""
     n = max(len(w.input_ids) for w in windows)
     ids = np.full((len(windows), n), pad_id, dtype=np.int64)
     tt = np.zeros((len(windows), n), dtype=np.int64)

@@ -37,6 +37,7 @@ from indexer.tokenize import tokenize
 from reader.errors import TrainingError
 from reader.evaluate import evaluate_examples, torch_logits_fn
 from reader.features import TrainFeature, check_stride, make_train_features, make_windows
+from reader.inference import pad_batch
 from reader.squad import SquadExample, load_squad
 from store.types import Document
 from tasks.training import (adamw, add_device_args, atomic_torch_save, epoch_batches, lr_factor, model_device,
@@ -123,24 +124,13 @@ class TrainConfig:
 
 
 def collate(features: Sequence[TrainFeature], pad_id: int):
+    """A padded training batch: reader.inference.pad_batch as torch tensors + the answer positions."""
     import torch
 
-    n = max(len(f.input_ids) for f in features)
-    ids = torch.full((len(features), n), pad_id, dtype=torch.long)
-    tt = torch.zeros((len(features), n), dtype=torch.long)
-    am = torch.zeros((len(features), n), dtype=torch.long)
-    for i, f in enumerate(features):
-        L = len(f.input_ids)
-        ids[i, :L] = torch.tensor(f.input_ids)
-        tt[i, :L] = torch.tensor(f.token_type_ids)
-        am[i, :L] = 1
-    return {
-        "input_ids": ids,
-        "token_type_ids": tt,
-        "attention_mask": am,
-        "start_positions": torch.tensor([f.start_position for f in features]),
-        "end_positions": torch.tensor([f.end_position for f in features]),
-    }
+    batch = {k: torch.from_numpy(v) for k, v in pad_batch(features, pad_id).items()}
+    batch["start_positions"] = torch.tensor([f.start_position for f in features])
+    batch["end_positions"] = torch.tensor([f.end_position for f in features])
+    return batch
 
 
 def mine_negative_passages(examples: Sequence[SquadExample], tokenizer, k: int, seed: int,
