@@ -12,6 +12,7 @@ handlers that need them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -262,19 +263,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     batch = bool(args.queries)
     questions = _questions(args)
     done = _ray_results(args, engine, questions, "search")
-    failed = 0
-    for qid, question in questions:
-        if done:
-            result = next(done)
-        else:
-            try:
-                result = engine.search(question, top_k=args.top_k, mode=args.mode, sources=sources,
-                                       entities=args.entity, categories=args.category)
-            except HintedError as exc:
-                if not batch:
-                    raise
-                failed += _batch_error(qid, exc)
-                continue
+    failed: list[str] = []
+    search = functools.partial(engine.search, top_k=args.top_k, mode=args.mode, sources=sources,
+                               entities=args.entity, categories=args.category)
+    for qid, result in _results(questions, done, search, batch, failed):
         if args.json or batch:
             obj: dict[str, Any] = {"id": qid} if batch else {"question": result.question}
             obj["hits"] = [h.to_dict() for h in result.hits]
@@ -297,16 +289,35 @@ def cmd_search(args: argparse.Namespace) -> int:
                 if h.passage.url:
                     print(f"    {h.passage.url}")
     engine.close()
-    if failed:
-        print(f"clinqa: {failed} of {len(questions)} questions failed (error records in their place)", file=sys.stderr)
-    return EXIT_PARTIAL if failed else 0
+    return _batch_status(failed, len(questions))
 
 
-def _batch_error(qid: str, exc: HintedError) -> int:
-    """One failed question of a --queries batch: an error record in its place (the batch goes
-    on; the exit code says something failed)."""
-    print(json.dumps({"id": qid, "error": exc.message, "hint": exc.hint}, ensure_ascii=False))
-    return 1
+def _results(questions: list[tuple[str, str]], done: Any, answer: Any, batch: bool,
+             failed: list[str]) -> Any:
+    """(id, result) per question: from the Ray pool when `done`, else `answer(question)`. In a
+    --queries batch a question that fails gets an {"id", "error", "hint"} record in its place
+    and its id is appended to `failed`; the batch goes on. A single question's error is raised."""
+    for qid, question in questions:
+        if done:
+            yield qid, next(done)
+            continue
+        try:
+            result = answer(question)
+        except HintedError as exc:
+            if not batch:
+                raise
+            print(json.dumps({"id": qid, "error": exc.message, "hint": exc.hint}, ensure_ascii=False))
+            failed.append(qid)
+            continue
+        yield qid, result
+
+
+def _batch_status(failed: list[str], total: int) -> int:
+    """Exit status of search/ask: EXIT_PARTIAL (with a line on stderr) when questions failed."""
+    if not failed:
+        return EXIT_OK
+    print(f"clinqa: {len(failed)} of {total} questions failed (error records in their place)", file=sys.stderr)
+    return EXIT_PARTIAL
 
 
 def _no_hits_message(engine: Any, args: argparse.Namespace) -> str:
@@ -334,19 +345,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         engine.warm_up()
     if not (args.json or batch):
         print(f"reader: {engine.reader_description}", file=sys.stderr)
-    failed = 0
-    for qid, question in questions:
-        if done:
-            result = next(done)
-        else:
-            try:
-                result = engine.ask(question, top_k=args.top_k, mode=args.mode, sources=args.source or None,
-                                    entities=args.entity, categories=args.category, question_type=args.type)
-            except HintedError as exc:
-                if not batch:
-                    raise
-                failed += _batch_error(qid, exc)
-                continue
+    failed: list[str] = []
+    ask = functools.partial(engine.ask, top_k=args.top_k, mode=args.mode, sources=args.source or None,
+                            entities=args.entity, categories=args.category, question_type=args.type)
+    for qid, result in _results(questions, done, ask, batch, failed):
         if args.json or batch:
             out = result.to_dict(id=qid if batch else None)
             out["retriever"] = describe_fusion(engine.config.retriever)
@@ -382,9 +384,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 print(f"   …{' '.join(ctx.split())}…")
         print(f"({result.timings_ms['total']:.0f} ms; decision support from indexed literature, not a diagnosis)")
     engine.close()
-    if failed:
-        print(f"clinqa: {failed} of {len(questions)} questions failed (error records in their place)", file=sys.stderr)
-    return EXIT_PARTIAL if failed else 0
+    return _batch_status(failed, len(questions))
 
 
 def _print_verdict(result: Any) -> None:
