@@ -93,15 +93,16 @@ def best_distinct(scored: Sequence[Scored], limit: int) -> list[Scored]:
     At most `limit`."""
     order = sorted(scored, key=lambda s: (-s.probability, s.candidate.hit_index, -s.candidate.span_score))
     seen: set[str] = set()
+    kept: list[tuple[int, str]] = []  # (passage, " key ") of each answer kept
     out: list[Scored] = []
     for s in order:
         key = normalize_answer(s.candidate.text) or s.candidate.text.strip()
         if not key or key in seen:
             continue
-        if any(k.candidate.hit_index == s.candidate.hit_index
-               and f" {key} " in f" {normalize_answer(k.candidate.text) or k.candidate.text.strip()} " for k in out):
+        if any(hit == s.candidate.hit_index and f" {key} " in padded for hit, padded in kept):
             continue
         seen.add(key)
+        kept.append((s.candidate.hit_index, f" {key} "))
         out.append(s)
         if len(out) >= limit:
             break

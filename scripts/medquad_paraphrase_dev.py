@@ -16,18 +16,13 @@ import argparse
 import gzip
 import json
 import random
-import re
 from collections import defaultdict
 from pathlib import Path
 
 from tasks.paraphrase import paraphrase_question
-from tasks.reranker import is_corpus_dev_document
+from tasks.reranker import is_corpus_dev_document, normalize_title
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _norm(s: str) -> str:
-    return " ".join(re.sub(r"[^\w]+", " ", s.casefold()).split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [json.loads(line) for line in fh if line.strip()]
     by_title: dict[str, list[str]] = defaultdict(list)
     for r in rows:
-        by_title[_norm(r.get("title") or "")].append(r["id"])
+        by_title[normalize_title(r.get("title") or "")].append(r["id"])
     held = [r for r in rows if is_corpus_dev_document(r["id"]) and (r.get("title") or "").rstrip().endswith("?")]
     rng = random.Random(args.seed)
     rng.shuffle(held)
@@ -55,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         qid = f"mqp{len(queries)}"
         queries.append({"_id": qid, "text": q})
-        for doc_id in by_title[_norm(r["title"])]:
+        for doc_id in by_title[normalize_title(r["title"])]:
             qrels.append(f"{qid}\t{doc_id}\t1")
         judged[r["id"]] = r
         if len(queries) >= args.n:

@@ -105,7 +105,8 @@ class CorpusQuestions:
                 raise TaskError(f"{name} must be within [0, 1], got {getattr(self, name)}", hint="e.g. 0.8")
 
 
-def _norm(s: str) -> str:
+def normalize_title(s: str) -> str:
+    """Case- and punctuation-free form of a title or answer string, for equality tests (pure)."""
     return " ".join(re.sub(r"[^\w]+", " ", s.casefold()).split())
 
 
@@ -155,7 +156,7 @@ def _read_squad(path: Path, pool: _Pool, tag: str) -> list[RerankQuestion]:
             entry["pos"].extend(p for p in inside if p not in entry["pos"])
     return [
         RerankQuestion(f"{tag}:{qid}", e["q"], tuple(e["pos"]), frozenset(e["excl"]),
-                       tuple(a for a in e["ans"] if len(_norm(a)) >= 3))
+                       tuple(a for a in e["ans"] if len(normalize_title(a)) >= 3))
         for qid, e in by_q.items() if e["pos"]
     ]
 
@@ -181,21 +182,21 @@ def _read_jsonl(path: Path, pool: _Pool, tag: str, max_corpus_questions: int, se
                               hint='expected {"question","snippets"} or corpus records {"id","title","text"}')
     # Corpus records: every document goes into the pool; a sample of titles become questions,
     # reworded (tasks.paraphrase) so that the title is not a verbatim copy of the question.
-    firsts: list[tuple[str, str, str]] = []
+    firsts: list[tuple[str, str]] = []
     for r in rows:
         chunks = pool.add_document(str(r.get("id")), r.get("title") or "", r.get("text") or "", False)
         title = r.get("title") or ""
         if chunks and title.rstrip().endswith("?") and is_corpus_dev_document(str(r.get("id"))) == (split == "dev"):
-            firsts.append((title, chunks[0][0], str(r.get("id"))))
+            firsts.append((title, chunks[0][0]))
     rng = random.Random(seed)
     rng.shuffle(firsts)
     out = []
-    for title, pid, _ in firsts[:max_corpus_questions]:
+    for title, pid in firsts[:max_corpus_questions]:
         question = title
         if split == "dev" or rng.random() < corpus.paraphrase_share:
             question = paraphrase_question(title, rng, split) or title
         hide = split == "train" and rng.random() < corpus.hide_title_share
-        out.append(RerankQuestion(f"{tag}:{pid}", question, (pid,), frozenset({pid}), (), _norm(title), hide))
+        out.append(RerankQuestion(f"{tag}:{pid}", question, (pid,), frozenset({pid}), (), normalize_title(title), hide))
     return out
 
 
@@ -237,7 +238,7 @@ def is_valid_negative(q: RerankQuestion, p: PoolPassage) -> bool:
     inside, not a document titled with the question itself (pure)."""
     if p.pid in q.exclude:
         return False
-    if q.title_exclude and _norm(p.title) == q.title_exclude:
+    if q.title_exclude and normalize_title(p.title) == q.title_exclude:
         return False
     low = p.text.casefold()
     return not any(a.casefold() in low for a in q.answers)
