@@ -28,6 +28,7 @@ import numpy as np
 
 from indexer.dense import resolve_encoder_path
 from tasks.errors import TaskError
+from tasks.runtime import ONNX_INT8_FILE, OnnxTaskModel, batch_logits
 
 _MODULE_RE = re.compile(r"^/m/(.+?)/(?:MatMul|Gemm)(?:_output|$)")
 
@@ -54,7 +55,7 @@ def dequantized_state(onnx_path: Path) -> dict[str, np.ndarray]:
             inits.setdefault(node.output[0], inits[node.input[0]])
     state: dict[str, np.ndarray] = {}
     for name, arr in inits.items():
-        if name.startswith("m.") and arr.dtype == np.float32 and not name.endswith(("_scale",)):
+        if name.startswith("m.") and arr.dtype == np.float32 and not name.endswith("_scale"):
             state[name[2:]] = arr
 
     def deq(prefix: str) -> np.ndarray:
@@ -92,14 +93,13 @@ def onnx_to_torch(onnx_dir: str | Path, out_dir: str | Path, base: str | None = 
 
     Raises TaskError when a weight of the config is missing from the graph or has another shape.
     """
-    import onnxruntime as ort
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     src = Path(onnx_dir)
-    if not (src / "model_int8.onnx").is_file():
-        raise TaskError(f"{src / 'model_int8.onnx'} not found", hint="pass a directory written by python -m tasks.export")
-    state = dequantized_state(src / "model_int8.onnx")
+    if not (src / ONNX_INT8_FILE).is_file():
+        raise TaskError(f"{src / ONNX_INT8_FILE} not found", hint="pass a directory written by python -m tasks.export")
+    state = dequantized_state(src / ONNX_INT8_FILE)
     cfg = AutoConfig.from_pretrained(src)
     cfg.dtype = "float32"
     model = AutoModelForSequenceClassification.from_config(cfg)
@@ -126,13 +126,9 @@ def onnx_to_torch(onnx_dir: str | Path, out_dir: str | Path, base: str | None = 
         shutil.copy(src / "task.json", out / "task.json")
 
     enc = tok([q for q, _ in SAMPLE_PAIRS], [p for _, p in SAMPLE_PAIRS], padding=True, return_tensors="np")
-    sess = ort.InferenceSession(str(src / "model_int8.onnx"), providers=["CPUExecutionProvider"])
-    onnx_logits = sess.run(None, {"input_ids": enc["input_ids"].astype(np.int64),
-                                  "attention_mask": enc["attention_mask"].astype(np.int64)})[0].reshape(len(SAMPLE_PAIRS), -1)
     model.eval()
-    with torch.no_grad():
-        torch_logits = model(input_ids=torch.from_numpy(enc["input_ids"]),
-                             attention_mask=torch.from_numpy(enc["attention_mask"])).logits.numpy()
+    onnx_logits = batch_logits(OnnxTaskModel(src / ONNX_INT8_FILE, cfg), enc["input_ids"], enc["attention_mask"])
+    torch_logits = batch_logits(model, enc["input_ids"], enc["attention_mask"])
     return {"onnx_int8": onnx_logits.round(4).tolist(), "torch": torch_logits.round(4).tolist(),
             "max_abs_diff": float(np.abs(onnx_logits - torch_logits).max())}
 
