@@ -27,7 +27,8 @@ from common.errors import run_entry_point
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, sigmoid, softmax
-from tasks.training import add_training_args, pad_batch, run_training, set_seed_and_threads, training_kwargs
+from tasks.training import (add_training_args, pad_batch, print_training_summary, run_training, set_seed_and_threads,
+                            training_kwargs)
 
 logger = logging.getLogger(__name__)
 
@@ -596,8 +597,7 @@ def classify_config_from_args(args: argparse.Namespace) -> ClassifyTrainConfig:
 def cmd_train_classify(args: argparse.Namespace) -> int:
     """`clinqa train classify`: train, then print a JSON summary."""
     metrics = train_classify(classify_config_from_args(args))
-    print(json.dumps({"out": args.out, "best": metrics.get("best"), "wall_minutes": metrics.get("wall_minutes")},
-                     indent=2, default=str))
+    print_training_summary(args.out, metrics)
     return 0
 
 

@@ -12,7 +12,6 @@ rules), in percent.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 from dataclasses import asdict, dataclass, fields
@@ -24,7 +23,8 @@ import numpy as np
 from common.errors import run_entry_point
 from tasks.errors import DataFormatError, TaskError
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, softmax
-from tasks.training import add_training_args, pad_batch, run_training, set_seed_and_threads, training_kwargs
+from tasks.training import (add_training_args, pad_batch, print_training_summary, run_training, set_seed_and_threads,
+                            training_kwargs)
 
 logger = logging.getLogger(__name__)
 
@@ -435,8 +435,7 @@ def ner_config_from_args(args: argparse.Namespace) -> NerTrainConfig:
 def cmd_train_ner(args: argparse.Namespace) -> int:
     """`clinqa train ner`: train, then print a JSON summary."""
     metrics = train_ner(ner_config_from_args(args))
-    print(json.dumps({"out": args.out, "best": metrics.get("best"), "wall_minutes": metrics.get("wall_minutes")},
-                     indent=2, default=str))
+    print_training_summary(args.out, metrics)
     return 0
 
 

@@ -370,6 +370,12 @@ def run_training(
     return metrics
 
 
+def print_training_summary(out_dir: str, metrics: dict) -> None:
+    """What a `clinqa train ...` command prints when done: {"out", "best", "wall_minutes"} as JSON."""
+    print(json.dumps({"out": out_dir, "best": metrics.get("best"), "wall_minutes": metrics.get("wall_minutes")},
+                     indent=2, default=str))
+
+
 def set_seed_and_threads(seed: int, threads: int) -> None:
     import torch
 

@@ -42,7 +42,8 @@ from tasks.classify import classification_metrics
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, softmax
-from tasks.training import add_training_args, pad_batch, run_training, set_seed_and_threads, training_kwargs
+from tasks.training import (add_training_args, pad_batch, print_training_summary, run_training, set_seed_and_threads,
+                            training_kwargs)
 from tasks.verdict import PassageEvidence, VerdictConfig, YESNO_LABELS, aggregate
 
 logger = logging.getLogger(__name__)
@@ -541,8 +542,7 @@ def yesno_config_from_args(args: argparse.Namespace) -> YesNoTrainConfig:
 
 def cmd_train_yesno(args: argparse.Namespace) -> int:
     metrics = train_yesno(yesno_config_from_args(args))
-    print(json.dumps({"out": args.out, "best": metrics.get("best"), "wall_minutes": metrics.get("wall_minutes")},
-                     indent=2, default=str))
+    print_training_summary(args.out, metrics)
     return 0
 
 
