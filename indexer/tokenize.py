@@ -48,8 +48,8 @@ Rules, applied in this order:
    letters, so "treated", "treats" and "treating" meet as "treat" and "symptoms" as
    "symptom". Words written in capitals (AIDS, ALS) are acronyms and are not stemmed;
    compounds, numbers and mixed tokens (IL-6, hba1c) are left whole. Measured on dev
-   questions, BM25 alone (docs/decisions.md): COVID-QA hit@5 68.3 -> 72.8, paraphrased
-   bundled-corpus questions hit@1 31.7 -> 35.0, BioASQ unchanged (94.0 -> 94.8).
+   questions, BM25 alone (benchmarks/bench_bm25_rules.py): COVID-QA hit@5 68.3 -> 73.3,
+   paraphrased bundled-corpus questions hit@1 31.7 -> 35.0, BioASQ hit@5 94.0 -> 94.4.
 
 Tokens come out in text order, each compound's whole form first, then its variants and
 parts. Duplicates are kept: BM25 counts term frequency.
