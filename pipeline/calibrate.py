@@ -1,20 +1,24 @@
 """Fit the open-domain answer probability on dev questions answered over a dev index.
 
     python -m pipeline.calibrate --index DEV_INDEX --dataset FILE... [--reader DIR] [--reranker DIR]
-                                 [--out models/reader/calibration.json] [--plot FILE.png]
+                                 [--relevance-set INDEX BEIR_DIR] [--out models/reader/calibration.json]
+                                 [--plot FILE.png]
 
 For every dev question the engine retrieves (with and without the reranker), the reader
 proposes each passage's n-best spans, and every candidate becomes one training row:
 (span score, passage relevance feature) -> correct (SQuAD F1 >= 0.5 against the gold
-answers). A logistic regression (scikit-learn) per relevance feature ("rerank": reranker
-logit; "retrieval": fused first-stage score) gives P(correct); the confidence threshold is
+answers). A logistic regression (scikit-learn) per relevance feature ("rerank_blend": the key the
+reranker orders hits by, its calibrated relevance interpolated with the first-stage score;
+"retrieval": fused first-stage score) gives P(correct); the confidence threshold is
 0.5, so "confident" means "more likely right than wrong" on retrieved passages. ECE of the
 top answer is reported with 2-fold cross-fitting over questions (the fold's own question's
 rows are never used to fit its probability). The result is merged into the reader's
 calibration.json under "open_domain", next to the gold-passage calibration. First, the
-reranker's logit is Platt-scaled to P(passage holds a gold answer) on the first-stage
-top-50 of every dev question (models/reranker/calibration.json): that probability is the
-passage relevance users see.
+reranker's logit is Platt-scaled to P(passage relevant) on the first-stage candidates (the
+rerank depth) of every dev question (models/reranker/calibration.json): that probability is
+the passage relevance users see. Relevant = holds a gold answer for the QA dev sets; with
+`--relevance-set INDEX BEIR_DIR` also consumer-health questions over the bundled corpus
+(relevant = the judged document), so the figure means the same on both kinds of text.
 
 The dev index must hold distractors (e.g. all COVID-QA train + dev articles and all BioASQ
 dev snippets), never only the dev contexts: that is what the product reads.
@@ -27,20 +31,21 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from pipeline.engine import EngineConfig, QAEngine, answer_candidates
-from pipeline.evaluation.datasets import load_qa_dataset
+from pipeline.evaluation.datasets import RetrievalDataset, load_qa_dataset, load_retrieval_dataset
 from pipeline.evaluation.metrics import expected_calibration_error, reliability_bins, squad_scores
 from pipeline.ranking import AnswerCalibration
-from pipeline.questions import clean_question
+from pipeline.questions import american_spelling, clean_question
 from reader.calibration import apply_platt, fit_platt
 from reader.config import CALIBRATION_FILE, ReaderConfig
 from retriever import RetrieverConfig
 from retriever.rerank import CALIBRATION_FILE as RERANKER_CALIBRATION
 from retriever.rerank import RerankerConfig
+from retriever.types import Hit
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +59,14 @@ class Row:
     span_score: float
     relevance: float
     correct: bool
-    first_stage: float = 0.0  # fused first-stage score (a third feature for reranked hits)
 
 
 def fit_logistic(rows: Sequence[Row]) -> AnswerCalibration:
-    """P(correct) = sigmoid(w_s * span + w_r * relevance [+ w_f * first stage] + b), scikit-learn LogisticRegression
+    """P(correct) = sigmoid(w_s * span + w_r * relevance + b), scikit-learn LogisticRegression
     (L2, C = 1.0 on standardised features, mapped back to raw-feature weights)."""
     from sklearn.linear_model import LogisticRegression
 
-    three = with_first_stage(rows)
-    X = np.array([[r.span_score, r.relevance] + ([r.first_stage] if three else []) for r in rows], dtype=np.float64)
+    X = np.array([[r.span_score, r.relevance] for r in rows], dtype=np.float64)
     y = np.array([r.correct for r in rows], dtype=int)
     if len(set(y)) < 2:
         raise ValueError("calibration needs both correct and wrong candidates")
@@ -71,20 +74,14 @@ def fit_logistic(rows: Sequence[Row]) -> AnswerCalibration:
     lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mu) / sd, y)
     w = lr.coef_[0] / sd
     b = float(lr.intercept_[0] - (lr.coef_[0] * mu / sd).sum())
-    return AnswerCalibration(float(w[0]), float(w[1]), b, THRESHOLD, float(w[2]) if three else 0.0)
-
-
-def with_first_stage(rows: Sequence[Row]) -> bool:
-    """The first-stage score is a feature of its own only where it differs from the relevance
-    feature (reranked hits: relevance = reranker logit)."""
-    return any(r.first_stage != r.relevance for r in rows)
+    return AnswerCalibration(float(w[0]), float(w[1]), b, THRESHOLD)
 
 
 def top1(rows: Sequence[Row], cal: AnswerCalibration) -> tuple[list[float], list[bool]]:
     """Per question, the probability and correctness of the candidate `cal` ranks first."""
     best: dict[int, tuple[float, bool]] = {}
     for r in rows:
-        p = cal.probability(r.span_score, r.relevance, r.first_stage)
+        p = cal.probability(r.span_score, r.relevance)
         if r.question not in best or p > best[r.question][0]:
             best[r.question] = (p, r.correct)
     return [v[0] for v in best.values()], [v[1] for v in best.values()]
@@ -104,49 +101,81 @@ def crossfit_top1(rows: Sequence[Row], folds: int = 2) -> tuple[list[float], lis
     return probs, correct
 
 
-def reranker_rows(engine: QAEngine, items, depth: int) -> tuple[list[float], list[int]]:
-    """(reranker logit, relevant) for the first-stage top `depth` of every dev question; a
-    passage is relevant when it holds one of the question's gold answers."""
+def reranker_rows(engine: QAEngine, questions: Sequence[tuple[str, Callable[[Hit], bool]]],
+                  depth: int) -> tuple[list[float], list[int]]:
+    """(reranker logit, relevant) for the first-stage top `depth` of every (question,
+    is_relevant) pair; the question is read as the product reads it."""
     logits, labels = [], []
-    for item in items:
-        q = clean_question(item.question)
+    for text, is_relevant in questions:
+        q = american_spelling(clean_question(text))
         hits = engine.retriever.search(q, top_k=depth)
         if not hits:
             continue
         s = engine.reranker.score(q, [(h.passage.title, h.passage.text) for h in hits])
-        golds = [a.casefold() for a in item.answers if a.strip()]
         for h, x in zip(hits, s):
             logits.append(float(x))
-            labels.append(int(any(g in h.passage.text.casefold() for g in golds)))
+            labels.append(int(is_relevant(h)))
     return logits, labels
 
 
-def calibrate_reranker(engine: QAEngine, items, report: dict) -> None:
-    """Platt-scale the reranker logit to P(passage holds a gold answer); sets it on the engine's
-    reranker and records the fit in `report["reranker_calibration"]`."""
-    logits, labels = reranker_rows(engine, items, engine.reranker.config.depth)
+def answer_relevance(items) -> list[tuple[str, Callable[[Hit], bool]]]:
+    """QA dev items: a passage is relevant when it holds one of the question's gold answers."""
+    out = []
+    for item in items:
+        golds = tuple(a.casefold() for a in item.answers if a.strip())
+        out.append((item.question, lambda h, g=golds: any(x in h.passage.text.casefold() for x in g)))
+    return out
+
+
+def document_relevance(dataset: RetrievalDataset) -> list[tuple[str, Callable[[Hit], bool]]]:
+    """A BEIR dev set (e.g. the MedQuAD paraphrases over the bundled corpus): a passage is
+    relevant when its document is judged relevant to the query."""
+    return [(text, lambda h, docs=frozenset(d for d, r in dataset.qrels.get(qid, {}).items() if r > 0):
+             h.passage.doc_id in docs) for qid, text in dataset.queries.items()]
+
+
+def calibrate_reranker(sets: Sequence[tuple[QAEngine, list[tuple[str, Callable[[Hit], bool]]], str]],
+                       report: dict) -> tuple[float, float]:
+    """Platt-scale the reranker logit to P(passage relevant) over the first-stage candidates of
+    every (engine, questions, name) set pooled: literature questions (relevant = holds a gold
+    answer) and consumer-health questions over the bundled corpus (relevant = the judged
+    document), so the relevance users see means the same on both kinds of text. Records the fit,
+    per set too, in `report["reranker_calibration"]`; returns (temperature, bias)."""
+    logits: list[float] = []
+    labels: list[int] = []
+    per_set = {}
+    for engine, questions, name in sets:
+        x, y = reranker_rows(engine, questions, engine.reranker.config.depth)
+        logits += x
+        labels += y
+        per_set[name] = (x, y)
     temperature, bias = fit_platt(logits, labels)
-    p = apply_platt(logits, temperature, bias)
+
+    def summary(x: list[float], y: list[int]) -> dict:
+        p = apply_platt(x, temperature, bias)
+        return {"pairs": len(y), "relevant_share": 100 * float(np.mean(y)),
+                "ece_before": expected_calibration_error(list(1 / (1 + np.exp(-np.asarray(x)))), [bool(v) for v in y]),
+                "ece_after_insample": expected_calibration_error(list(p), [bool(v) for v in y]),
+                "mean_probability_relevant": float(np.mean([q for q, v in zip(p, y) if v])) if any(y) else None}
+
     report["reranker_calibration"] = {
-        "temperature": temperature, "bias": bias, "pairs": len(labels),
-        "relevant_share": 100 * float(np.mean(labels)),
-        "ece_before": expected_calibration_error(list(1 / (1 + np.exp(-np.asarray(logits)))), [bool(x) for x in labels]),
-        "ece_after_insample": expected_calibration_error(list(p), [bool(x) for x in labels]),
-        "relevant_if": "passage contains a gold answer string",
+        "temperature": temperature, "bias": bias, **summary(logits, labels),
+        "sets": {name: summary(*xy) for name, xy in per_set.items()},
+        "relevant_if": "QA sets: the passage contains a gold answer; BEIR sets: its document is judged relevant",
     }
-    engine.reranker.set_calibration(temperature, bias)
+    return temperature, bias
 
 
 def collect(engine: QAEngine, items, rerank: bool, top_k: int, offset: int) -> list[Row]:
     rows: list[Row] = []
     for qi, item in enumerate(items):
-        q = clean_question(item.question)
+        q = american_spelling(clean_question(item.question))
         hits, _, _ = engine._hits(q, top_k, None, None, rerank, None)
         out = engine.reader.read(q, [h.passage for h in hits], per_passage=engine.config.answers_per_passage)
         hits = [h for h in hits if h.passage.text and h.passage.text.strip()]
         for c in answer_candidates(out.per_passage, hits):
             f1 = squad_scores(c.text, item.answers)[1]
-            rows.append(Row(offset + qi, c.span_score, c.relevance_feature, f1 >= CORRECT_F1, c.first_stage))
+            rows.append(Row(offset + qi, c.span_score, c.relevance_feature, f1 >= CORRECT_F1))
     return rows
 
 
@@ -171,8 +200,11 @@ def plot(bins_by_name: dict[str, list[dict]], path: Path) -> None:
 
 
 def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranker: str | None, top_k: int = 10,
-              limit: int | None = None, progress: bool = True) -> dict:
-    """Fit both relevance features; returns the "open_domain" block plus a report."""
+              limit: int | None = None, progress: bool = True,
+              relevance_sets: Sequence[tuple[Path, Path]] = ()) -> dict:
+    """Fit both relevance features; returns the "open_domain" block plus a report.
+    `relevance_sets`: extra (index, BEIR dev folder) pairs whose judged documents join the
+    reranker's Platt fit (not the answer fit: they have no answer spans)."""
     from tqdm.auto import tqdm
 
     rr_cfg = RerankerConfig(model=reranker) if reranker else None
@@ -187,12 +219,20 @@ def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranke
                     "reranker": engine.reranker.describe() if engine.reranker is not None else None,
                     "correct_if": f"SQuAD F1 >= {CORRECT_F1}", "threshold": THRESHOLD}
     bins = {}
+    extras: list[QAEngine] = []
     try:
         # 1. The reranker's relevance probability (Platt), shown to users as passage relevance.
         features = [("retrieval", False)]
         if engine.reranker is not None:
-            features.insert(0, ("rerank", True))
-            calibrate_reranker(engine, items, report)
+            features.insert(0, ("rerank_blend", True))
+            sets = [(engine, answer_relevance(items), "qa: " + ", ".join(d.name for d in datasets))]
+            for extra_index, folder in relevance_sets:
+                extra = QAEngine(EngineConfig(index_dir=extra_index)).warm_up(with_reader=False)
+                extra.reranker = engine.reranker
+                extras.append(extra)
+                sets.append((extra, document_relevance(load_retrieval_dataset(folder, limit=limit)),
+                             f"{folder.name} over {extra_index}"))
+            engine.reranker.set_calibration(*calibrate_reranker(sets, report))
         # 2. The answer probability from span score + relevance, with and without reranking.
         for feature, rerank in features:
             rows: list[Row] = []
@@ -215,6 +255,8 @@ def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranke
             logger.info("%s: %s", feature, report[feature])
     finally:
         engine.close()
+        for extra in extras:
+            extra.close()
     report["bins"] = bins
     return {"open_domain": block, "report": report}
 
@@ -227,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--reader", help="reader directory (default: the shipped reader)")
     ap.add_argument("--reranker", help="reranker directory: also fit the reranker's relevance probability and "
                                         "the answer calibration of reranked hits")
+    ap.add_argument("--relevance-set", nargs=2, action="append", type=Path, default=[], metavar=("INDEX", "BEIR_DIR"),
+                    help="also fit the reranker's relevance probability on this BEIR dev folder's judged documents "
+                         "over INDEX (e.g. the MedQuAD paraphrase dev set over the bundled corpus); repeatable")
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--limit", type=int, help="first N questions per dataset")
     ap.add_argument("--out", type=Path, help="calibration.json to merge the answer calibration into "
@@ -234,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                              "calibration.json is written into its directory")
     ap.add_argument("--plot", type=Path, help="reliability plot PNG")
     args = ap.parse_args(argv)
-    res = calibrate(args.index, args.dataset, args.reader, args.reranker, args.top_k, args.limit)
+    res = calibrate(args.index, args.dataset, args.reader, args.reranker, args.top_k, args.limit,
+                    relevance_sets=[tuple(p) for p in args.relevance_set])
     rr = res["report"].get("reranker_calibration")
     if rr is not None:
         rr_out = Path(args.reranker) / RERANKER_CALIBRATION

@@ -18,30 +18,24 @@ def add_index_arg(p: argparse.ArgumentParser) -> None:
 def add_rerank_args(p: argparse.ArgumentParser) -> None:
     """--rerank / --no-rerank / --rerank-depth / --reranker, shared by search, ask, serve and eval.
 
-    Reranking is opt-in (--rerank uses the shipped models/reranker): it improves retrieval on
-    every dev set, but answers are not better with it and its relevance probability is
-    calibrated on literature only, so it reads low on consumer-health pages (docs/decisions.md
-    "reranker")."""
+    Reranking is on by default (the shipped models/reranker): it improves retrieval on every
+    dev set and, with answers scored on the key it orders hits by, answers too
+    (docs/decisions.md "reranker")."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--rerank", action="store_true",
                    help="reorder the first-stage candidates with the cross-encoder in models/reranker "
-                        "(--reranker DIR for another, trained with `clinqa train reranker`)")
-    g.add_argument("--no-rerank", action="store_true", help="first-stage order only (the default)")
+                        "(the default; --reranker DIR for another, trained with `clinqa train reranker`)")
+    g.add_argument("--no-rerank", action="store_true", help="first-stage order only (faster, less accurate)")
     p.add_argument("--rerank-depth", type=int, default=None,
-                   help=f"first-stage candidates the reranker reorders (default {RerankerConfig.depth}; "
-                        "implies --rerank)")
+                   help=f"first-stage candidates the reranker reorders (default {RerankerConfig.depth})")
     p.add_argument("--reranker", default=None,
-                   help="reranker model directory or Hugging Face name (implies --rerank)")
+                   help="reranker model directory or Hugging Face name (default: the shipped models/reranker)")
 
 
 def reranker_config(args: argparse.Namespace) -> Any:
-    """The RerankerConfig the rerank options ask for, or None (no reranking, the default).
-    A missing model fails at warm_up with a hint."""
+    """The RerankerConfig the rerank options ask for (the shipped reranker by default), or None
+    with --no-rerank. A missing model fails at warm_up with a hint."""
     if getattr(args, "no_rerank", False):
-        return None
-    wanted = getattr(args, "rerank", False) or getattr(args, "rerank_depth", None) is not None \
-        or getattr(args, "reranker", None)
-    if not wanted:
         return None
     kwargs: dict[str, Any] = {}
     if getattr(args, "rerank_depth", None) is not None:

@@ -20,8 +20,9 @@ from indexer.loaded import LoadedIndex, open_index
 from indexer.manifest import read_manifest
 from pipeline.errors import PipelineError
 from pipeline.question_type import detect_question_type
-from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question
-from pipeline.ranking import AnswerCalibration, Candidate, Scored, best_distinct, list_answer, score_candidates
+from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, american_spelling, clean_question
+from pipeline.ranking import (FEATURES, AnswerCalibration, Candidate, Scored, best_distinct, list_answer,
+                              score_candidates)
 from pipeline.yesno import judge, resolve_yesno_model
 from reader.config import CALIBRATION_FILE, ReaderConfig
 from reader.reader import ExtractiveReader
@@ -167,19 +168,19 @@ class AskResult:
 
 
 def answer_candidates(per_passage: Sequence[Sequence[Answer]], hits: Sequence[Hit]) -> list[Candidate]:
-    """Each passage's own spans with its relevance: the reranker logit when reranked (the
-    feature the calibration was fitted on), else the fused first-stage score."""
+    """Each passage's own spans with its relevance feature: the key the reranker ordered the
+    hits by (Hit.rerank_blend) when reranked, else the fused first-stage score (the features
+    the calibrations were fitted on)."""
     out = []
     for i, (answers, hit) in enumerate(zip(per_passage, hits)):
-        feature = hit.rerank_score if hit.rerank_score is not None else hit.score
+        feature = hit.rerank_blend if hit.rerank_blend is not None else hit.score
         for a in answers:
-            out.append(Candidate(a.text, a.score, a.probability, i, float(feature), float(hit.relevance), a,
-                                 float(hit.score)))
+            out.append(Candidate(a.text, a.score, a.probability, i, float(feature), float(hit.relevance), a))
     return out
 
 
 def load_answer_calibration(model_dir: Path | None, feature: str) -> AnswerCalibration | None:
-    """The open-domain calibration of `feature` ("rerank" or "retrieval") from the reader's
+    """The open-domain calibration of `feature` (pipeline.ranking.FEATURES) from the reader's
     calibration.json (written by `python -m pipeline.calibrate`), or None."""
     if model_dir is None or not (model_dir / CALIBRATION_FILE).is_file():
         return None
@@ -246,7 +247,7 @@ class QAEngine:
             self.reader = reader
             model_dir = Path(reader.config.model)
             self._calibrations = {
-                f: load_answer_calibration(model_dir if model_dir.is_dir() else None, f) for f in ("rerank", "retrieval")
+                f: load_answer_calibration(model_dir if model_dir.is_dir() else None, f) for f in FEATURES
             }
         return self
 
@@ -302,12 +303,13 @@ class QAEngine:
         keeps passages mentioning all of them (see retriever.types.SearchFilter).
         `rerank=False` skips the cross-encoder; `rerank_depth` sets how many first-stage
         candidates it reorders."""
-        q = clean_question(question, self.config.max_question_chars)
+        shown = clean_question(question, self.config.max_question_chars)
+        q = american_spelling(shown)  # what the neural models read; BM25 folds spelling itself
         self.warm_up(with_reader=False)
         hits, timings, reranker = self._hits(q, top_k, mode, SearchFilter.of(sources, entities, categories),
                                              rerank, rerank_depth)
         timings["total"] = sum(timings.values())
-        return SearchResult(q, tuple(hits), timings, reranker)
+        return SearchResult(shown, tuple(hits), timings, reranker)
 
     def ask(
         self, question: str, top_k: int | None = None, mode: str | None = None,
@@ -320,14 +322,15 @@ class QAEngine:
         answer's probability clears the fitted threshold. `question_type` overrides the
         detected type (yesno, factoid, list, other): a yes/no question gets a verdict when a
         yes/no model is available."""
-        q = clean_question(question, self.config.max_question_chars)
+        shown = clean_question(question, self.config.max_question_chars)
+        q = american_spelling(shown)  # what the neural models read; BM25 folds spelling itself
         qtype = question_type or detect_question_type(q)
         self.warm_up(with_reader=True)
         hits, timings, reranker = self._hits(q, top_k, mode, SearchFilter.of(sources, entities, categories),
                                              rerank, rerank_depth)
         t1 = time.perf_counter()
         if qtype == "yesno" and self.yesno_classifier() is not None:
-            return self._ask_yesno(q, hits, timings, reranker)
+            return self._ask_yesno(shown, q, hits, timings, reranker)
         limit = top_answers or self.config.top_answers
         output = self.reader.read(q, [h.passage for h in hits], top_k=limit,
                                   per_passage=self.config.answers_per_passage)
@@ -336,7 +339,7 @@ class QAEngine:
         if len(per_passage) != len(hits):
             keep = [h for h in hits if h.passage.text and h.passage.text.strip()]
             hits = keep
-        calibration = self._calibrations.get("rerank" if reranker else "retrieval")
+        calibration = self._calibrations.get("rerank_blend" if reranker else "retrieval")
         scored = score_candidates(answer_candidates(per_passage, hits), calibration)
         ranked = ranked_answers(scored, hits, limit)
         threshold = calibration.threshold if calibration is not None else output.no_answer_threshold
@@ -348,7 +351,7 @@ class QAEngine:
         timings["read"] = (time.perf_counter() - t1) * 1000
         timings["total"] = sum(timings.values())
         return AskResult(
-            question=q,
+            question=shown,
             answers=tuple(ranked),
             hits=tuple(hits),
             confident=confident,
@@ -372,15 +375,17 @@ class QAEngine:
                 self._yesno = YesNoClassifier(path, threads=self.config.query_threads or 0).warm_up()
         return self._yesno or None
 
-    def _ask_yesno(self, q: str, hits: list[Hit], timings: dict[str, float], reranker: str | None) -> AskResult:
-        """A verdict over the top hits instead of extracted spans; `confident` = not abstained."""
+    def _ask_yesno(self, shown: str, q: str, hits: list[Hit], timings: dict[str, float],
+                   reranker: str | None) -> AskResult:
+        """A verdict over the top hits instead of extracted spans; `confident` = not abstained.
+        `q` is the question as the models read it, `shown` as the user wrote it."""
 
         t1 = time.perf_counter()
         verdict = judge(self.yesno_classifier(), q, hits, self.config.verdict, self.config.verdict_passages)
         timings["classify"] = (time.perf_counter() - t1) * 1000
         timings["total"] = sum(v for k, v in timings.items() if k != "total")
         return AskResult(
-            question=q, answers=(), hits=tuple(hits), confident=not verdict.abstained,
+            question=shown, answers=(), hits=tuple(hits), confident=not verdict.abstained,
             no_answer_threshold=self.reader.no_answer_threshold, timings_ms=timings,
             question_type="yesno", verdict=verdict, reranker=reranker,
         )

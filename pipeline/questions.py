@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,50 @@ def clean_question(question: str, max_chars: int = DEFAULT_MAX_QUESTION_CHARS) -
             'e.g. "What is the first-line treatment of gout?"',
         )
     return cleaned
+
+
+# British -> American spellings of medical word parts, for the neural models' copy of a
+# question. A narrower list than the BM25 rule (indexer.tokenize.us_spelling), which maps both
+# sides and may over-reach harmlessly ("aerobic" -> "erobic", "malaise" -> "malaize"); a neural
+# model reads what it is given. Checked against the 30k words of the bundled corpus: every
+# rewrite there is a spelling pair (tests/test_questions.py).
+_MEDICAL_SPELLING = [
+    # Latin binomials keep their spelling in American text (Haemophilus, S. haematobium).
+    (re.compile(r"haem(?!ophilus|atobium)"), "hem"),  # haemoglobin, haemorrhage, haematology
+    (re.compile(r"aemi"), "emi"),  # anaemia, leukaemia, ischaemic, hyperglycaemia
+    (re.compile(r"paed"), "ped"),  # paediatric, orthopaedic
+    (re.compile(r"aetiol"), "etiol"),
+    (re.compile(r"anaesth"), "anesth"),
+    (re.compile(r"gynaec"), "gynec"),
+    (re.compile(r"^(oedem|oesoph|oestr|foet|coeli|amoeb)"), lambda m: m.group(1).replace("oe", "e", 1)),
+    (re.compile(r"(rrh|pn)oea(?!e)"), r"\1ea"),  # diarrhoea, dyspnoea (not N. gonorrhoeae)
+    (re.compile(r"^(tum|behavi|lab|col|od|hum|vig)our"), r"\1or"),  # tumour, behaviour, labour
+    (re.compile(r"^((?:milli|centi|micro)?(?:lit|met)|cent|fib)re(s?)$"), r"\1er\2"),  # centre, fibre, litre
+    (re.compile(r"sulph"), "sulf"),
+]
+_WORD = re.compile(r"[A-Za-z]{5,}")
+
+
+def american_spelling(question: str) -> str:
+    """The question with British medical spellings rewritten in American spelling, case kept
+    ("oedema" -> "edema", "Haemoglobin" -> "Hemoglobin"), for the neural models (dense
+    encoder, reranker, reader): they learnt mostly American text and do not equate the two
+    ("symptoms of oedema" scored 0.06 relevance on the edema page, "edema" 0.68). Words in
+    capitals or mixed case (acronyms) stay. Pure."""
+
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        if not (word.islower() or word[1:].islower()):  # acronyms and mixed case (RNAaemia) stay
+            return word
+        low = word.lower()
+        us = low
+        for pattern, repl in _MEDICAL_SPELLING:
+            us = pattern.sub(repl, us)
+        if us == low:
+            return word
+        return us.capitalize() if word[0].isupper() else us
+
+    return _WORD.sub(fix, question)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ interpolation, Yang et al. 2019, applied to calibrated features):
 
 with (w_s, w_r, b) fitted by logistic regression on dev questions answered over a dev index
 with distractor articles (`python -m pipeline.calibrate`), so "confident" means "probably
-right" on retrieved passages, not on gold ones. `r` is the reranker's logit when the hits
-were reranked, else the fused first-stage score; each has its own fitted weights. Without
-a fitted calibration the fallback is reader probability x passage relevance.
+right" on retrieved passages, not on gold ones. `r` is the key the reranker ordered the hits
+by (its calibrated relevance interpolated with the first-stage score, Hit.rerank_blend) when
+they were reranked, else the fused first-stage score; each has its own fitted weights.
+Without a fitted calibration the fallback is reader probability x passage relevance.
 """
 from __future__ import annotations
 
@@ -22,36 +23,33 @@ from typing import Any, Mapping, Sequence
 
 from reader.squad import normalize_answer
 
-# Relevance features by first stage: "rerank" = reranker logit, "retrieval" = fused score.
-FEATURES = ("rerank", "retrieval")
+# Relevance features, the keys of their calibrations in calibration.json "open_domain":
+# "rerank_blend" = the reranker's order key (Hit.rerank_blend), "retrieval" = fused score.
+# (Session 5's "rerank" block used the reranker logit; it is no longer read.)
+FEATURES = ("rerank_blend", "retrieval")
 
 
 @dataclass(frozen=True)
 class AnswerCalibration:
     """Logistic-regression weights for P(answer correct); `threshold` is the probability an
-    answer needs to be shown as confident (fitted with them). `first_stage_weight` weighs the
-    fused first-stage score beside the reranker logit for reranked hits (0 for first-stage
-    hits, whose relevance feature already is that score, and for calibrations without it)."""
+    answer needs to be shown as confident (fitted with them)."""
 
     span_weight: float
     relevance_weight: float
     bias: float
     threshold: float
-    first_stage_weight: float = 0.0
 
-    def probability(self, span_score: float, relevance: float, first_stage: float = 0.0) -> float:
-        z = self.span_weight * span_score + self.relevance_weight * relevance + self.first_stage_weight * first_stage \
-            + self.bias
+    def probability(self, span_score: float, relevance: float) -> float:
+        z = self.span_weight * span_score + self.relevance_weight * relevance + self.bias
         return 0.5 * (1.0 + math.tanh(0.5 * z))
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "AnswerCalibration":
-        return cls(float(d["span_weight"]), float(d["relevance_weight"]), float(d["bias"]), float(d["threshold"]),
-                   float(d.get("first_stage_weight", 0.0)))
+        return cls(float(d["span_weight"]), float(d["relevance_weight"]), float(d["bias"]), float(d["threshold"]))
 
     def to_dict(self) -> dict:
-        return {"span_weight": self.span_weight, "relevance_weight": self.relevance_weight,
-                "first_stage_weight": self.first_stage_weight, "bias": self.bias, "threshold": self.threshold}
+        return {"span_weight": self.span_weight, "relevance_weight": self.relevance_weight, "bias": self.bias,
+                "threshold": self.threshold}
 
 
 @dataclass(frozen=True)
@@ -62,10 +60,9 @@ class Candidate:
     span_score: float  # reader start + end logit
     reader_probability: float  # the reader's own probability (calibrated on gold passages)
     hit_index: int  # position of its passage in the hit list
-    relevance_feature: float  # reranker logit, or fused first-stage score
+    relevance_feature: float  # the reranker's order key (Hit.rerank_blend), or fused first-stage score
     relevance: float  # passage relevance in [0, 1] shown to users
     answer: Any = None  # the caller's answer object, carried through unchanged
-    first_stage: float = 0.0  # fused first-stage score of its passage (a feature for reranked hits)
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def score_candidates(cands: Sequence[Candidate], calibration: AnswerCalibration 
     out = []
     for c in cands:
         if calibration is not None:
-            p = calibration.probability(c.span_score, c.relevance_feature, c.first_stage)
+            p = calibration.probability(c.span_score, c.relevance_feature)
         else:
             p = c.reader_probability * c.relevance
         out.append(Scored(c, p))

@@ -91,18 +91,25 @@ def sigmoid(x: np.ndarray | float) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def rerank_order(scores: Sequence[float], first_stage_rank: Sequence[int],
-                 first_stage_scores: Sequence[float] | None = None, first_stage_weight: float = 0.0,
-                 probabilities: Sequence[float] | None = None) -> list[int]:
-    """Indices best first by the reranker logit, or, with `first_stage_weight` w > 0, by
-    (1 - w) * P(relevant) + w * first-stage score (RerankerConfig.first_stage_weight), where
-    P(relevant) is `probabilities` (the calibrated relevance) or else sigmoid(logit); ties
-    keep the first-stage order (pure)."""
+def rerank_keys(scores: Sequence[float], first_stage_scores: Sequence[float] | None = None,
+                first_stage_weight: float = 0.0, probabilities: Sequence[float] | None = None) -> list[float]:
+    """The key each candidate is ordered by (pure): the reranker logit, or, with
+    `first_stage_weight` w > 0, the interpolation (1 - w) * P(relevant) + w * first-stage score
+    (RerankerConfig.first_stage_weight), where P(relevant) is `probabilities` (the calibrated
+    relevance) or else sigmoid(logit). Shape [len(scores)]."""
     key = [float(s) for s in scores]
     if first_stage_weight and first_stage_scores is not None:
         probs = sigmoid(np.asarray(key)) if probabilities is None else np.asarray(probabilities, dtype=np.float64)
         key = [(1.0 - first_stage_weight) * float(p) + first_stage_weight * float(f)
                for p, f in zip(probs, first_stage_scores)]
+    return key
+
+
+def rerank_order(scores: Sequence[float], first_stage_rank: Sequence[int],
+                 first_stage_scores: Sequence[float] | None = None, first_stage_weight: float = 0.0,
+                 probabilities: Sequence[float] | None = None) -> list[int]:
+    """Indices best first by rerank_keys; ties keep the first-stage order (pure)."""
+    key = rerank_keys(scores, first_stage_scores, first_stage_weight, probabilities)
     return sorted(range(len(key)), key=lambda i: (-key[i], first_stage_rank[i]))
 
 
@@ -235,34 +242,34 @@ class CrossEncoderReranker:
         return sigmoid(np.asarray(logits, dtype=np.float64) / self._temperature + self._bias)
 
     def order(self, question: str, passages: Sequence[tuple[str, str]], first_stage_scores: Sequence[float],
-              first_stage_rank: Sequence[int] | None = None) -> tuple[list[int], np.ndarray, np.ndarray]:
-        """(order, logits, probabilities) for (title, text) pairs given best first-stage first:
-        `order` lists their indices best first by rerank_order with this config's
-        first_stage_weight and the calibrated probabilities."""
+              first_stage_rank: Sequence[int] | None = None) -> tuple[list[int], np.ndarray, np.ndarray, list[float]]:
+        """(order, logits, probabilities, keys) for (title, text) pairs given best first-stage
+        first: `keys` are rerank_keys with this config's first_stage_weight and the calibrated
+        probabilities, `order` their indices best first (rerank_order)."""
         logits = self.score(question, passages)
         probs = self.probability(logits)
         rank = list(first_stage_rank) if first_stage_rank is not None else list(range(len(passages)))
-        order = rerank_order(logits.tolist(), rank, list(first_stage_scores), self.config.first_stage_weight,
-                             probs.tolist())
-        return order, logits, probs
+        keys = rerank_keys(logits.tolist(), list(first_stage_scores), self.config.first_stage_weight, probs.tolist())
+        order = sorted(range(len(keys)), key=lambda i: (-keys[i], rank[i]))
+        return order, logits, probs, keys
 
     def rerank(self, question: str, hits: Sequence[Hit], top_k: int | None = None,
                depth: int | None = None) -> list[Hit]:
         """The first `depth` hits (default config.depth) reordered by the cross-encoder, the
         rest after them in first-stage order; at most `top_k` returned.
 
-        Each reranked hit gets `rerank_score` (logit), `rerank_probability`, `rerank_rank`
-        (1-based) and keeps `retrieval_rank` (its first-stage rank) and the legs' evidence."""
+        Each reranked hit gets `rerank_score` (logit), `rerank_probability`, `rerank_blend` (the
+        key it was ordered by), `rerank_rank` (1-based) and keeps `retrieval_rank` (its first-stage rank) and the legs' evidence."""
         depth = depth or self.config.depth
         cands = list(hits)[:depth]
         if not cands:
             return []
         first = [h.retrieval_rank or i + 1 for i, h in enumerate(cands)]
-        order, logits, probs = self.order(question, [(h.passage.title, h.passage.text) for h in cands],
-                                          [h.score for h in cands], first)
+        order, logits, probs, keys = self.order(question, [(h.passage.title, h.passage.text) for h in cands],
+                                                [h.score for h in cands], first)
         out = [
             replace(cands[i], rerank_score=float(logits[i]), rerank_probability=float(probs[i]),
-                    rerank_rank=r + 1, retrieval_rank=first[i])
+                    rerank_blend=float(keys[i]), rerank_rank=r + 1, retrieval_rank=first[i])
             for r, i in enumerate(order)
         ] + list(hits)[depth:]
         return out[:top_k] if top_k else out

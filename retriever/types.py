@@ -45,7 +45,9 @@ class Hit:
     legs that found it, so the UI can explain why it was retrieved; `score` is the fused score.
     After cross-encoder reranking (retriever.rerank), `rerank_score` is the reranker's logit,
     `rerank_probability` its calibrated probability that the passage is relevant,
-    `rerank_rank` the 1-based rank it gave, and `retrieval_rank` the first-stage rank.
+    `rerank_blend` the key the hits were reordered by (that probability interpolated with
+    `score`, retriever.rerank.rerank_keys), `rerank_rank` the 1-based rank it gave, and
+    `retrieval_rank` the first-stage rank.
     """
 
     passage: Passage
@@ -55,6 +57,7 @@ class Hit:
     retrieval_rank: int | None = None
     rerank_score: float | None = None
     rerank_probability: float | None = None
+    rerank_blend: float | None = None
     rerank_rank: int | None = None
 
     @property
@@ -80,7 +83,8 @@ class Hit:
             "scores": dict(self.scores),
             "retrieval_rank": self.retrieval_rank,
             "rerank": None if self.rerank_score is None else {
-                "score": self.rerank_score, "probability": self.rerank_probability, "rank": self.rerank_rank},
+                "score": self.rerank_score, "probability": self.rerank_probability, "blend": self.rerank_blend,
+                "rank": self.rerank_rank},
             "entities": [m.to_dict() for m in p.entities],
             "category": p.category.to_dict() if p.category else None,
         }

@@ -91,30 +91,33 @@ def test_short_real_questions_still_pass():
 
 
 @pytest.mark.unit
-def test_calibration_learns_the_first_stage_score_for_reranked_hits():
-    """pipeline.calibrate: for reranked hits (relevance = reranker logit) the fused first-stage
-    score is a third feature; it is fitted when it carries signal and ranks the right answer
-    first, and old calibrations without it read as weight 0."""
+def test_reranked_answers_are_calibrated_on_the_key_the_hits_were_ordered_by():
+    """pipeline.calibrate: for reranked hits the relevance feature is Hit.rerank_blend (the
+    reranker's calibrated relevance interpolated with the first-stage score), fitted with the
+    span score; the right answer ranks first when that key carries the signal, and the
+    calibration round-trips through its JSON form."""
     import random
 
-    from pipeline.calibrate import Row, fit_logistic, top1, with_first_stage
+    from pipeline.calibrate import Row, fit_logistic, top1
+    from pipeline.engine import answer_candidates
+    from reader.types import Answer
+    from retriever.types import Hit
+    from store.types import Passage
 
+    p = Passage("c", "d", 0, "text", 0, 4)
+    hit = Hit(p, 0.4, rerank_score=3.0, rerank_probability=0.9, rerank_blend=0.75)
+    (cand,) = answer_candidates([(Answer("a", 7.0, 0.5, p, 0, 1),)], [hit])
+    assert cand.relevance_feature == 0.75 and cand.relevance == 0.9
     rng = random.Random(0)
     rows = []
     for q in range(300):
         for k in range(4):
             correct = k == 0
-            # the reranker logit is noise here; the first-stage score tells right from wrong
-            rows.append(Row(q, rng.gauss(5, 1), rng.gauss(0, 1), correct, rng.gauss(0.8 if correct else 0.3, 0.1)))
-    assert with_first_stage(rows)
+            rows.append(Row(q, rng.gauss(5, 1), rng.gauss(0.8 if correct else 0.3, 0.1), correct))
     cal = fit_logistic(rows)
-    assert cal.first_stage_weight > 5 * abs(cal.relevance_weight)
+    assert cal.relevance_weight > 0
     _, right = top1(rows, cal)
     assert sum(right) / len(right) > 0.9
-    same = [Row(r.question, r.span_score, r.first_stage, r.correct, r.first_stage) for r in rows]
-    assert not with_first_stage(same) and fit_logistic(same).first_stage_weight == 0.0
-    old = AnswerCalibration.from_dict({"span_weight": 0.3, "relevance_weight": 1.0, "bias": -4.0, "threshold": 0.5})
-    assert old.first_stage_weight == 0.0 and old.probability(10, 1) == old.probability(10, 1, 0.9)
     assert AnswerCalibration.from_dict(cal.to_dict()) == cal
 
 
@@ -126,3 +129,25 @@ def test_fragments_of_a_better_answer_from_the_same_passage_are_dropped():
              Candidate("weight gain", 8.0, 0.4, 0, 0.5, 0.5)]
     texts = [s.candidate.text for s in best_distinct(score_candidates(cands, CAL), 5)]
     assert texts == ["excessive tiredness", "tiredness", "weight gain"]
+
+
+@pytest.mark.unit
+def test_reranker_relevance_labels_for_qa_and_judged_document_sets(tmp_path):
+    """pipeline.calibrate pools two kinds of relevance for the reranker's Platt fit: a QA item's
+    passage is relevant when it holds a gold answer, a BEIR query's when its document is judged."""
+    from pipeline.calibrate import answer_relevance, document_relevance
+    from pipeline.evaluation.datasets import QAItem, RetrievalDataset
+    from retriever.types import Hit
+    from store.types import Passage
+
+    def hit(doc: str, text: str) -> Hit:
+        return Hit(Passage(f"{doc}#0", doc, 0, text, 0, len(text)), 0.5)
+
+    item = QAItem(id="q1", question="What treats gout?", answers=("Colchicine",), contexts=())
+    ((question, relevant),) = answer_relevance([item])
+    assert question == "What treats gout?"
+    assert relevant(hit("a", "colchicine and NSAIDs treat attacks")) and not relevant(hit("b", "asthma inhalers"))
+    ds = RetrievalDataset(tmp_path, "0" * 64, {"m1": "How is gout treated?"}, {"m1": {"gout-doc": 1, "other": 0}})
+    ((question, relevant),) = document_relevance(ds)
+    assert question == "How is gout treated?"
+    assert relevant(hit("gout-doc", "x")) and not relevant(hit("other", "x")) and not relevant(hit("z", "x"))

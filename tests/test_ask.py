@@ -45,7 +45,7 @@ def test_engine_answers_with_offsets_into_passage_and_document(setup):
     scores = [r.final_score for r in result.answers]
     assert scores == sorted(scores, reverse=True)
     assert set(result.timings_ms) == {"retrieve", "read", "total"}
-    assert result.reranker is None and all(h.rerank_rank is None for h in result.hits)  # reranking is opt-in
+    assert result.reranker is None and all(h.rerank_rank is None for h in result.hits)  # no reranker configured
     engine.close()
 
 
@@ -126,3 +126,19 @@ def test_cli_text_shows_the_best_candidate_when_nothing_is_confident(setup, caps
     assert code == 0
     assert out.index("cleared the confidence threshold") < out.index("Best candidate (not confident, ") \
         < out.index("Closest passages:")
+
+
+def test_models_read_the_american_spelling_while_the_user_sees_their_own(setup, monkeypatch):
+    index_dir, reader_dir = setup
+    engine = QAEngine(EngineConfig(index_dir=index_dir, reader=ReaderConfig(model=str(reader_dir), backend="torch")))
+    engine.warm_up()
+    read, embedded = [], []
+    real_read, real_embed = engine.reader.read, engine.retriever.embed
+    monkeypatch.setattr(engine.reader, "read", lambda q, *a, **kw: read.append(q) or real_read(q, *a, **kw))
+    monkeypatch.setattr(engine.retriever, "embed", lambda q: embedded.append(q) or real_embed(q))
+    result = engine.ask("What causes gout with oedema?")
+    assert result.question == "What causes gout with oedema?"
+    assert read == embedded == ["What causes gout with edema?"]
+    assert engine.search("Gout and oedema").question == "Gout and oedema"
+    assert embedded[-1] == "Gout and edema"
+    engine.close()

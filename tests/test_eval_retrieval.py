@@ -44,15 +44,15 @@ def test_retrieval_all_modes_on_the_datasets_own_index(built, capsys):
     assert code == 0
     result = json.loads((out / "metrics.json").read_text())
     assert list(result["runs"]) == ["bm25", "dense", "hybrid-rrf", "hybrid-convex-0.3", "hybrid-convex-0.5", "hybrid-convex-0.7",
-                                    "hybrid-abs-0.3", "hybrid-abs-0.5", "hybrid-abs-0.7", "hybrid"]
+                                    "hybrid-abs-0.3", "hybrid-abs-0.5", "hybrid-abs-0.7", "hybrid", "hybrid+rerank"]
     for metrics in result["runs"].values():
         assert set(metrics) == {"recall@1", "recall@5", "recall@10", "recall@20", "recall@100", "mrr@10", "ndcg@10", "n"}
         assert metrics["n"] == 3 and metrics["recall@5"] == 100.0  # 3 documents: all retrieved
     assert result["runs"]["bm25"]["recall@1"] == 100.0  # each question names its document's words
-    # The primary run is what `clinqa search` ranks by default: the default hybrid (reranking is opt-in).
-    assert result["config"]["primary_run"] == "hybrid" and result["config"]["relevant_docs_in_index"] == "3/3"
-    assert result["metrics"]["recall@1"] == result["runs"]["hybrid"]["recall@1"]
-    assert result["config"]["reranker"] is None
+    # The primary run is what `clinqa search` ranks by default: the default hybrid, reranked by the shipped reranker.
+    assert result["config"]["primary_run"] == "hybrid+rerank" and result["config"]["relevant_docs_in_index"] == "3/3"
+    assert result["metrics"]["recall@1"] == result["runs"]["hybrid+rerank"]["recall@1"]
+    assert "models/reranker" in result["config"]["reranker"]
     assert len(result["config"]["index_manifest_hash"]) == 64 and len(result["config"]["dataset_sha256"]) == 64
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert rows[0]["gold"] == [squad_doc_id("Glaucoma", CONTEXTS[0][1])] and rows[0]["bm25"][0] == rows[0]["gold"][0]

@@ -79,7 +79,9 @@ def test_rerank_reorders_by_cross_encoder_and_records_evidence(tiny_reranker):
         assert 0.0 < h.rerank_probability < 1.0 and h.relevance == h.rerank_probability
         assert h.retrieval_rank == int(h.passage.chunk_id[1:]) + 1
         d = h.to_dict()
-        assert d["rerank"] == {"score": h.rerank_score, "probability": h.rerank_probability, "rank": rank}
+        assert d["rerank"] == {"score": h.rerank_score, "probability": h.rerank_probability,
+                               "blend": h.rerank_blend, "rank": rank}
+        assert h.rerank_blend == pytest.approx(0.7 * h.rerank_probability + 0.3 * h.score)
         assert d["retrieval_rank"] == h.retrieval_rank
     assert rr.rerank("q", []) == []
 
@@ -149,28 +151,29 @@ def test_cli_rerank_options_and_json(index_and_models, capsys):
     assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "4"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert [h["rerank"]["rank"] for h in hits] == [1, 2]
-    for off in (["--no-rerank"], []):  # reranking is opt-in
-        assert main(base + off) == 0
-        out = json.loads(capsys.readouterr().out)
-        assert out["reranker"] is None and all(h["rerank"] is None for h in out["hits"])
-    # --rerank uses the shipped models/reranker; hits past the rerank depth follow in first-stage order.
-    assert main(base + ["--rerank", "--rerank-depth", "1"]) == 0
+    assert main(base + ["--no-rerank"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert "models/reranker" in out["reranker"] and len(out["hits"]) == 2
-    assert out["hits"][0]["rerank"]["rank"] == 1 and out["hits"][1]["rerank"] is None
+    assert out["reranker"] is None and all(h["rerank"] is None for h in out["hits"])
+    # By default (and with --rerank) the shipped models/reranker reorders; hits past the rerank
+    # depth follow in first-stage order.
+    for on in ([], ["--rerank"]):
+        assert main(base + on + ["--rerank-depth", "1"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert "models/reranker" in out["reranker"] and len(out["hits"]) == 2
+        assert out["hits"][0]["rerank"]["rank"] == 1 and out["hits"][1]["rerank"] is None
     assert main(base + ["--reranker", str(rr_dir), "--rerank-depth", "0"]) == 1
     assert "rerank depth" in capsys.readouterr().err
 
 
 @pytest.mark.unit
-def test_rerank_options_are_opt_in():
+def test_reranking_is_on_by_default_and_no_rerank_switches_it_off():
     import argparse
 
     from pipeline import cli_options
 
     parser = argparse.ArgumentParser()
     cli_options.add_rerank_args(parser)
-    assert cli_options.reranker_config(parser.parse_args([])) is None
+    assert cli_options.reranker_config(parser.parse_args([])) == RerankerConfig()
     assert cli_options.reranker_config(parser.parse_args(["--no-rerank"])) is None
     assert cli_options.reranker_config(parser.parse_args(["--rerank"])) == RerankerConfig()
     assert cli_options.reranker_config(parser.parse_args(["--rerank-depth", "7"])).depth == 7
