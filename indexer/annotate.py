@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from common.paths import BUNDLED_ANNOTATIONS, check_home
 from indexer.errors import IndexerError
 from store import Category, Document, Mention, Passage
 from tasks.classify import Classifier
@@ -34,7 +35,7 @@ SHIPPED = "shipped"
 
 def bundled_cache_path() -> Path:
     """Precomputed annotations of the bundled corpus (scripts/annotate_corpus.py)."""
-    return Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.annotations.jsonl.gz"
+    return BUNDLED_ANNOTATIONS
 
 
 @dataclass(frozen=True)
