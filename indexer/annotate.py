@@ -80,6 +80,8 @@ def resolve_model(name: str, kind: str) -> Path:
 
     path = (shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR) if name == SHIPPED else Path(name).expanduser()
     if not (path / "config.json").is_file():
+        if name == SHIPPED:
+            check_home(IndexerError, also="or index without entities and categories (--no-annotate)")
         train = "clinqa train ner" if kind == "ner" else "clinqa train classify"
         raise IndexerError(
             f"{kind} model not found: {path} has no config.json",
