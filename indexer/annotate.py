@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from common.paths import BUNDLED_ANNOTATIONS, check_home
 from indexer.errors import IndexerError
 from store import Category, Document, Mention, Passage
 from tasks.classify import Classifier
@@ -34,7 +35,7 @@ SHIPPED = "shipped"
 
 def bundled_cache_path() -> Path:
     """Precomputed annotations of the bundled corpus (scripts/annotate_corpus.py)."""
-    return Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.annotations.jsonl.gz"
+    return BUNDLED_ANNOTATIONS
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ def resolve_model(name: str, kind: str) -> Path:
 
     path = (shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR) if name == SHIPPED else Path(name).expanduser()
     if not (path / "config.json").is_file():
+        if name == SHIPPED:
+            check_home(IndexerError, also="or index without entities and categories (--no-annotate)")
         train = "clinqa train ner" if kind == "ner" else "clinqa train classify"
         raise IndexerError(
             f"{kind} model not found: {path} has no config.json",

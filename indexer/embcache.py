@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.paths import BUNDLED_EMBEDDINGS
 from indexer.dense import DenseEncoder, EncoderConfig, resolve_encoder_path
 from indexer.errors import IndexerError
 
@@ -37,7 +38,7 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 
 def bundled_embeddings_path() -> Path:
     """Where the bundled corpus's precomputed vectors live."""
-    return Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.embeddings.npz"
+    return BUNDLED_EMBEDDINGS
 
 
 def encoder_fingerprint(config: EncoderConfig) -> str:

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.paths import BUNDLED_CORPUS
 from indexer.errors import LoaderError, UnsupportedFormatError
 from indexer.text import normalize_text, normalize_title
 from store.types import Document
@@ -719,7 +720,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 def corpus_vocabulary() -> frozenset[str]:
     """Lower-cased words and hyphenated compounds of the bundled MedQuAD corpus (about
     30,000; read once per process, ~1 s), the reference for line-end hyphens in PDFs."""
-    path = Path(__file__).resolve().parent.parent / "data" / "corpus" / "medquad.jsonl.gz"
+    path = BUNDLED_CORPUS
     words: set[str] = set()
     try:
         with gzip.open(path, "rt", encoding="utf-8") as fh:

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Literal
 
+from common.paths import SHIPPED_MODELS
 from reader.errors import ReaderConfigError
 from reader.features import check_stride
 from reader.postprocess import MERGES
 
-# The shipped reader lives in the repo, next to the packages, so the default works from
-# any working directory (and in an installed editable checkout).
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "reader"
+# The shipped reader: $CLINQA_HOME/models/reader, else the checkout's (common.paths), so the
+# default works from any working directory.
+DEFAULT_MODEL_DIR = SHIPPED_MODELS / "reader"
 CALIBRATION_FILE = "calibration.json"
 ONNX_INT8_FILE = "model_int8.onnx"
 ONNX_FP32_FILE = "model.onnx"

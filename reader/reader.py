@@ -21,7 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
-from reader.config import CALIBRATION_FILE, ONNX_FP32_FILE, ONNX_INT8_FILE, ReaderConfig
+from common.paths import check_home
+from reader.config import CALIBRATION_FILE, DEFAULT_MODEL_DIR, ONNX_FP32_FILE, ONNX_INT8_FILE, ReaderConfig
 from reader.errors import ReaderModelError
 from reader.inference import LogitsFn, predict_candidates, torch_logits_fn, window_logits
 from reader.features import make_windows
@@ -109,6 +110,8 @@ class ExtractiveReader:
         # "org/name" is a Hugging Face id; anything else path-like that is missing is an error.
         looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1
         if looks_local or p == Path(ReaderConfig().model):
+            if p == DEFAULT_MODEL_DIR:
+                check_home(ReaderModelError, also="or point --reader at a question-answering model directory")
             raise ReaderModelError(f"reader model directory not found: {p}", hint=TRAIN_HINT)
         return None, name  # a Hugging Face name; loaded from the local cache (offline)
 

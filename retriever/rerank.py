@@ -24,7 +24,7 @@ import numpy as np
 
 from retriever.errors import RetrieverError
 from retriever.types import Hit
-from common.paths import SHIPPED_MODELS
+from common.paths import SHIPPED_MODELS, check_home
 from store.questions import fit_question
 
 logger = logging.getLogger(__name__)
@@ -133,6 +133,8 @@ class CrossEncoderReranker:
                 raise RetrieverError(f"{p} holds no reranker model (no config.json)", TRAIN_HINT)
             return p, str(p)
         if name.startswith((".", "/", "~")) or name.count("/") > 1:
+            if p == DEFAULT_RERANKER_DIR:
+                check_home(RetrieverError, also="or point --reranker at a reranker model directory")
             raise RetrieverError(f"reranker model directory not found: {p}", TRAIN_HINT)
         return None, name  # a Hugging Face name, loaded from the local cache (offline)
 

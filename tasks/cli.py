@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.errors import run_entry_point
+from common.paths import check_home
 from tasks import shipped
 from tasks.annotations import (AnnotatedDoc, ImportReport, Span, bio_to_docs, docs_to_bio, read_brat,
     read_doccano_classification, read_doccano_ner, read_texts, write_brat, write_doccano_classification,
@@ -109,6 +110,7 @@ def _model_or_shipped(model: str | None, kind: str) -> str:
         return model
     found = shipped.shipped_ner() if kind == "ner" else shipped.shipped_classifier()
     if found is None:
+        check_home(TaskError, also="or pass --model DIR")
         what, where = (("NER model", "models/ner") if kind == "ner" else ("classifier", "models/classifier"))
         folder = shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR
         raise TaskError(f"no --model given and no shipped {what} in {folder}",

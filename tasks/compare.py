@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from common.paths import minilm_path
+from common.paths import check_home, minilm_path
 from tasks import shipped
 from tasks.classify import load_dataset, score_classifier
 from tasks.errors import TaskError
@@ -115,6 +115,7 @@ def _resolve(spec: str, kind: str) -> Path:
     if spec == "shipped":
         found = shipped.shipped_ner() if kind == "ner" else shipped.shipped_classifier()
         if found is None:
+            check_home(TaskError)
             where = shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR
             raise TaskError(f"not shipped yet: {where} holds no model",
                             hint=f"python -m tasks.export --model RUN_DIR --out {where}")

@@ -1,10 +1,12 @@
-"""Where the shipped NER model and document classifier live (next to the packages, like
-the reader), so defaults work from any working directory."""
+"""Where the shipped NER model and document classifier live (common.paths.SHIPPED_MODELS:
+$CLINQA_HOME/models, else the checkout's), so defaults work from any working directory."""
 from __future__ import annotations
 
 from pathlib import Path
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+from common.paths import SHIPPED_MODELS
+
+MODELS_DIR = SHIPPED_MODELS
 SHIPPED_NER_DIR = MODELS_DIR / "ner"
 SHIPPED_CLASSIFIER_DIR = MODELS_DIR / "classifier"
 SHIPPED_YESNO_DIR = MODELS_DIR / "yesno"

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from common.env import set_offline_defaults
 from common.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, HintedError, run_command
-from common.paths import BUNDLED_CORPUS
+from common.paths import BUNDLED_CORPUS, check_home
 from indexer import annotate
 from indexer.annotate import SHIPPED, AnnotateConfig
 from indexer.bm25 import BM25Config
@@ -138,6 +138,9 @@ def _note_long_chunks(config: Any) -> None:
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
+    if not args.no_annotate and not (args.ner_model and args.classifier):
+        # The default annotators are shipped files: outside a checkout they need CLINQA_HOME.
+        check_home(also="or build without entities and categories: --no-annotate")
     config = _index_config(args)
     _note_long_chunks(config)
     writer = IndexWriter(args.index, config, show_progress=not args.quiet, ray=_ray_config(args))

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
-from common.paths import minilm_path
+from common.paths import check_home, minilm_path
 from indexer.dense import EncoderConfig
 from indexer.manifest import read_manifest
 from indexer.writer import IndexConfig, IndexWriter
@@ -108,6 +108,7 @@ def reader_config(spec: str | None, backend: str | None, cache: Path) -> Any:
 
     if spec in (None, "shipped"):
         if not reader_settings.DEFAULT_MODEL_DIR.is_dir():
+            check_home(MissingModelError, also="or pass --reader PATH")
             raise MissingModelError(
                 f"the shipped reader is not there yet: {reader_settings.DEFAULT_MODEL_DIR} does not exist",
                 "train it (clinqa train reader ...) or pass --reader PATH, or --reader base for the untrained baseline",

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from common.paths import check_home
 from indexer.manifest import read_manifest
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.errors import EvaluationError, MissingModelError
@@ -58,6 +59,7 @@ def yesno_model_dir(spec: str | None) -> Path:
         return p
     found = shipped.shipped_yesno()
     if found is None:
+        check_home(MissingModelError, also="or pass --model DIR")
         raise MissingModelError(f"no --model given and no shipped yes/no model in {shipped.SHIPPED_YESNO_DIR}",
                                 "train one: bash scripts/train_yesno.sh (or pass --model DIR)")
     return found
