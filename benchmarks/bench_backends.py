@@ -133,7 +133,9 @@ def part_backends(sizes: list[int], n_queries: int, vectors_kind: str) -> list[d
         texts = [p.text for _, ps in items for p in ps]
         t0 = time.perf_counter()
         vectors = encoder.encode(texts) if encoder else np.stack([hashed_vector(t) for t in texts])
-        print(f"{len(items)} passages; vectors ({vectors_kind}) in {time.perf_counter() - t0:.1f} s", flush=True)
+        # progress on stderr, so --json output stays pure JSON
+        print(f"{len(items)} passages; vectors ({vectors_kind}) in {time.perf_counter() - t0:.1f} s", file=sys.stderr,
+              flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-backends-") as tmp:
             results = {}
             for kind in ("local", "milvus"):
@@ -141,7 +143,7 @@ def part_backends(sizes: list[int], n_queries: int, vectors_kind: str) -> list[d
                 results[kind] = (cost, query_runs(backend, qs, embed))
                 backend.close()
                 print(f"  {kind:6s} build {cost['total_s']:.1f} s (store {cost['store_s']:.1f}, engine {cost['engine_s']:.1f}, "
-                      f"open {cost['open_s']:.1f})", flush=True)
+                      f"open {cost['open_s']:.1f})", file=sys.stderr, flush=True)
         row = {"passages": len(items), "queries": len(qs)}
         for kind, (cost, runs) in results.items():
             row[f"{kind}_build_s"] = round(cost["total_s"], 2)
