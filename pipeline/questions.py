@@ -90,12 +90,21 @@ def american_spelling(question: str) -> str:
 
 @dataclass(frozen=True)
 class Query:
+    """One line of a batch file; a line that could not be read carries its `error` instead (the
+    batch answers the other lines and reports this one in its place)."""
+
     id: str
     question: str
+    error: PipelineError | None = None
+
+
+_LINE_HINT = 'each line must be {"id": "...", "question": "..."}'
 
 
 def read_queries(path: Path | str) -> list[Query]:
-    """A JSONL file of {"id", "question"} objects; errors name the line."""
+    """A JSONL file of {"id", "question"} objects. A malformed line becomes a Query with its
+    `error` (naming file and line) so one bad line does not stop the batch; an unreadable or
+    empty file raises PipelineError."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"queries file not found: {path}", 'give a JSONL file with one {"id", "question"} per line')
@@ -111,9 +120,13 @@ def read_queries(path: Path | str) -> list[Query]:
         try:
             obj = json.loads(line)
         except ValueError as exc:
-            raise PipelineError(f"{path}:{n}: invalid JSON ({exc.msg})", 'each line must be {"id": "...", "question": "..."}') from exc
+            queries.append(Query(f"line {n}", "", PipelineError(f"{path}:{n}: invalid JSON ({exc.msg})", _LINE_HINT)))
+            continue
         if not isinstance(obj, dict) or "question" not in obj:
-            raise PipelineError(f"{path}:{n}: expected an object with a \"question\" field", 'each line must be {"id": "...", "question": "..."}')
+            qid = str(obj.get("id", f"line {n}")) if isinstance(obj, dict) else f"line {n}"
+            queries.append(Query(qid, "", PipelineError(f'{path}:{n}: expected an object with a "question" field',
+                                                         _LINE_HINT)))
+            continue
         queries.append(Query(id=str(obj.get("id", n)), question=str(obj["question"])))
     if not queries:
         raise PipelineError(f"{path} holds no queries", 'add lines like {"id": "q1", "question": "What causes gout?"}')

@@ -103,6 +103,18 @@ def convex_fusion(legs: Mapping[str, Ranked], weights: Mapping[str, float], norm
     return _sorted(fused, ranks, scores)
 
 
-def single_leg(leg: str, ranked: Ranked) -> list[Fused]:
+def single_leg(leg: str, ranked: Ranked, normalisation: str = "absolute") -> list[Fused]:
+    """One leg alone (`--mode bm25|dense`): order kept, `score` normalised as the leg is inside
+    convex fusion (`normalise_leg`), so it is in [0, 1] like a hybrid score (a raw BM25 score of
+    6 must not be shown or used as a relevance of 600 %); the raw score stays in `scores`."""
     ranks, scores = _evidence({leg: ranked})
-    return [Fused(d, scores[d][leg], ranks[d], scores[d]) for d in dict.fromkeys(d for d, _ in ranked)]
+    ids = list(dict.fromkeys(d for d, _ in ranked))
+    norm = normalise_leg(leg, [scores[d][leg] for d in ids], normalisation)
+    return [Fused(d, n, ranks[d], scores[d]) for d, n in zip(ids, norm)]
+
+
+def rrf_in_unit_range(fused: Sequence[Fused], legs: int, k: int) -> list[Fused]:
+    """RRF scores divided by their maximum, `legs` / (k + 1) (a passage first in every leg), so
+    they read in [0, 1] like the other fusions' scores; the order is unchanged."""
+    top = legs / (k + 1) if legs else 1.0
+    return [Fused(f.id, f.score / top, f.ranks, f.scores) for f in fused]

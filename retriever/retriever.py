@@ -10,7 +10,7 @@ import numpy as np
 
 from retriever.backend import SearchBackend
 from retriever.errors import RetrieverError
-from retriever.fusion import NORMALISATIONS, Fused, convex_fusion, reciprocal_rank_fusion, single_leg
+from retriever.fusion import NORMALISATIONS, Fused, convex_fusion, reciprocal_rank_fusion, rrf_in_unit_range, single_leg
 from retriever.types import Hit, SearchFilter
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class HybridRetriever:
 def fuse(legs: dict[str, list[tuple[str, float]]], cfg: RetrieverConfig) -> list[Fused]:
     if len(legs) == 1:
         (leg, ranked), = legs.items()
-        return single_leg(leg, ranked)
+        return single_leg(leg, ranked, cfg.normalisation)
     if cfg.fusion == "convex":
         return convex_fusion(legs, {"dense": cfg.dense_weight, "bm25": 1.0 - cfg.dense_weight}, cfg.normalisation)
-    return reciprocal_rank_fusion(legs, k=cfg.rrf_k)
+    return rrf_in_unit_range(reciprocal_rank_fusion(legs, k=cfg.rrf_k), len(legs), cfg.rrf_k)

@@ -66,14 +66,18 @@ def test_batch_search_one_line_per_query(index_dir, tmp_path, capsys):
 @pytest.mark.parametrize("command", ["search", "ask"])
 def test_a_bad_question_in_a_batch_gets_an_error_record_and_the_batch_goes_on(index_dir, tmp_path, capsys, command):
     q = tmp_path / "q.jsonl"
+    # A content-free question, a line that is not JSON and one without "question": each gets an
+    # error record in its place; the good lines are answered.
     q.write_text('{"id": "a", "question": "uric acid crystals"}\n{"id": "bad", "question": "what is the the of and"}\n'
-                 '{"id": "c", "question": "airway inflammation"}\n')
+                 '{not json}\n{"id": "nofield", "text": "x"}\n{"id": "c", "question": "airway inflammation"}\n')
     code, out, err = run(capsys, command, "--index", str(index_dir), "--queries", str(q), "--mode", "bm25")
     lines = [json.loads(x) for x in out.strip().splitlines()]
-    assert code == 3 and [x["id"] for x in lines] == ["a", "bad", "c"]
-    assert "1 of 3 questions failed" in err
-    assert "error" in lines[1] and lines[1]["hint"] and "hits" not in lines[1]
-    assert lines[2]["hits"][0]["doc_id"] == "asthma"
+    assert code == 3 and [x["id"] for x in lines] == ["a", "bad", "line 3", "nofield", "c"]
+    assert "3 of 5 questions failed" in err
+    for bad in lines[1:4]:
+        assert bad["error"] and bad["hint"] and "hits" not in bad
+    assert "q.jsonl:3" in lines[2]["error"] and "q.jsonl:4" in lines[3]["error"]
+    assert lines[4]["hits"][0]["doc_id"] == "asthma"
 
 
 @pytest.mark.parametrize("question,needle", [

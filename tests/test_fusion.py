@@ -56,6 +56,34 @@ def test_convex_missing_leg_adds_zero():
     assert fused[0].ranks in ({"bm25": 1}, {"dense": 1})
 
 
-def test_single_leg_keeps_scores_and_ranks():
-    fused = single_leg("bm25", [("a", 3.0), ("b", 2.0)])
-    assert [(f.id, f.score, f.ranks) for f in fused] == [("a", 3.0, {"bm25": 1}), ("b", 2.0, {"bm25": 2})]
+def test_single_leg_keeps_order_and_ranks_and_scores_in_unit_range():
+    """`--mode bm25` showed a raw BM25 score of 6 as "passage relevance 605 %" and fed it to the
+    answer probability; one leg alone is now normalised as inside the hybrid."""
+    fused = single_leg("bm25", [("a", 6.05), ("b", 2.0)])
+    assert [(f.id, f.ranks, f.scores) for f in fused] == [("a", {"bm25": 1}, {"bm25": 6.05}),
+                                                         ("b", {"bm25": 2}, {"bm25": 2.0})]
+    assert [f.score for f in fused] == pytest.approx([1.0, 2.0 / 6.05])
+    dense = single_leg("dense", [("a", 0.62), ("b", -0.1)])
+    assert [f.score for f in dense] == pytest.approx([0.62, 0.0])
+
+
+def test_rrf_scores_are_rescaled_to_the_unit_range_for_users():
+    from retriever.fusion import rrf_in_unit_range
+
+    legs = {"bm25": [("a", 9.0), ("b", 5.0)], "dense": [("a", 0.9), ("c", 0.8)]}
+    fused = rrf_in_unit_range(reciprocal_rank_fusion(legs, k=60), 2, 60)
+    assert [f.id for f in fused] == ["a", "b", "c"]
+    assert fused[0].score == pytest.approx(1.0) and all(0.0 < f.score <= 1.0 for f in fused)
+
+
+def test_every_retrieval_mode_scores_hits_in_the_unit_range():
+    import numpy as np
+
+    from retriever.retriever import RetrieverConfig, fuse
+
+    legs = {"bm25": [("a", 14.2), ("b", 3.1)], "dense": [("b", 0.7), ("c", 0.4)]}
+    for cfg in (RetrieverConfig(), RetrieverConfig(fusion="rrf"), RetrieverConfig(normalisation="minmax")):
+        assert all(0.0 <= f.score <= 1.0 for f in fuse(legs, cfg))
+    for leg in legs:
+        assert all(0.0 <= f.score <= 1.0 for f in fuse({leg: legs[leg]}, RetrieverConfig()))
+    assert np.isfinite([f.score for f in fuse(legs, RetrieverConfig())]).all()

@@ -35,16 +35,19 @@ def test_read_queries_names_the_bad_line(tmp_path):
     good = tmp_path / "q.jsonl"
     good.write_text('{"id": "1", "question": "a?"}\n\n{"question": "b?"}\n')
     assert [(q.id, q.question) for q in read_queries(good)] == [("1", "a?"), ("3", "b?")]
+    # A malformed line is kept in its place with its error (the batch goes on), named by line.
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "1", "question": "a?"}\n{not json}\n')
-    with pytest.raises(PipelineError) as err:
-        read_queries(bad)
-    assert "bad.jsonl:2" in err.value.message
-    nofield = tmp_path / "nofield.jsonl"
-    nofield.write_text(json.dumps({"id": 1, "text": "x"}) + "\n")
-    with pytest.raises(PipelineError) as err:
-        read_queries(nofield)
-    assert "question" in err.value.message
+    bad.write_text('{"id": "1", "question": "a?"}\n{not json}\n' + json.dumps({"id": 7, "text": "x"}) + "\n")
+    queries = read_queries(bad)
+    assert [(q.id, q.question) for q in queries] == [("1", "a?"), ("line 2", ""), ("7", "")]
+    assert queries[0].error is None
+    assert "bad.jsonl:2" in queries[1].error.message and "invalid JSON" in queries[1].error.message
+    assert "bad.jsonl:3" in queries[2].error.message and "question" in queries[2].error.message
+    assert '"question"' in queries[2].error.hint
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(PipelineError, match="holds no queries"):
+        read_queries(empty)
 
 
 def _p(cid: str) -> Passage:

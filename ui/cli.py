@@ -236,9 +236,11 @@ def _engine(args: argparse.Namespace) -> Any:
     ))
 
 
-def _questions(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+def _questions(args: argparse.Namespace) -> list[tuple[str | None, str | PipelineError]]:
+    """(id, question) pairs; in a --queries batch a line that could not be read has its
+    PipelineError in place of the question (reported in its place, the batch goes on)."""
     if args.queries:
-        return [(q.id, q.question) for q in read_queries(args.queries)]
+        return [(q.id, q.error or q.question) for q in read_queries(args.queries)]
     if args.question is None:
         raise PipelineError("no question given", 'pass a question, e.g. clinqa ask "What causes gout?", or --queries FILE.jsonl')
     return [(None, args.question)]
@@ -256,7 +258,10 @@ def _ray_results(args: argparse.Namespace, engine: Any, questions: list[tuple[st
               "entities": args.entity, "categories": args.category}
     if method == "ask":
         kwargs["question_type"] = getattr(args, "type", None)
-    texts = [clean_question(q, engine.config.max_question_chars) for _, q in questions]  # refuse bad input up front
+    for _, q in questions:  # refuse bad input up front: a Ray batch runs as one job
+        if isinstance(q, PipelineError):
+            raise q
+    texts = [clean_question(q, engine.config.max_question_chars) for _, q in questions]
     return iter(run_questions(engine.config, texts, method, kwargs, ray))
 
 
@@ -305,6 +310,8 @@ def _results(questions: list[tuple[str, str]], done: Any, answer: Any, batch: bo
             yield qid, next(done)
             continue
         try:
+            if isinstance(question, HintedError):  # a batch line that could not be read
+                raise question
             result = answer(question)
         except HintedError as exc:
             if not batch:
