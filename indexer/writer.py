@@ -457,7 +457,9 @@ class IndexWriter:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         self.index_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.index_dir / ".lock", "a+") as fh:
+        # Owner-only like every other file of the index (os.open: the mode applies at creation).
+        fd = os.open(self.index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a+") as fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:

@@ -68,6 +68,7 @@ def test_build_writes_a_described_directory(built):
     assert (gen / "clinqa.db").is_file() and (gen / "dense.faiss").is_file() and (gen / "bm25").is_dir()
     assert not [p for p in index_dir.rglob("*") if p.suffix in {".pkl", ".pickle"}]
     assert oct((index_dir / "manifest.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((index_dir / ".lock").stat().st_mode & 0o777) == "0o600"
     assert oct((gen / "clinqa.db").stat().st_mode & 0o777) == "0o600"
 
 
