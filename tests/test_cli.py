@@ -185,3 +185,14 @@ def test_every_subcommand_is_wired(capsys, argv, needles):
     out = capsys.readouterr().out
     for n in needles:
         assert n in out
+
+
+@pytest.mark.unit
+def test_global_options_work_before_and_after_the_subcommand():
+    from ui.cli import build_parser
+
+    parser = build_parser()
+    for argv, quiet, verbose in ((["ask", "-q", "x"], True, 0), (["-q", "ask", "x"], True, 0), (["ask", "x"], False, 0),
+                                 (["ask", "-vv", "x"], False, 2), (["-v", "index", "info", "-q"], True, 1)):
+        args = parser.parse_args(argv)
+        assert (args.quiet, args.verbose) == (quiet, verbose), argv

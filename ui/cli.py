@@ -629,6 +629,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress messages (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    # The same two options after the subcommand (`clinqa ask -q ...`); SUPPRESS keeps the
+    # top-level value unless they are given there.
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    shared.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups = {g.name: g for g in GROUPS}
     group_subs: dict[str, Any] = {}
@@ -641,7 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
                 group_subs[name] = sub.add_parser(name, help=g.help).add_subparsers(
                     dest=f"{name}_command", metavar=g.metavar)
             where = group_subs[name]
-        p = where.add_parser(cmd.path[-1], help=cmd.help, description=cmd.description)
+        p = where.add_parser(cmd.path[-1], help=cmd.help, description=cmd.description, parents=[shared])
         cmd.add_args(p)
         p.set_defaults(func=cmd.run)
     return parser
