@@ -25,7 +25,7 @@ from pathlib import Path
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import load_retrieval_dataset
 from pipeline.evaluation.metrics import doc_ranking, retrieval_metrics
-from pipeline.questions import american_spelling, clean_question
+from pipeline.questions import model_question
 from retriever import RetrieverConfig
 from retriever.rerank import RerankerConfig, rerank_order
 
@@ -52,7 +52,7 @@ def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None,
             rankings: dict[str, dict[str, list[str]]] = {
                 "first stage": {}, **{run_name(d, w): {} for d in depths for w in weights}}
             for qid, text in ds.queries.items():
-                q = american_spelling(clean_question(text))
+                q = model_question(text)
                 t0 = time.perf_counter()
                 hits = engine.retriever.search(q, top_k=max(depths))
                 first_ms.append((time.perf_counter() - t0) * 1000)

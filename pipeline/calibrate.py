@@ -39,7 +39,7 @@ from pipeline.engine import EngineConfig, QAEngine, answer_candidates
 from pipeline.evaluation.datasets import RetrievalDataset, load_qa_dataset, load_retrieval_dataset
 from pipeline.evaluation.metrics import expected_calibration_error, reliability_bins, squad_scores
 from pipeline.ranking import AnswerCalibration
-from pipeline.questions import american_spelling, clean_question
+from pipeline.questions import model_question
 from reader.calibration import apply_platt, fit_platt
 from reader.config import CALIBRATION_FILE, ReaderConfig
 from retriever import RetrieverConfig
@@ -107,7 +107,7 @@ def reranker_rows(engine: QAEngine, questions: Sequence[tuple[str, Callable[[Hit
     is_relevant) pair; the question is read as the product reads it."""
     logits, labels = [], []
     for text, is_relevant in questions:
-        q = american_spelling(clean_question(text))
+        q = model_question(text)
         hits = engine.retriever.search(q, top_k=depth)
         if not hits:
             continue
@@ -169,7 +169,7 @@ def calibrate_reranker(sets: Sequence[tuple[QAEngine, list[tuple[str, Callable[[
 def collect(engine: QAEngine, items, rerank: bool, top_k: int, offset: int) -> list[Row]:
     rows: list[Row] = []
     for qi, item in enumerate(items):
-        q = american_spelling(clean_question(item.question))
+        q = model_question(item.question)
         hits, _, _ = engine._hits(q, top_k, None, None, rerank, None)
         out = engine.reader.read(q, [h.passage for h in hits], per_passage=engine.config.answers_per_passage)
         hits = [h for h in hits if h.passage.text and h.passage.text.strip()]

@@ -48,7 +48,7 @@ def clean_question(question: str, max_chars: int = DEFAULT_MAX_QUESTION_CHARS) -
 # question. A narrower list than the BM25 rule (indexer.tokenize.us_spelling), which maps both
 # sides and may over-reach harmlessly ("aerobic" -> "erobic", "malaise" -> "malaize"); a neural
 # model reads what it is given. Checked against the 30k words of the bundled corpus: every
-# rewrite there is a spelling pair (tests/test_questions.py).
+# rewrite there is a spelling pair (tests/test_pipeline_unit.py).
 _MEDICAL_SPELLING = [
     # Latin binomials keep their spelling in American text (Haemophilus, S. haematobium).
     (re.compile(r"haem(?!ophilus|atobium)"), "hem"),  # haemoglobin, haemorrhage, haematology
@@ -86,6 +86,13 @@ def american_spelling(question: str) -> str:
         return us.capitalize() if word[0].isupper() else us
 
     return _WORD.sub(fix, question)
+
+
+def model_question(question: str, max_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> str:
+    """The question as the product's models read it: clean_question (raises
+    InvalidQuestionError), then american_spelling. QAEngine.search/ask do the same and keep
+    the cleaned text for display; evaluation and calibration call this."""
+    return american_spelling(clean_question(question, max_chars))
 
 
 @dataclass(frozen=True)

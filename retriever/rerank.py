@@ -105,12 +105,16 @@ def rerank_keys(scores: Sequence[float], first_stage_scores: Sequence[float] | N
     return key
 
 
+def order_by_keys(keys: Sequence[float], first_stage_rank: Sequence[int]) -> list[int]:
+    """Indices best first by key; ties keep the first-stage order (pure)."""
+    return sorted(range(len(keys)), key=lambda i: (-keys[i], first_stage_rank[i]))
+
+
 def rerank_order(scores: Sequence[float], first_stage_rank: Sequence[int],
                  first_stage_scores: Sequence[float] | None = None, first_stage_weight: float = 0.0,
                  probabilities: Sequence[float] | None = None) -> list[int]:
     """Indices best first by rerank_keys; ties keep the first-stage order (pure)."""
-    key = rerank_keys(scores, first_stage_scores, first_stage_weight, probabilities)
-    return sorted(range(len(key)), key=lambda i: (-key[i], first_stage_rank[i]))
+    return order_by_keys(rerank_keys(scores, first_stage_scores, first_stage_weight, probabilities), first_stage_rank)
 
 
 class CrossEncoderReranker:
@@ -247,13 +251,12 @@ class CrossEncoderReranker:
               first_stage_rank: Sequence[int] | None = None) -> tuple[list[int], np.ndarray, np.ndarray, list[float]]:
         """(order, logits, probabilities, keys) for (title, text) pairs given best first-stage
         first: `keys` are rerank_keys with this config's first_stage_weight and the calibrated
-        probabilities, `order` their indices best first (rerank_order)."""
+        probabilities, `order` their indices best first (order_by_keys)."""
         logits = self.score(question, passages)
         probs = self.probability(logits)
         rank = list(first_stage_rank) if first_stage_rank is not None else list(range(len(passages)))
         keys = rerank_keys(logits.tolist(), list(first_stage_scores), self.config.first_stage_weight, probs.tolist())
-        order = sorted(range(len(keys)), key=lambda i: (-keys[i], rank[i]))
-        return order, logits, probs, keys
+        return order_by_keys(keys, rank), logits, probs, keys
 
     def rerank(self, question: str, hits: Sequence[Hit], top_k: int | None = None,
                depth: int | None = None) -> list[Hit]:

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.engine import answer_candidates, ranked_answers
 from pipeline.errors import InvalidQuestionError, PipelineError
-from pipeline.questions import american_spelling, clean_question, read_queries
+from pipeline.questions import american_spelling, clean_question, model_question, read_queries
 from pipeline.ranking import score_candidates
 from reader.types import Answer
 from retriever.types import Hit
@@ -73,6 +73,9 @@ def test_american_spelling_rewrites_british_medical_words_for_the_neural_models(
     assert american_spelling("Anaemia in paediatric patients with diarrhoea") == \
         "Anemia in pediatric patients with diarrhea"
     assert american_spelling("Haemoglobin, tumour centre, 5 millilitres") == "Hemoglobin, tumor center, 5 milliliters"
+    assert model_question("  What causes\t oedema?\n") == "What causes edema?"  # cleaned, then respelled
+    with pytest.raises(InvalidQuestionError):
+        model_question("what is the")
     # The BM25 rule's over-reach and Latin binomials are left alone; acronyms / mixed case too.
     for kept in ("aerobic exercise", "malaise", "immunocompromised", "Haemophilus influenzae",
                  "N. gonorrhoeae", "Israel", "ANAEMIA", "RNAaemia", "randomised"):

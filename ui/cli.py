@@ -300,7 +300,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     return _batch_status(failed, len(questions))
 
 
-def _results(questions: list[tuple[str, str]], done: Any, answer: Any, batch: bool,
+def _results(questions: list[tuple[str | None, str | PipelineError]], done: Any, answer: Any, batch: bool,
              failed: list[str]) -> Any:
     """(id, result) per question: from the Ray pool when `done`, else `answer(question)`. In a
     --queries batch a question that fails gets an {"id", "error", "hint"} record in its place

@@ -28,7 +28,7 @@ from pipeline.evaluation.errors import EvaluationError, MissingModelError
 from pipeline.evaluation.metrics import (BIOASQ_MAX_ANSWERS, RECALL_CURVE_CUTOFFS, bioasq_key, distinct_answers,
     doc_ranking, expected_calibration_error, factoid_metrics, factoid_scores, hit_at, latency_percentiles, list_metrics,
     list_scores, mean_pct, reliability_bins, retrieval_metrics, squad_scores)
-from pipeline.questions import american_spelling, clean_question
+from pipeline.questions import model_question
 from pipeline.ranking import Candidate, list_answer, score_candidates
 from reader import config as reader_settings
 from reader.config import ReaderConfig
@@ -320,7 +320,7 @@ def evaluate_retrieval(
         latency, rerank_latency, preds = [], [], []
         for qid, text in _bar(list(ds.queries.items()), f"retrieve {ds.path.name}", progress):
             t0 = time.perf_counter()
-            q = american_spelling(clean_question(text))
+            q = model_question(text)
             legs = retriever.legs(q, fetch, leg_mode)
             latency.append((time.perf_counter() - t0) * 1000)
             row: dict[str, Any] = {"id": qid, "question": text, "gold": sorted(ds.qrels[qid])}
