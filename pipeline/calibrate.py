@@ -7,12 +7,13 @@
 For every dev question the engine retrieves (with and without the reranker), the reader
 proposes each passage's n-best spans, and every candidate becomes one training row:
 (span score, passage relevance feature) -> correct (SQuAD F1 >= 0.5 against the gold
-answers). A logistic regression (scikit-learn) per relevance feature ("rerank_blend": the key the
-reranker orders hits by, its calibrated relevance interpolated with the first-stage score;
-"retrieval": fused first-stage score) gives P(correct); the confidence threshold is
-0.5, so "confident" means "more likely right than wrong" on retrieved passages. ECE of the
-top answer is reported with 2-fold cross-fitting over questions (the fold's own question's
-rows are never used to fit its probability). The result is merged into the reader's
+answers). A logistic regression (scikit-learn) per relevance feature ("rerank_blend": the key
+the reranker orders hits by, its calibrated relevance interpolated with the first-stage score;
+"retrieval": fused first-stage score) gives P(correct), its logit then Platt-rescaled on each
+question's top candidate (fit_top1: the shown answer is a maximum, which the candidate-level
+fit overstates); the confidence threshold is 0.5, so "confident" means "more likely right than
+wrong" on retrieved passages. ECE of the top answer is reported with 2-fold cross-fitting over
+questions (the fold's own question's rows are never used to fit its probability). The result is merged into the reader's
 calibration.json under "open_domain", next to the gold-passage calibration. First, the
 reranker's logit is Platt-scaled to P(passage relevant) on the first-stage candidates (the
 rerank depth) of every dev question (models/reranker/calibration.json): that probability is
@@ -29,13 +30,13 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.engine import EngineConfig, QAEngine, answer_candidates
+from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import RetrievalDataset, load_qa_dataset, load_retrieval_dataset
 from pipeline.evaluation.metrics import expected_calibration_error, reliability_bins, squad_scores
 from pipeline.ranking import AnswerCalibration
@@ -77,6 +78,34 @@ def fit_logistic(rows: Sequence[Row]) -> AnswerCalibration:
     return AnswerCalibration(float(w[0]), float(w[1]), b, THRESHOLD)
 
 
+def fit_top1(rows: Sequence[Row], cal: AnswerCalibration) -> AnswerCalibration:
+    """`cal` with its logit Platt-rescaled on each question's top candidate (the one users see).
+
+    The candidate-level fit is calibrated over all candidates, but the shown answer is the
+    maximum of a question's candidates, whose probability that fit overstates (session 7: top
+    answer ECE 11.4 for the MPNet reader). P(top right) = sigmoid(a * logit + c) with a > 0 keeps
+    every ordering (Platt 1999, reader.calibration.fit_platt). Returns `cal` unchanged when the
+    top answers are all right or all wrong, or when the fit would reverse the order."""
+    best: dict[int, tuple[float, bool]] = {}
+    for r in rows:
+        z = cal.logit(r.span_score, r.relevance)
+        if r.question not in best or z > best[r.question][0]:
+            best[r.question] = (z, r.correct)
+    logits = [z for z, _ in best.values()]
+    labels = [int(c) for _, c in best.values()]
+    if len(set(labels)) < 2:
+        return cal
+    temperature, bias = fit_platt(logits, labels)
+    if temperature <= 0:
+        return cal
+    return replace(cal, top_scale=1.0 / temperature, top_bias=bias)
+
+
+def fit_answer_calibration(rows: Sequence[Row]) -> AnswerCalibration:
+    """The candidate-level logistic fit, then its top-answer rescaling (fit_logistic, fit_top1)."""
+    return fit_top1(rows, fit_logistic(rows))
+
+
 def top1(rows: Sequence[Row], cal: AnswerCalibration) -> tuple[list[float], list[bool]]:
     """Per question, the probability and correctness of the candidate `cal` ranks first."""
     best: dict[int, tuple[float, bool]] = {}
@@ -95,7 +124,7 @@ def crossfit_top1(rows: Sequence[Row], folds: int = 2) -> tuple[list[float], lis
         test = [r for r in rows if r.question % folds == k]
         if not test:
             continue
-        p, c = top1(test, fit_logistic(train))
+        p, c = top1(test, fit_answer_calibration(train))
         probs += p
         correct += c
     return probs, correct
@@ -170,10 +199,9 @@ def collect(engine: QAEngine, items, rerank: bool, top_k: int, offset: int) -> l
     rows: list[Row] = []
     for qi, item in enumerate(items):
         q = model_question(item.question)
-        hits, _, _ = engine._hits(q, top_k, None, None, rerank, None)
-        out = engine.reader.read(q, [h.passage for h in hits], per_passage=engine.config.answers_per_passage)
-        hits = [h for h in hits if h.passage.text and h.passage.text.strip()]
-        for c in answer_candidates(out.per_passage, hits):
+        hits, _, reranker = engine._hits(q, top_k, None, None, rerank, None)
+        _, candidates = engine.read_candidates(q, hits, reranked=reranker is not None)
+        for c in candidates:
             f1 = squad_scores(c.text, item.answers)[1]
             rows.append(Row(offset + qi, c.span_score, c.relevance_feature, f1 >= CORRECT_F1))
     return rows
@@ -238,7 +266,7 @@ def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranke
             rows: list[Row] = []
             for qi, item in enumerate(tqdm(items, desc=f"calibrate ({feature})", disable=not progress)):
                 rows += collect(engine, [item], rerank, top_k, qi)
-            cal = fit_logistic(rows)
+            cal = fit_answer_calibration(rows)
             block[feature] = cal.to_dict()
             p_cf, c_cf = crossfit_top1(rows)
             p_in, c_in = top1(rows, cal)

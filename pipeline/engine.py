@@ -47,6 +47,11 @@ class EngineConfig:
         trained so far does not beat the first stage on dev, docs/decisions.md): the
         retriever fetches `reranker.depth` candidates, the reranker keeps `retriever.top_k`.
     answers_per_passage: each passage's own n-best spans that compete across passages.
+    read_depth: when the hits were reranked, the reader reads only the top `read_depth` of them
+        (every hit is still returned and shown); None = all. Over the literature dev sets the
+        reranker's top 3 hold what its top 10 hold for the answer (docs/decisions.md "read
+        depth"), and reading 3 windows instead of 10 keeps the MPNet reader inside the latency
+        budget. First-stage (not reranked) hits are all read.
     """
 
     index_dir: Path
@@ -54,6 +59,7 @@ class EngineConfig:
     reader: Any = None  # reader.config.ReaderConfig; None = the shipped reader
     reranker: RerankerConfig | None = None
     answers_per_passage: int = 3
+    read_depth: int | None = 3
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
     top_answers: int = 5
     # Threads for query encoding (torch) and FAISS search. One query is too small to gain from
@@ -167,15 +173,19 @@ class AskResult:
         return out
 
 
-def answer_candidates(per_passage: Sequence[Sequence[Answer]], hits: Sequence[Hit]) -> list[Candidate]:
+def answer_candidates(per_passage: Sequence[Sequence[Answer]], hits: Sequence[Hit],
+                      hit_indexes: Sequence[int] | None = None) -> list[Candidate]:
     """Each passage's own spans with its relevance feature: the key the reranker ordered the
     hits by (Hit.rerank_blend) when reranked, else the fused first-stage score (the features
-    the calibrations were fitted on)."""
+    the calibrations were fitted on). `per_passage[i]` holds the spans of `hits[i]`;
+    `hit_indexes[i]` is that hit's position in the hit list shown to users (default: i)."""
     out = []
     for i, (answers, hit) in enumerate(zip(per_passage, hits)):
         feature = hit.rerank_blend if hit.rerank_blend is not None else hit.score
+        index = hit_indexes[i] if hit_indexes is not None else i
         for a in answers:
-            out.append(Candidate(a.text, a.score, a.probability, i, float(feature), float(hit.relevance), a))
+            out.append(Candidate(a.text, a.score, a.probability, index, float(feature), float(hit.relevance), a,
+                                 a.start, a.end))
     return out
 
 
@@ -203,6 +213,8 @@ class QAEngine:
             raise PipelineError(f"answers_per_passage must be >= 1, got {config.answers_per_passage}", "use e.g. 3")
         if config.top_answers < 1:
             raise PipelineError(f"top_answers must be >= 1, got {config.top_answers}", "use e.g. 5")
+        if config.read_depth is not None and config.read_depth < 1:
+            raise PipelineError(f"read_depth must be >= 1 or None, got {config.read_depth}", "use e.g. 3, or None to read every hit")
         self.config = config
         self.index: LoadedIndex | None = None
         self.encoder: DenseEncoder | None = None
@@ -332,15 +344,9 @@ class QAEngine:
         if qtype == "yesno" and self.yesno_classifier() is not None:
             return self._ask_yesno(shown, q, hits, timings, reranker)
         limit = top_answers or self.config.top_answers
-        output = self.reader.read(q, [h.passage for h in hits], top_k=limit,
-                                  per_passage=self.config.answers_per_passage)
-        per_passage = list(output.per_passage) or [() for _ in hits]
-        # read() drops empty passages; keep the hit alignment.
-        if len(per_passage) != len(hits):
-            keep = [h for h in hits if h.passage.text and h.passage.text.strip()]
-            hits = keep
-        calibration = self._calibrations.get("rerank_blend" if reranker else "retrieval")
-        scored = score_candidates(answer_candidates(per_passage, hits), calibration)
+        output, candidates = self.read_candidates(q, hits, reranked=reranker is not None, top_k=limit)
+        calibration = self.answer_calibration(reranked=reranker is not None)
+        scored = score_candidates(candidates, calibration)
         ranked = ranked_answers(scored, hits, limit)
         threshold = calibration.threshold if calibration is not None else output.no_answer_threshold
         confident = bool(ranked) and ranked[0].final_score >= threshold
@@ -362,6 +368,24 @@ class QAEngine:
             question_type=qtype,
             list_answer=items,
         )
+
+    def answer_calibration(self, reranked: bool) -> AnswerCalibration | None:
+        """The fitted answer probability for reranked or first-stage hits (None: not fitted)."""
+        return self._calibrations.get("rerank_blend" if reranked else "retrieval")
+
+    def read_candidates(self, q: str, hits: Sequence[Hit], reranked: bool,
+                        top_k: int | None = None) -> tuple[Any, list[Candidate]]:
+        """Read the hits the reader reads (the top `read_depth` when reranked, else all) and
+        return (reader output, every read passage's own n-best spans as Candidates whose
+        hit_index is the position in `hits`). Passages without text are not read. The one place
+        that decides what is read: `ask` and pipeline.calibrate both use it, so the calibration
+        is fitted on exactly what the product reads."""
+        depth = self.config.read_depth if reranked and self.config.read_depth else len(hits)
+        indexes = [i for i, h in enumerate(hits[:depth]) if h.passage.text and h.passage.text.strip()]
+        read = [hits[i] for i in indexes]
+        output = self.reader.read(q, [h.passage for h in read], top_k=top_k or self.config.top_answers,
+                                  per_passage=self.config.answers_per_passage)
+        return output, answer_candidates(list(output.per_passage), read, indexes)
 
     # -- yes/no questions (pipeline.yesno) ----------------------------------------------
     def yesno_classifier(self) -> Any:

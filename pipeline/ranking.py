@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from pipeline.errors import PipelineError
 from reader.squad import normalize_answer
 
 # Relevance features, the keys of their calibrations in calibration.json "open_domain":
@@ -32,24 +33,44 @@ FEATURES = ("rerank_blend", "retrieval")
 @dataclass(frozen=True)
 class AnswerCalibration:
     """Logistic-regression weights for P(answer correct); `threshold` is the probability an
-    answer needs to be shown as confident (fitted with them)."""
+    answer needs to be shown as confident (fitted with them).
+
+    The candidate-level fit describes every candidate, but users see the best one: the maximum
+    of a question's candidates is biased upwards (winner's curse), so the logit is rescaled by
+    (`top_scale`, `top_bias`), a Platt fit on each dev question's top candidate only (Platt
+    1999; fitted by pipeline.calibrate.fit_top1). `top_scale` > 0 keeps every ordering; the
+    defaults (1, 0) leave the candidate-level probability unchanged (older calibration files).
+    """
 
     span_weight: float
     relevance_weight: float
     bias: float
     threshold: float
+    top_scale: float = 1.0
+    top_bias: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.top_scale > 0:
+            raise PipelineError(f"top_scale must be > 0 (it must keep the answer order), got {self.top_scale}",
+                                "refit with `python -m pipeline.calibrate`")
+
+    def logit(self, span_score: float, relevance: float) -> float:
+        """The candidate-level logit w_s * s + w_r * r + b (before the top-answer rescaling)."""
+        return self.span_weight * span_score + self.relevance_weight * relevance + self.bias
 
     def probability(self, span_score: float, relevance: float) -> float:
-        z = self.span_weight * span_score + self.relevance_weight * relevance + self.bias
+        """P(answer right) in [0, 1]."""
+        z = self.top_scale * self.logit(span_score, relevance) + self.top_bias
         return 0.5 * (1.0 + math.tanh(0.5 * z))
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "AnswerCalibration":
-        return cls(float(d["span_weight"]), float(d["relevance_weight"]), float(d["bias"]), float(d["threshold"]))
+        return cls(float(d["span_weight"]), float(d["relevance_weight"]), float(d["bias"]), float(d["threshold"]),
+                   float(d.get("top_scale", 1.0)), float(d.get("top_bias", 0.0)))
 
     def to_dict(self) -> dict:
         return {"span_weight": self.span_weight, "relevance_weight": self.relevance_weight, "bias": self.bias,
-                "threshold": self.threshold}
+                "threshold": self.threshold, "top_scale": self.top_scale, "top_bias": self.top_bias}
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,14 @@ class Candidate:
     relevance_feature: float  # the reranker's order key (Hit.rerank_blend), or fused first-stage score
     relevance: float  # passage relevance in [0, 1] shown to users
     answer: Any = None  # the caller's answer object, carried through unchanged
+    # Character offsets of the span in its passage ([start, end)); (-1, -1) = unknown.
+    start: int = -1
+    end: int = -1
+
+    def overlaps(self, other: "Candidate") -> bool:
+        """Same passage and the two character spans share at least one character."""
+        return (self.hit_index == other.hit_index and self.start >= 0 and other.start >= 0
+                and self.start < other.end and other.start < self.end)
 
 
 @dataclass(frozen=True)
@@ -85,9 +114,11 @@ def score_candidates(cands: Sequence[Candidate], calibration: AnswerCalibration 
 
 def best_distinct(scored: Sequence[Scored], limit: int) -> list[Scored]:
     """Highest probability first; one entry per normalised answer text (its best occurrence);
-    a fragment of a better-ranked answer from the same passage ("excessive" under "excessive
-    tiredness") is dropped; ties keep the better-ranked passage, then the higher span score.
-    At most `limit`."""
+    a span overlapping a better-ranked span of the same passage ("with numbing patches" beside
+    "Treatment with numbing patches"), and a fragment of a better-ranked answer from the same
+    passage ("excessive" under "excessive tiredness"), are dropped: non-maximum suppression, so
+    the n-best holds different answers, not variants of one. Ties keep the better-ranked
+    passage, then the higher span score. At most `limit`."""
     order = sorted(scored, key=lambda s: (-s.probability, s.candidate.hit_index, -s.candidate.span_score))
     seen: set[str] = set()
     kept: list[tuple[int, str]] = []  # (passage, " key ") of each answer kept
@@ -97,6 +128,8 @@ def best_distinct(scored: Sequence[Scored], limit: int) -> list[Scored]:
         if not key or key in seen:
             continue
         if any(hit == s.candidate.hit_index and f" {key} " in padded for hit, padded in kept):
+            continue
+        if any(s.candidate.overlaps(k.candidate) for k in out):
             continue
         seen.add(key)
         kept.append((s.candidate.hit_index, f" {key} "))

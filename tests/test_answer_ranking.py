@@ -151,3 +151,54 @@ def test_reranker_relevance_labels_for_qa_and_judged_document_sets(tmp_path):
     ((question, relevant),) = document_relevance(ds)
     assert question == "How is gout treated?"
     assert relevant(hit("gout-doc", "x")) and not relevant(hit("other", "x")) and not relevant(hit("z", "x"))
+
+
+@pytest.mark.unit
+def test_overlapping_spans_of_one_passage_keep_only_the_best():
+    # "How is shingles treated?": the reader's n-best of one passage holds "Treatment with numbing
+    # patches", "with numbing patches" and "numbing patches relieve pain" (overlapping variants of one
+    # answer); only the best is listed; a span elsewhere in the passage and the same words in another
+    # passage stay.
+    cands = [Candidate("Treatment with numbing patches", 9.0, 0.6, 0, 0.5, 0.5, start=10, end=40),
+             Candidate("with numbing patches", 8.9, 0.5, 0, 0.5, 0.5, start=20, end=40),
+             Candidate("numbing patches relieve pain", 8.8, 0.5, 0, 0.5, 0.5, start=28, end=56),
+             Candidate("antiviral drugs", 8.5, 0.5, 0, 0.5, 0.5, start=80, end=95),
+             Candidate("numbing patches relieve pain", 8.0, 0.5, 1, 0.5, 0.5, start=0, end=28)]
+    texts = [(s.candidate.text, s.candidate.hit_index) for s in best_distinct(score_candidates(cands, CAL), 5)]
+    assert texts == [("Treatment with numbing patches", 0), ("antiviral drugs", 0),
+                     ("numbing patches relieve pain", 1)]
+    # Offsets unknown (-1): nothing is suppressed as overlapping.
+    assert not Candidate("a", 1, 0.5, 0, 0.5, 0.5).overlaps(Candidate("b", 1, 0.5, 0, 0.5, 0.5))
+
+
+@pytest.mark.unit
+def test_top_answer_probability_is_rescaled_on_top_answers_without_changing_their_order():
+    """The candidate-level fit overstates the shown (maximum) answer's probability; fit_top1
+    Platt-rescales the logit on each question's top candidate: the top answers' ECE drops, the
+    order of every candidate stays, and old calibration files (no top_* keys) read as before."""
+    import random
+
+    from pipeline.calibrate import Row, fit_logistic, fit_top1, top1
+    from pipeline.evaluation.metrics import expected_calibration_error
+
+    rng = random.Random(1)
+    rows = []
+    for q in range(400):
+        right = rng.random() < 0.4  # 40 % of questions have their right answer among 6 candidates
+        for k in range(6):
+            rows.append(Row(q, rng.gauss(6 if (right and k == 0) else 5, 1.2), rng.gauss(0.5, 0.2), right and k == 0))
+    base = fit_logistic(rows)
+    rescaled = fit_top1(rows, base)
+    assert rescaled.top_scale > 0 and (rescaled.top_scale, rescaled.top_bias) != (1.0, 0.0)
+    p0, c0 = top1(rows, base)
+    p1, c1 = top1(rows, rescaled)
+    assert c0 == c1  # same top answers
+    assert expected_calibration_error(p1, c1) < expected_calibration_error(p0, c0)
+    pairs = [(r.span_score, r.relevance) for r in rows[:50]]
+    order = sorted(range(50), key=lambda i: base.probability(*pairs[i]))
+    assert order == sorted(range(50), key=lambda i: rescaled.probability(*pairs[i]))
+    assert AnswerCalibration.from_dict(rescaled.to_dict()) == rescaled
+    old = {k: v for k, v in base.to_dict().items() if not k.startswith("top_")}
+    assert AnswerCalibration.from_dict(old) == base
+    with pytest.raises(Exception, match="top_scale"):
+        AnswerCalibration(1.0, 1.0, 0.0, 0.5, top_scale=-1.0)

@@ -8,6 +8,7 @@ import pytest
 
 from indexer.writer import IndexWriter
 from pipeline.engine import EngineConfig, QAEngine
+from pipeline.errors import PipelineError
 from reader.config import ReaderConfig
 from reader.testing import make_tiny_qa_model
 from retriever.errors import RetrieverError
@@ -142,6 +143,41 @@ def test_engine_reranks_by_default_and_can_switch_off(index_and_models):
     for r in asked.answers:
         assert r.relevance == pytest.approx(asked.hits[r.hit_rank - 1].rerank_probability)
     engine.close()
+
+
+@pytest.mark.integration
+def test_reader_reads_only_the_top_read_depth_reranked_hits(index_and_models):
+    """EngineConfig.read_depth: reranked, the reader reads the top `read_depth` hits (all hits are
+    still returned); first-stage hits are all read; calibrate reads through the same method."""
+    index_dir, reader_dir, rr_dir = index_and_models
+    read_counts = []
+
+    def engine(read_depth):
+        e = QAEngine(EngineConfig(index_dir=index_dir, read_depth=read_depth,
+                                  reader=ReaderConfig(model=str(reader_dir), backend="torch"),
+                                  reranker=RerankerConfig(model=str(rr_dir), backend="torch", depth=4))).warm_up()
+        real = e.reader.read
+
+        def counting(q, passages, **kw):
+            read_counts.append(len(passages))
+            return real(q, passages, **kw)
+
+        e.reader.read = counting
+        return e
+
+    e = engine(2)
+    asked = e.ask("What treats glaucoma first?", top_k=4)
+    assert len(asked.hits) == 4 and read_counts[-1] == 2
+    assert asked.answers and all(a.hit_rank <= 2 for a in asked.answers)
+    e.ask("What treats glaucoma first?", top_k=4, rerank=False)
+    assert read_counts[-1] == 4
+    e.close()
+    e = engine(None)
+    e.ask("What treats glaucoma first?", top_k=4)
+    assert read_counts[-1] == 4
+    e.close()
+    with pytest.raises(PipelineError, match="read_depth"):
+        QAEngine(EngineConfig(index_dir=index_dir, read_depth=0))
 
 
 @pytest.mark.integration
