@@ -7,23 +7,29 @@ The target is the answer's span score, start logit at its first token + end logi
 last token, i.e. exactly what the reader ranks spans by. Attributions are taken at the
 word-embedding layer against a baseline that keeps the special tokens and replaces every
 other token with [PAD], summed over the hidden dimension and scaled to [-1, 1] so that a
-page can colour them. The ONNX runtime has no gradients, so this always loads the PyTorch
-weights from the same model directory (once per directory, then cached).
+page can colour them. The ONNX runtime has no gradients, so this loads PyTorch weights from the
+same model directory (once per directory, then cached): its model.safetensors, or, where the
+directory ships only the int8 ONNX file (the MPNet reader), weights dequantised from that file
+(reader.onnx_weights), i.e. the int8 model that answered, in float.
 """
 from __future__ import annotations
 
 import functools
 import logging
 import threading
+from pathlib import Path
 from typing import Any, NamedTuple
 
+from reader.config import ONNX_INT8_FILE
 from reader.errors import ReaderError, ReaderModelError
+from reader.onnx_weights import dequantized_state, load_into
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STEPS = 24
 MAX_SEQ_LEN = 384
 STRIDE = 128
+TORCH_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 # Layer attribution hooks the shared embedding layer: two concurrent explanations on one
 # model would see each other's hooks, so attributions run one at a time.
@@ -45,16 +51,27 @@ class Explanation(NamedTuple):
 @functools.lru_cache(maxsize=2)
 def _load(model_dir: str) -> tuple[Any, Any]:
     import torch
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
 
+    path = Path(model_dir)
+    from_onnx = path.is_dir() and (path / ONNX_INT8_FILE).is_file() and not any(
+        (path / f).is_file() for f in TORCH_WEIGHT_FILES)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32)
+        if from_onnx:
+            config = AutoConfig.from_pretrained(model_dir)
+            config.dtype = "float32"
+            model = AutoModelForQuestionAnswering.from_config(config, attn_implementation="eager")
+            missing = load_into(model, dequantized_state(path / ONNX_INT8_FILE))
+            if missing:
+                raise ValueError(f"{len(missing)} weights not found in {ONNX_INT8_FILE}, e.g. {missing[:3]}")
+        else:
+            model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise ReaderModelError(
             f"cannot load the PyTorch reader weights from {model_dir!r} for explanations: {exc}",
-            "explanations need the model's PyTorch weights (model.safetensors) next to the ONNX file; "
-            "re-export the reader with `python -m reader.export DIR` without deleting them",
+            "explanations need the model's PyTorch weights (model.safetensors) or its int8 ONNX export "
+            f"({ONNX_INT8_FILE}) in the model directory; re-export the reader with `python -m reader.export DIR`",
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ReaderModelError(f"{model_dir} has no fast tokenizer", "explanations need tokenizer.json for offsets")

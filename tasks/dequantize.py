@@ -10,8 +10,8 @@ With `--base`, the word-embedding matrix is taken from that model (for runs trai
 `--freeze-embeddings`: the int8 copy is per-tensor and coarse); without it, it is dequantised
 like the position / token-type embeddings.
 
-Layer names come from the graph: each (Integer)MatMul node's output is named after the
-torch module it was exported from (`/m/bert/encoder/layer.0/attention/self/query/...`).
+The weights are read by reader.onnx_weights (one reader of the int8 export format for the
+reader, the reranker and the task models).
 Checked by comparing logits with the ONNX model on sample pairs (printed; the int8 model
 itself differs from fp32 by up to ~0.9 logits, export.json).
 
@@ -20,70 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from indexer.dense import resolve_encoder_path
+from reader.onnx_weights import dequantized_state, load_into
 from tasks.errors import TaskError
 from tasks.runtime import ONNX_INT8_FILE, OnnxTaskModel, batch_logits
-
-_MODULE_RE = re.compile(r"^/m/(.+?)/(?:MatMul|Gemm)(?:_output|$)")
-
-
-def _module_name(node_output: str) -> str | None:
-    m = _MODULE_RE.match(node_output)
-    return m.group(1).replace("/", ".") if m else None
-
-
-def dequantized_state(onnx_path: Path) -> dict[str, np.ndarray]:
-    """{torch parameter name: fp32 array} for every weight found in the ONNX graph.
-
-    Linear weights come back as torch's [out, in] layout (ONNX MatMul holds [in, out]).
-    """
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(str(onnx_path))
-    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    # The exporter merges equal constants (e.g. all-zero biases) into one initializer and
-    # gives each parameter an Identity node of it: follow those back to their names.
-    for node in model.graph.node:
-        if node.op_type == "Identity" and node.input[0] in inits:
-            inits.setdefault(node.output[0], inits[node.input[0]])
-    state: dict[str, np.ndarray] = {}
-    for name, arr in inits.items():
-        if name.startswith("m.") and arr.dtype == np.float32 and not name.endswith("_scale"):
-            state[name[2:]] = arr
-
-    def deq(prefix: str) -> np.ndarray:
-        q = inits[prefix + "_quantized"].astype(np.float32)
-        zp = inits[prefix + "_zero_point"].astype(np.float32)
-        return (q - zp) * inits[prefix + "_scale"].astype(np.float32)
-
-    for emb in ("position_embeddings", "token_type_embeddings", "word_embeddings"):
-        prefix = f"m.bert.embeddings.{emb}.weight"
-        if prefix + "_quantized" in inits:
-            state[f"bert.embeddings.{emb}.weight"] = deq(prefix)
-    for node in model.graph.node:
-        if node.op_type not in ("MatMulInteger", "MatMul"):
-            continue
-        weight = node.input[1]
-        # Gemm weights keep their torch name (transposed); plain MatMuls are named by the node.
-        named = re.match(r"^m\.(.+)\.weight_Transposed(?:_quantized)?$", weight)
-        module = named.group(1) if named else _module_name(node.output[0])
-        if module is None:
-            continue
-        if node.op_type == "MatMulInteger":
-            w = deq(weight[: -len("_quantized")])
-        elif weight in inits:
-            w = inits[weight]
-        else:
-            continue  # activation x activation (attention scores)
-        state[f"{module}.weight"] = np.ascontiguousarray(w.T)
-    return state
 
 
 def onnx_to_torch(onnx_dir: str | Path, out_dir: str | Path, base: str | None = None) -> dict:
@@ -106,17 +51,13 @@ def onnx_to_torch(onnx_dir: str | Path, out_dir: str | Path, base: str | None = 
     if base:
         emb = AutoModel.from_pretrained(resolve_encoder_path(base), dtype=torch.float32).embeddings.word_embeddings
         state["bert.embeddings.word_embeddings.weight"] = emb.weight.detach().numpy()
-    own = model.state_dict()
-    missing = [k for k in own if k not in state and "position_ids" not in k]
+    try:
+        missing = load_into(model, state)
+    except ValueError as exc:
+        raise TaskError(str(exc), hint="the config.json next to the ONNX file must be the exported model's") from exc
     if missing:
         raise TaskError(f"not found in the ONNX graph: {missing[:5]} ({len(missing)} in all)",
-                        hint="only BERT-style models exported by python -m tasks.export are supported")
-    for k, v in state.items():
-        if k in own and tuple(own[k].shape) != v.shape:
-            raise TaskError(f"shape mismatch for {k}: model {tuple(own[k].shape)} vs ONNX {v.shape}",
-                            hint="the config.json next to the ONNX file must be the exported model's")
-    model.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in state.items() if k in own},
-                          strict=False)
+                        hint="only models exported by python -m tasks.export are supported")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

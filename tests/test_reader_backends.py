@@ -133,3 +133,36 @@ def test_onnx_falls_back_to_torch_and_calibration_file(tmp_path, caplog):
     a = out.answers[0]
     assert a.probability == pytest.approx(1 / (1 + np.exp(-(a.score / 2.0 - 1.0))))
     assert out.confident == (a.probability >= 0.3)
+
+
+def test_fp32_weights_stored_as_fp16_compute_the_same(model_dir, tmp_path):
+    """reader.export.store_fp32_weights_as_fp16: the int8 file's fp32 weights become fp16 + Cast;
+    the answers and scores stay those of the fp32-stored graph (fp16 rounding only)."""
+    import shutil
+
+    import onnx
+
+    from reader.export import store_fp32_weights_as_fp16
+
+    d = tmp_path / "m"
+    shutil.copytree(model_dir, d)
+    (d / "model.onnx").unlink()
+    before = ExtractiveReader(ReaderConfig(model=str(d), backend="onnx", top_k=3))
+    ref = [before.read(q, PASSAGES).answers for q in QUESTIONS]
+    assert store_fp32_weights_as_fp16(d / "model_int8.onnx", min_elements=1) > 0
+    graph = onnx.load(str(d / "model_int8.onnx")).graph
+    assert not [i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) > 1]
+    assert any(n.op_type == "Cast" for n in graph.node)
+    after = ExtractiveReader(ReaderConfig(model=str(d), backend="onnx", top_k=3))
+    for q, a in zip(QUESTIONS, ref):
+        b = after.read(q, PASSAGES).answers
+        assert [x.text for x in a] == [x.text for x in b]
+        np.testing.assert_allclose([x.score for x in a], [x.score for x in b], atol=1e-2)
+
+
+def test_export_without_torch_weights_ships_only_onnx_and_still_reads(tmp_path):
+    d = make_tiny_qa_model(tmp_path / "m", seed=2)
+    info = export_reader(d, torch_weights=False)
+    assert "model_int8.onnx" in info["files_mb"] and "model.safetensors" not in info["files_mb"]
+    r = ExtractiveReader(ReaderConfig(model=str(d), backend="onnx", top_k=2))
+    assert len(r.read(QUESTIONS[0], PASSAGES).answers) == 2

@@ -64,3 +64,37 @@ def test_missing_model_dir_says_what_to_do(tmp_path):
 
     with pytest.raises(ReaderModelError, match="PyTorch reader weights"):
         explain_answer(str(tmp_path / "none"), "q?", PASSAGE, 0, 4)
+
+
+def test_a_reader_shipped_as_int8_onnx_only_is_explained_from_dequantised_weights(tmp_path):
+    """models/reader ships only model_int8.onnx (size budget): reader.onnx_weights rebuilds every
+    weight within half a quantisation step (float-kept ones exactly, up to fp16 storage), and the
+    explanation then attributes like the fp32 model's."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    from reader.explain import _load, explain_answer
+    from reader.export import export_reader
+    from reader.onnx_weights import dequantized_state
+    from reader.testing import make_tiny_qa_model
+
+    d = make_tiny_qa_model(tmp_path / "m", seed=3)
+    ref = AutoModelForQuestionAnswering.from_pretrained(d, dtype=torch.float32).state_dict()
+    fp32_dir = str(d)
+    question, start = "What causes gout?", PASSAGE.index("uric")
+    q_ref, p_ref = explain_answer(fp32_dir, question, PASSAGE, start, start + 9, n_steps=4)
+    _load.cache_clear()
+    export_reader(d, torch_weights=False)
+    assert not (d / "model.safetensors").exists()
+    state = dequantized_state(d / "model_int8.onnx")
+    params = {k for k, v in ref.items() if "position_ids" not in k}
+    assert params <= set(state)
+    for k in params:
+        ref_k = ref[k].numpy()
+        step = (ref_k.max() - ref_k.min()) / 255 + 1e-3 * np.abs(ref_k).max()
+        assert np.abs(state[k] - ref_k).max() <= step, k
+    q, p = explain_answer(str(d), question, PASSAGE, start, start + 9, n_steps=4)
+    assert [t.token for t in p] == [t.token for t in p_ref]
+    corr = np.corrcoef([t.weight for t in q + p], [t.weight for t in q_ref + p_ref])[0, 1]
+    assert corr > 0.9
