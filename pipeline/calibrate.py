@@ -229,10 +229,12 @@ def plot(bins_by_name: dict[str, list[dict]], path: Path) -> None:
 
 def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranker: str | None, top_k: int = 10,
               limit: int | None = None, progress: bool = True,
-              relevance_sets: Sequence[tuple[Path, Path]] = ()) -> dict:
+              relevance_sets: Sequence[tuple[Path, Path]] = (), refit_reranker: bool = True) -> dict:
     """Fit both relevance features; returns the "open_domain" block plus a report.
     `relevance_sets`: extra (index, BEIR dev folder) pairs whose judged documents join the
-    reranker's Platt fit (not the answer fit: they have no answer spans)."""
+    reranker's Platt fit (not the answer fit: they have no answer spans). `refit_reranker=False`
+    keeps the reranker's own calibration.json (e.g. when only the reader changed), so the
+    answer calibration is fitted on exactly the relevance the product will show."""
     from tqdm.auto import tqdm
 
     rr_cfg = RerankerConfig(model=reranker) if reranker else None
@@ -253,6 +255,7 @@ def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranke
         features = [("retrieval", False)]
         if engine.reranker is not None:
             features.insert(0, ("rerank_blend", True))
+        if engine.reranker is not None and refit_reranker:
             sets = [(engine, answer_relevance(items), "qa: " + ", ".join(d.name for d in datasets))]
             for extra_index, folder in relevance_sets:
                 extra = QAEngine(EngineConfig(index_dir=extra_index)).warm_up(with_reader=False)
@@ -300,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--relevance-set", nargs=2, action="append", type=Path, default=[], metavar=("INDEX", "BEIR_DIR"),
                     help="also fit the reranker's relevance probability on this BEIR dev folder's judged documents "
                          "over INDEX (e.g. the MedQuAD paraphrase dev set over the bundled corpus); repeatable")
+    ap.add_argument("--keep-reranker-calibration", action="store_true",
+                    help="use the reranker's own calibration.json instead of refitting it (only the reader changed)")
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--limit", type=int, help="first N questions per dataset")
     ap.add_argument("--out", type=Path, help="calibration.json to merge the answer calibration into "
@@ -308,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--plot", type=Path, help="reliability plot PNG")
     args = ap.parse_args(argv)
     res = calibrate(args.index, args.dataset, args.reader, args.reranker, args.top_k, args.limit,
-                    relevance_sets=[tuple(p) for p in args.relevance_set])
+                    relevance_sets=[tuple(p) for p in args.relevance_set],
+                    refit_reranker=not args.keep_reranker_calibration)
     rr = res["report"].get("reranker_calibration")
     if rr is not None:
         rr_out = Path(args.reranker) / RERANKER_CALIBRATION

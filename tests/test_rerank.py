@@ -181,6 +181,37 @@ def test_reader_reads_only_the_top_read_depth_reranked_hits(index_and_models):
 
 
 @pytest.mark.integration
+def test_calibrate_fits_both_features_and_can_keep_the_rerankers_calibration(index_and_models, tmp_path,
+                                                                                monkeypatch):
+    """python -m pipeline.calibrate end to end on tiny models: both relevance features get a
+    candidate-level fit plus its top-answer rescaling, written into --out; with
+    --keep-reranker-calibration the reranker's calibration.json is neither refitted nor rewritten."""
+    import pipeline.calibrate as calibrate_mod
+
+    index_dir, reader_dir, rr_dir = index_and_models
+    qs = [("What treats glaucoma first?", "latanoprost"), ("What treats acute gout?", "Colchicine"),
+          ("What prevents migraine?", "propranolol"), ("What controls asthma?", "Inhaled corticosteroids")] * 3
+    data = {"data": [{"title": "t", "paragraphs": [{"context": DOCS[0]["text"], "qas": [
+        {"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": 0}]} for i, (q, a) in enumerate(qs)]}]}]}
+    dataset = tmp_path / "dev.json"
+    dataset.write_text(json.dumps(data))
+    # A random tiny reader is never right: label by span length instead, so both classes occur.
+    monkeypatch.setattr(calibrate_mod, "squad_scores", lambda pred, golds: (0.0, float(len(pred) % 2 == 0)))
+    rr_cal = (rr_dir / "calibration.json")
+    before = rr_cal.read_text() if rr_cal.exists() else None
+    out = tmp_path / "calibration.json"
+    assert calibrate_mod.main(["--index", str(index_dir), "--dataset", str(dataset), "--reader", str(reader_dir),
+                               "--reranker", str(rr_dir), "--keep-reranker-calibration", "--top-k", "4",
+                               "--out", str(out)]) == 0
+    block = json.loads(out.read_text())["open_domain"]
+    for feature in ("rerank_blend", "retrieval"):
+        assert {"span_weight", "relevance_weight", "bias", "threshold", "top_scale", "top_bias"} <= set(block[feature])
+        assert block[feature]["top_scale"] > 0
+    assert "reranker_calibration" not in block["fitted_on"]
+    assert (rr_cal.read_text() if rr_cal.exists() else None) == before
+
+
+@pytest.mark.integration
 def test_cli_rerank_options_and_json(index_and_models, capsys):
     index_dir, reader_dir, rr_dir = index_and_models
     base = ["search", "--index", str(index_dir), "--json", "--top-k", "2", "glaucoma eye drops"]
