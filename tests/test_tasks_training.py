@@ -1,9 +1,11 @@
-"""The shared training loop's pure parts: LR schedule, batching, padding."""
+"""The one training loop's pure parts (common.training): LR schedule, batching, devices; and
+the task trainers' padding (tasks.training)."""
 import pytest
 import torch
 
+from common.training import epoch_batches, lr_factor
 from tasks.ner import IGNORE
-from tasks.training import epoch_batches, lr_factor, pad_batch
+from tasks.training import pad_batch
 
 pytestmark = pytest.mark.unit
 
@@ -37,22 +39,22 @@ def test_pad_batch_token_and_sequence_labels():
 
 
 def test_resolve_device_names():
+    from common.training import resolve_device
     from tasks.errors import TaskError
-    from tasks.training import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(TaskError, match="unknown device"):
-        resolve_device("tpu")
+        resolve_device("tpu", TaskError)  # the caller's error family
     if not torch.cuda.is_available():
         with pytest.raises(TaskError, match="no CUDA device"):
-            resolve_device("cuda:0")
+            resolve_device("cuda:0", TaskError)
 
 
 def test_freeze_word_embeddings_only_freezes_the_input_matrix():
     from transformers import BertConfig, BertModel
 
-    from tasks.training import adamw, freeze_word_embeddings
+    from common.training import adamw, freeze_word_embeddings
 
     model = BertModel(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                                  intermediate_size=16))
