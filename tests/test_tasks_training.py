@@ -3,7 +3,7 @@ the task trainers' padding (tasks.training)."""
 import pytest
 import torch
 
-from common.training import epoch_batches, lr_factor
+from common.training import epoch_batches, lr_factor, schedule_factor
 from tasks.ner import IGNORE
 from tasks.training import pad_batch
 
@@ -17,6 +17,22 @@ def test_lr_factor_warms_up_then_decays_to_zero():
     assert lr_factor(0.55, 0.1) == pytest.approx(0.5)
     assert lr_factor(1.0, 0.1) == 0.0 and lr_factor(1.3, 0.1) == 0.0  # past the budget: no negative LR
     assert lr_factor(0.0, 0.0) == 1.0
+
+
+def test_schedule_factor_is_transformers_linear_schedule_and_follows_a_time_budget():
+    from transformers import get_linear_schedule_with_warmup
+
+    for total, warmup in ((6, 0.1), (250, 0.1), (37, 0.06), (10, 0.25)):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = get_linear_schedule_with_warmup(opt, int(warmup * total), total)
+        for step in range(total):
+            assert schedule_factor(step, total, warmup) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-12)
+            opt.step()
+            sched.step()
+    # Time further along than steps: the schedule follows time (past the budget: 0, never negative).
+    assert schedule_factor(1, 100, 0.1, time_fraction=0.55) == pytest.approx(0.5)
+    assert schedule_factor(1, 100, 0.1, time_fraction=1.2) == 0.0
+    assert schedule_factor(60, 100, 0.1, time_fraction=0.2) == pytest.approx(40 / 90)
 
 
 def test_epoch_batches_deterministic_cover_everything():
