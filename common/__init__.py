@@ -6,4 +6,8 @@
 
 These modules import only the standard library (and the MiniLM data package): importing them
 costs nothing, and they import no other clinqa package.
+
+    training.py  the one training loop (`run_training` with hooks, the base `TrainingConfig`,
+                 resumable checkpoints) that the reader, MLM and task trainers all run on;
+                 torch and numpy are imported inside its functions, so importing it is free too
 """

@@ -6,7 +6,9 @@
 The encoder behind the reader (all-MiniLM-L6-v2) was trained on general web sentence
 pairs; a short MLM phase on clinical/biomedical text before QA fine-tuning is the usual
 cheap way to adapt its vocabulary use. The output is a normal HF directory (BertForMaskedLM
-weights + tokenizer) that `reader.train --base DIR` fine-tunes directly.
+weights + tokenizer) that `reader.train --base DIR` fine-tunes directly. Training runs on the
+one training loop (common.training.run_training); `--max-minutes` is its training-time budget
+(the LR schedule is fitted to it).
 
 Corpus files are recognised by content:
 - *.tar.gz: MedQuAD XML archive -> every non-empty <Answer>;
@@ -20,40 +22,36 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import os
 import random
 import sys
 import tarfile
-import time
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from common.errors import run_entry_point
+from common.training import TrainingConfig, run_training, seed_everything
 from reader.errors import TrainingError
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class MLMConfig:
+@dataclass(frozen=True, kw_only=True)
+class MLMConfig(TrainingConfig):
+    """Everything an MLM run depends on (written to training_args.json); the loop's options
+    come from common.training.TrainingConfig (defaults changed here: epochs, batch_size,
+    max_seq_len, warmup). `time_budget_min` is the `--max-minutes` option."""
+
+    error = TrainingError
+
     base: str
     corpus_files: tuple[str, ...]
-    out_dir: str
     epochs: float = 1.0
-    max_steps: int = 0  # 0 = no step limit
-    max_minutes: float = 0.0  # 0 = no time limit; otherwise stop (and save) after this
-    lr: float = 5e-5
     batch_size: int = 32
     max_seq_len: int = 128
-    mlm_probability: float = 0.15
     warmup: float = 0.06
-    weight_decay: float = 0.01
-    seed: int = 42
-    threads: int = 2
-    progress: bool = True
+    mlm_probability: float = 0.15
 
     def __post_init__(self) -> None:
         if not self.corpus_files:
@@ -62,6 +60,7 @@ class MLMConfig:
             raise TrainingError("mlm_probability must be in (0, 1)", hint="the usual value is 0.15")
         if self.batch_size < 1 or self.max_seq_len < 16:
             raise TrainingError("batch_size >= 1 and max_seq_len >= 16 required", hint="e.g. --batch-size 32 --max-seq-len 128")
+        super().__post_init__()
 
 
 # ----------------------------------------------------------------------------- corpus
@@ -157,15 +156,24 @@ def _mlm_loss(model, inputs, labels):
     return model(input_ids=inputs, attention_mask=torch.ones_like(inputs), labels=labels).loss
 
 
-def train_mlm(config: MLMConfig) -> dict:
-    """Run MLM pretraining; saves a HF model dir to config.out_dir and returns metrics."""
-    import torch
-    from transformers import AutoModelForMaskedLM, AutoTokenizer, get_linear_schedule_with_warmup
+def mlm_batches(n_blocks: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """One epoch's batches of block indices: a seeded shuffle, a pure function of (seed, epoch)."""
+    order = list(range(n_blocks))
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return [order[lo : lo + batch_size] for lo in range(0, n_blocks, batch_size)]
 
-    t0 = time.time()
-    torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
+
+def train_mlm(config: MLMConfig, *, interrupt_after: int = 0) -> dict:
+    """Run MLM pretraining; saves a HF model dir to config.out_dir and returns metrics.
+
+    Hooks of the one loop: batches = `mlm_batches`, loss = `_mlm_loss` on freshly masked
+    blocks (`mask_tokens` draws from torch's global RNG, which checkpoints carry), no
+    evaluation, save = the Hugging Face directory; the checkpoint is removed when the
+    scheduled steps are done. `interrupt_after`: tests only (common.training.run_training)."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    seed_everything(config.seed, config.threads)
     try:
         tok = AutoTokenizer.from_pretrained(config.base)
         model = AutoModelForMaskedLM.from_pretrained(config.base)
@@ -179,71 +187,47 @@ def train_mlm(config: MLMConfig) -> dict:
     blocks = make_blocks(tok, texts, config.max_seq_len)
     if not blocks:
         raise TrainingError("corpus too small for one block", hint="add text or lower --max-seq-len")
-    n_batches = math.ceil(len(blocks) / config.batch_size)
-    total = math.ceil(n_batches * config.epochs)
-    if config.max_steps:
-        total = min(total, config.max_steps)
-    logger.info("MLM: %d documents, %d blocks of %d tokens, %d steps", len(texts), len(blocks), config.max_seq_len, total)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = get_linear_schedule_with_warmup(opt, int(config.warmup * total), total)
-    gen = torch.Generator().manual_seed(config.seed)
+    logger.info("MLM: %d documents, %d blocks of %d tokens", len(texts), len(blocks), config.max_seq_len)
     data = torch.tensor(blocks, dtype=torch.long)
-    model.train()
-    step, losses, stopped = 0, [], "steps"
-    pbar = None
-    if config.progress:
-        from tqdm.auto import tqdm
 
-        pbar = tqdm(total=total, desc="train mlm", unit="step", dynamic_ncols=True)
-    epoch = 0
-    while step < total:
-        perm = torch.randperm(len(blocks), generator=gen)
-        for lo in range(0, len(blocks), config.batch_size):
-            x = data[perm[lo : lo + config.batch_size]]
-            inputs, labels = mask_tokens(x, tok, config.mlm_probability, gen)
-            loss = _mlm_loss(model, inputs, labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
-            losses.append(float(loss.detach()))
-            if pbar is not None:
-                pbar.set_postfix(loss=f"{losses[-1]:.3f}", ex_s=f"{step * config.batch_size / (time.time() - t0):.1f}")
-                pbar.update(1)
-            if step % 50 == 0:
-                logger.info("mlm step %d/%d loss %.4f", step, total, sum(losses[-50:]) / len(losses[-50:]))
-            if step >= total:
-                break
-            if config.max_minutes and time.time() - t0 > config.max_minutes * 60:
-                stopped = "time"
-                break
-        epoch += 1
-        if stopped == "time":
-            break
-    if pbar is not None:
-        pbar.close()
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    head = losses[:50]
-    tail = losses[-50:]
-    metrics = {
-        "steps": step,
-        "planned_steps": total,
-        "stopped_by": stopped,
-        "blocks": len(blocks),
-        "documents": len(texts),
-        "loss_first_50": sum(head) / len(head),
-        "loss_last_50": sum(tail) / len(tail),
-        "minutes": round((time.time() - t0) / 60, 2),
-    }
-    (out / "training_args.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    logger.info("MLM done: %s", metrics)
-    return metrics
+    def compute_loss(batch: list[int], device):
+        inputs, labels = mask_tokens(data[batch], tok, config.mlm_probability, None)
+        return _mlm_loss(model, inputs.to(device), labels.to(device))
+
+    def after_step(state, loss: float, _lr: float) -> None:
+        head = state.extra.setdefault("loss_head", [])
+        tail = state.extra.setdefault("loss_tail", [])
+        if len(head) < 50:
+            head.append(loss)
+        tail.append(loss)
+        del tail[:-50]
+
+    def save(_best_eval) -> None:
+        out = Path(config.out_dir)
+        model.save_pretrained(out)
+        tok.save_pretrained(out)
+
+    def metrics(state) -> dict:
+        head, tail = state.extra.get("loss_head") or [float("nan")], state.extra.get("loss_tail") or [float("nan")]
+        return {
+            "steps": state.step,
+            "planned_steps": state.total_steps,
+            "stopped_by": "time" if state.stopped_by == "time_budget" else state.stopped_by,
+            "blocks": len(blocks),
+            "documents": len(texts),
+            "loss_first_50": sum(head) / len(head),
+            "loss_last_50": sum(tail) / len(tail),
+            "minutes": state.wall_minutes,
+        }
+
+    result = run_training(
+        config, model=model, n_items=len(blocks),
+        make_batches=lambda epoch: mlm_batches(len(blocks), config.batch_size, config.seed, epoch),
+        compute_loss=compute_loss, save=save, metrics=metrics, after_step=after_step,
+        drop_checkpoint_when_done=True, desc="train mlm", interrupt_after=interrupt_after,
+    )
+    logger.info("MLM done: %s", result)
+    return result
 
 
 def add_train_mlm_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -253,7 +237,8 @@ def add_train_mlm_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--out", required=True)
     parser.add_argument("--epochs", type=float, default=d["epochs"])
     parser.add_argument("--max-steps", type=int, default=d["max_steps"])
-    parser.add_argument("--max-minutes", type=float, default=d["max_minutes"])
+    parser.add_argument("--max-minutes", type=float, default=d["time_budget_min"],
+                        help="stop after this many minutes of training; the LR schedule is fitted to it (0 = off)")
     parser.add_argument("--lr", type=float, default=d["lr"])
     parser.add_argument("--batch-size", type=int, default=d["batch_size"])
     parser.add_argument("--max-seq-len", type=int, default=d["max_seq_len"])
@@ -267,7 +252,7 @@ def add_train_mlm_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 def mlm_config_from_args(a: argparse.Namespace) -> MLMConfig:
     return MLMConfig(
         base=a.base, corpus_files=tuple(a.corpus), out_dir=a.out, epochs=a.epochs, max_steps=a.max_steps,
-        max_minutes=a.max_minutes, lr=a.lr, batch_size=a.batch_size, max_seq_len=a.max_seq_len,
+        time_budget_min=a.max_minutes, lr=a.lr, batch_size=a.batch_size, max_seq_len=a.max_seq_len,
         mlm_probability=a.mlm_probability, seed=a.seed, threads=a.threads, progress=not a.no_progress,
     )
 

@@ -7,10 +7,10 @@ Why it is shaped this way:
 - Dynamic padding with length bucketing: contexts are short paragraphs/snippets (median
   ~45 tokens for BioASQ snippets), so padding every batch to 256/384 would waste most
   of the CPU time.
-- Checkpoints (model + optimizer + scheduler + step + RNG) are written every few
-  minutes into OUT/checkpoint/ so a killed run continues with --resume. The batch order
-  of an epoch is a pure function of (seed, epoch), so resuming skips exactly the
-  batches already done.
+- It runs on the one training loop (common.training.run_training): checkpoints (model +
+  optimizer + step + RNG) every few minutes into OUT/checkpoint/ so a killed run continues
+  with --resume; the batch order of an epoch is a pure function of (seed, epoch), so
+  resuming skips exactly the batches already done.
 - The best model on dev (mean SQuAD F1 over the dev files) is written to OUT as a normal
   Hugging Face model directory, with training_args.json and metrics.json next to it.
 """
@@ -19,18 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import os
 import random
 import sys
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from common.errors import run_entry_point
+from common.training import (TrainingConfig, add_device_args, epoch_batches, model_device, run_training,
+                             seed_everything, to_device)
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
 from indexer.tokenize import tokenize
@@ -40,59 +39,34 @@ from reader.features import TrainFeature, check_stride, make_train_features, mak
 from reader.inference import pad_batch
 from reader.squad import SquadExample, load_squad
 from store.types import Document
-from tasks.training import (adamw, add_device_args, atomic_torch_save, epoch_batches, lr_factor, model_device,
-    place_model, rng_state, set_rng_state, to_device)
-# The resumable-loop helpers are shared with the NER and classification trainers.
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoint"
-STATE_FILE = "state.pt"
 
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(TrainingConfig):
+    """Everything a reader training run depends on (written to training_args.json); the
+    loop's options come from common.training.TrainingConfig (default changed here: lr)."""
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a reader training run depends on (written to training_args.json)."""
+    error = TrainingError
 
     base: str
     train_files: tuple[str, ...]
-    out_dir: str
     dev_files: tuple[str, ...] = ()
     # Repeat count per train file (same order as train_files); e.g. (2, 1) upweights
     # COVID-QA, which is smaller than BioASQ-train but closer to the product's passages.
     train_repeats: tuple[int, ...] = ()
-    epochs: float = 3.0
     lr: float = 1e-4
-    batch_size: int = 16
-    grad_accum: int = 1
-    max_seq_len: int = 256
     doc_stride: int = 64
     neg_ratio: float = 0.1
-    warmup: float = 0.1  # fraction of optimizer steps
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    threads: int = 2
-    eval_every: int = 0  # optimizer steps between dev evaluations; 0 = once per epoch
     eval_batch_size: int = 64
     eval_max_seq_len: int = 384
     eval_doc_stride: int = 128
-    checkpoint_minutes: float = 10.0
-    max_steps: int = 0  # stop after this many optimizer steps (0 = no limit; tests/ablations)
-    # Training-time budget in minutes (0 = off). On a shared CPU the step rate is unknown in
-    # advance; with a budget the LR schedule runs on progress = max(step fraction, time
-    # fraction), so warm-up and decay always complete when the budget is spent.
-    time_budget_min: float = 0.0
-    bf16: bool = False  # autocast; worth it on CPUs with AVX512-BF16/AMX and on GPUs
-    device: str = "auto"  # tasks.training.resolve_device
-    freeze_embeddings: bool = False
     # Open-domain training: each question's answer window is grouped with `negatives`
     # passages retrieved by BM25 from the training contexts (chunked as the index chunks),
     # and the span loss is normalised over all windows of the group (shared normalisation,
     # Clark & Gardner 2018), so span scores are comparable across passages. 0 = off.
     negatives: int = 0
-    resume: bool = False
-    progress: bool = True
 
     def __post_init__(self) -> None:
         if self.negatives < 0:
@@ -106,18 +80,11 @@ class TrainConfig:
             )
         if any(r < 1 for r in self.train_repeats):
             raise TrainingError("train repeats must be >= 1", hint="use 1 for no upweighting")
-        for name in ("batch_size", "grad_accum", "threads", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise TrainingError(f"{name} must be >= 1", hint=f"got {getattr(self, name)}")
-        if self.epochs <= 0 or self.lr <= 0:
-            raise TrainingError("epochs and lr must be positive", hint=f"epochs={self.epochs} lr={self.lr}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise TrainingError(f"warmup={self.warmup} must be a fraction in [0, 1)", hint="e.g. --warmup 0.1")
+        if self.eval_batch_size < 1:
+            raise TrainingError("eval_batch_size must be >= 1", hint=f"got {self.eval_batch_size}")
+        super().__post_init__()
         check_stride(self.max_seq_len, self.doc_stride)
         check_stride(self.eval_max_seq_len, self.eval_doc_stride)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # ----------------------------------------------------------------------------- batching
@@ -283,29 +250,18 @@ def evaluate_dev(model, tokenizer, dev: dict[str, list[SquadExample]], config: T
 def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
     """Train a reader; returns the metrics dict also written to OUT/metrics.json.
 
+    Hooks of the one loop: batches = `epoch_batches` over training units (a window, or in
+    open-domain mode a group of an answer window and its negatives' windows, batch_size
+    groups per batch), loss = the model's span loss (open-domain: `shared_norm_loss` over
+    each group), evaluate = SQuAD EM/F1 on the dev files (mean F1 selects), save = the
+    Hugging Face model directory.
+
     `interrupt_after` (tests only) simulates a kill: after that many optimizer steps a
     checkpoint is written and the function returns {"interrupted_at": step} without
     finishing, so `resume=True` can be checked against an uninterrupted run.
     """
-    import torch
-    from transformers import get_linear_schedule_with_warmup
-
-    t_start = time.time()
-    torch.set_num_threads(config.threads)
-    out = Path(config.out_dir)
-    ckpt_dir = out / CHECKPOINT_DIR
-    state_path = ckpt_dir / STATE_FILE
-    if config.resume and not state_path.is_file():
-        raise TrainingError(
-            f"--resume given but {state_path} does not exist",
-            hint="start without --resume, or point --out at the directory of the interrupted run",
-        )
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
-
+    seed_everything(config.seed, config.threads)
     tokenizer, model = _load_model(config.base)
-    device = place_model(model, config)
 
     examples: list[SquadExample] = []
     repeats = config.train_repeats or (1,) * len(config.train_files)
@@ -328,181 +284,46 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
     logger.info("features: %d (%s)", len(features), fstats)
     dev = {Path(p).stem: load_squad(p) for p in config.dev_files}
 
-    # In group mode a batch item is a group (batch_size groups per step).
+    # In group mode a batch item is a group (batch_size groups per batch).
     units = groups if groups is not None else [[i] for i in range(len(features))]
     lengths = [sum(len(features[i].input_ids) for i in u) for u in units]
-    n_batches = math.ceil(len(units) / config.batch_size)
-    steps_per_epoch = math.ceil(n_batches / config.grad_accum)
-    total_steps = math.ceil(steps_per_epoch * config.epochs)
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    optimizer = adamw(model, config.lr, config.weight_decay)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total_steps), total_steps)
-
-    train_seconds = 0.0  # time spent in training steps (evaluation excluded), kept across resumes
-    step = 0  # optimizer steps done
-    epoch = 0
-    batch_in_epoch = 0  # batches of `epoch` already consumed
-    best = -1.0
-    history: list[dict] = []
-    if config.resume:
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
-        if state["config"]["base"] != config.base or state["n_features"] != len(features):
-            logger.warning("resuming with different data/base than the checkpoint was written with")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, epoch, batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-        best, history = state["best"], state["history"]
-        train_seconds = state.get("train_seconds", 0.0)
-        set_rng_state(state["rng"])
-        logger.info("resumed from %s at step %d (epoch %d, batch %d)", state_path, step, epoch, batch_in_epoch)
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "training_args.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-
-    def save_checkpoint() -> None:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        atomic_torch_save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "epoch": epoch,
-                "batch_in_epoch": batch_in_epoch,
-                "best": best,
-                "history": history,
-                "rng": rng_state(),
-                "config": config.to_dict(),
-                "n_features": len(features),
-                "train_seconds": train_seconds,
-            },
-            state_path,
-        )
-        logger.info("checkpoint written at step %d", step)
-
-    def do_eval(tag: str) -> None:
-        nonlocal best
-        if not dev:
-            return
-        t0 = time.time()
-        res = evaluate_dev(model, tokenizer, dev, config)
-        res.update(step=step, epoch=round(step / steps_per_epoch, 3), tag=tag, eval_s=round(time.time() - t0, 1),
-                   elapsed_s=round(time.time() - t_start, 1))
-        history.append(res)
-        improved = res["mean_f1"] > best
-        logger.info("eval %s step %d: %s%s", tag, step, json.dumps(res), "  (best)" if improved else "")
-        if improved:
-            best = res["mean_f1"]
-            _save_model(model, tokenizer, out)
-            _write_metrics(out, config, history, best, fstats, len(features), total_steps, t_start)
-
     pad_id = tokenizer.pad_token_id or 0
-    model.train()
-    last_ckpt = time.time()
-    examples_seen = 0
-    t_window = time.time()
-    n_epochs = math.ceil(config.epochs)
-    pbar = None
-    if config.progress:
-        from tqdm.auto import tqdm
 
-        pbar = tqdm(total=total_steps, initial=step, desc="train reader", unit="step", dynamic_ncols=True)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
-    done = step >= total_steps
-    while not done and epoch < n_epochs:
-        batches = epoch_batches(lengths, config.batch_size, config.seed, epoch)
-        while batch_in_epoch < len(batches):
-            group = batches[batch_in_epoch : batch_in_epoch + config.grad_accum]
-            t_step = time.time()
-            if config.time_budget_min:
-                progress = max(step / total_steps, train_seconds / (config.time_budget_min * 60))
-                for g in optimizer.param_groups:
-                    g["lr"] = config.lr * lr_factor(progress, config.warmup)
-            loss_sum = 0.0
-            for b in group:
-                rows = [i for u in b for i in units[u]]
-                batch = to_device(collate([features[i] for i in rows], pad_id), device)
-                with autocast:
-                    if groups is None:
-                        loss = model(**batch).loss
-                    else:
-                        starts, ends = batch.pop("start_positions"), batch.pop("end_positions")
-                        pred = model(**batch)
-                        offs, local = 0, []
-                        for u in b:
-                            local.append(list(range(offs, offs + len(units[u]))))
-                            offs += len(units[u])
-                        ctx = (batch["token_type_ids"] == 1) & (batch["attention_mask"] == 1)
-                        # Models without segment ids (RoBERTa/MPNet style): every real token.
-                        ctx = ctx | (~ctx.any(1, keepdim=True) & (batch["attention_mask"] == 1))
-                        loss = shared_norm_loss(pred.start_logits.float(), pred.end_logits.float(), ctx, local,
-                                                starts, ends)
-                (loss / len(group)).backward()
-                loss_sum += float(loss.detach()) / len(group)
-                examples_seen += len(b)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            lr_used = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            if not config.time_budget_min:  # in budget mode the LR is set from progress above
-                scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            batch_in_epoch += len(group)
-            step += 1
-            train_seconds += time.time() - t_step
-            if pbar is not None:
-                rate = examples_seen / max(time.time() - t_window, 1e-6)
-                pbar.set_postfix(loss=f"{loss_sum:.3f}", ex_s=f"{rate:.1f}", lr=f"{lr_used:.2e}")
-                pbar.update(1)
-            if step % 50 == 0:
-                logger.info("step %d/%d loss %.4f lr %.2e train %.1f min", step, total_steps, loss_sum,
-                            lr_used, train_seconds / 60)
-            if config.eval_every and step % config.eval_every == 0:
-                do_eval("step")
-            if step >= total_steps or (
-                config.time_budget_min and train_seconds >= config.time_budget_min * 60
-            ):
-                done = True
-                break
-            if interrupt_after and step >= interrupt_after:
-                save_checkpoint()
-                return {"interrupted_at": step}
-            if time.time() - last_ckpt >= config.checkpoint_minutes * 60:
-                save_checkpoint()
-                last_ckpt = time.time()
-        if not done or batch_in_epoch >= len(batches):
-            epoch += 1
-            batch_in_epoch = 0
-            if not config.eval_every:
-                do_eval("epoch")
-            save_checkpoint()
-            last_ckpt = time.time()
-    if pbar is not None:
-        pbar.close()
-    if done and (not history or history[-1]["step"] != step):
-        do_eval("final")
-    if not dev:
-        _save_model(model, tokenizer, out)
-    save_checkpoint()
-    metrics = _write_metrics(out, config, history, best, fstats, len(features), total_steps, t_start)
-    logger.info("training done in %.1f min; best mean dev F1 %.2f", (time.time() - t_start) / 60, best)
-    return metrics
+    def compute_loss(batch: list[int], device):
+        rows = [i for u in batch for i in units[u]]
+        inputs = to_device(collate([features[i] for i in rows], pad_id), device)
+        if groups is None:
+            return model(**inputs).loss
+        starts, ends = inputs.pop("start_positions"), inputs.pop("end_positions")
+        pred = model(**inputs)
+        offs, local = 0, []
+        for u in batch:
+            local.append(list(range(offs, offs + len(units[u]))))
+            offs += len(units[u])
+        ctx = (inputs["token_type_ids"] == 1) & (inputs["attention_mask"] == 1)
+        # Models without segment ids (RoBERTa/MPNet style): every real token.
+        ctx = ctx | (~ctx.any(1, keepdim=True) & (inputs["attention_mask"] == 1))
+        return shared_norm_loss(pred.start_logits.float(), pred.end_logits.float(), ctx, local, starts, ends)
 
+    def metrics(state) -> dict:
+        return {
+            "best": max(state.history, key=lambda h: h["mean_f1"]) if state.history else None,
+            "best_mean_f1": state.best if state.history else -1.0,
+            "history": state.history,
+            "features": len(features),
+            "feature_stats": fstats,
+            "total_steps": state.total_steps,
+            "wall_minutes": state.wall_minutes,
+        }
 
-def _write_metrics(out: Path, config: TrainConfig, history, best, fstats, n_features, total_steps, t_start) -> dict:
-    best_entry = max(history, key=lambda h: h["mean_f1"]) if history else None
-    metrics = {
-        "best": best_entry,
-        "best_mean_f1": best,
-        "history": history,
-        "features": n_features,
-        "feature_stats": fstats,
-        "total_steps": total_steps,
-        "wall_minutes": round((time.time() - t_start) / 60, 2),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    return run_training(
+        config, model=model, n_items=len(features),
+        make_batches=lambda epoch: epoch_batches(lengths, config.batch_size, config.seed, epoch),
+        compute_loss=compute_loss,
+        evaluate=(lambda m: evaluate_dev(m, tokenizer, dev, config)) if dev else None, select_key="mean_f1",
+        save=lambda _best: _save_model(model, tokenizer, Path(config.out_dir)), metrics=metrics,
+        desc="train reader", interrupt_after=interrupt_after,
+    )
 
 
 # ----------------------------------------------------------------------------- CLI

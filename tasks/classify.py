@@ -17,7 +17,7 @@ import logging
 import random
 import tarfile
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
@@ -27,8 +27,8 @@ from common.errors import run_entry_point
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, sigmoid, softmax
-from tasks.training import (add_training_args, pad_batch, print_training_summary, run_training, set_seed_and_threads,
-                            training_kwargs)
+from common.training import TrainingConfig, add_training_args, seed_everything, training_kwargs
+from tasks.training import pad_batch, print_training_summary, train_task_model
 
 logger = logging.getLogger(__name__)
 
@@ -458,13 +458,15 @@ def score_classifier(model, tok, ds: ClassDataset, info: dict, *, out: str | Pat
 # ----------------------------------------------------------------------------- training
 
 
-@dataclass(frozen=True)
-class ClassifyTrainConfig:
-    """Everything a classification run depends on (written to training_args.json)."""
+@dataclass(frozen=True, kw_only=True)
+class ClassifyTrainConfig(TrainingConfig):
+    """Everything a classification run depends on (written to training_args.json); the loop's
+    options and their defaults come from common.training.TrainingConfig."""
+
+    error = TaskError
 
     base: str
     train: str
-    out_dir: str
     train_subdir: str = ""
     dev: str = ""  # empty: carve dev_fraction out of train
     dev_subdir: str = ""
@@ -473,41 +475,14 @@ class ClassifyTrainConfig:
     label_key: str = "label"
     label_sep: str = ""
     multi_label: bool | None = None  # None: decided by the data
-    epochs: float = 3.0
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_seq_len: int = 256
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    threads: int = 2
     eval_batch_size: int = 32
-    checkpoint_minutes: float = 10.0
-    eval_every: int = 0  # optimizer steps between dev evaluations; 0 = once per epoch
-    time_budget_min: float = 0.0  # stop after this much training time (0 = off); the schedule fits it
-    max_steps: int = 0
-    bf16: bool = False  # CPU autocast; only worth it on CPUs with AVX512-BF16/AMX
-    device: str = "auto"  # tasks.training.resolve_device
-    freeze_embeddings: bool = False
-    resume: bool = False
-    progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "threads", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise TaskError(f"{name} must be >= 1", hint=f"got {getattr(self, name)}")
-        if self.time_budget_min < 0 or self.eval_every < 0:
-            raise TaskError("time_budget_min and eval_every must be >= 0", hint="0 turns them off")
-        if self.epochs <= 0 or self.lr <= 0:
-            raise TaskError("epochs and lr must be positive", hint=f"epochs={self.epochs} lr={self.lr}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise TaskError(f"warmup={self.warmup} must be a fraction in [0, 1)", hint="e.g. --warmup 0.1")
+        if self.eval_batch_size < 1:
+            raise TaskError("eval_batch_size must be >= 1", hint=f"got {self.eval_batch_size}")
         if not self.dev and not 0.0 < self.dev_fraction < 1.0:
             raise TaskError(f"dev_fraction={self.dev_fraction} must be in (0, 1)", hint="or pass --dev")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        super().__post_init__()
 
 
 def train_classify(config: ClassifyTrainConfig, *, interrupt_after: int = 0) -> dict:
@@ -516,7 +491,7 @@ def train_classify(config: ClassifyTrainConfig, *, interrupt_after: int = 0) -> 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    set_seed_and_threads(config.seed, config.threads)
+    seed_everything(config.seed, config.threads)
     kw = dict(text_key=config.text_key, label_key=config.label_key, label_sep=config.label_sep,
               multi_label=config.multi_label)
     full = load_dataset(config.train, subdir=config.train_subdir, **kw)
@@ -554,7 +529,7 @@ def train_classify(config: ClassifyTrainConfig, *, interrupt_after: int = 0) -> 
         return {**res, "threshold": threshold}
 
     pad_id = tokenizer.pad_token_id or 0
-    return run_training(
+    return train_task_model(
         config, model=model, tokenizer=tokenizer, features=features,
         collate=lambda b: pad_batch(b, pad_id, None), evaluate=evaluate if dev.examples else None,
         select_key=select_key,

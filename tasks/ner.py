@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -23,8 +23,8 @@ import numpy as np
 from common.errors import run_entry_point
 from tasks.errors import DataFormatError, TaskError
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, softmax
-from tasks.training import (add_training_args, pad_batch, print_training_summary, run_training, set_seed_and_threads,
-                            training_kwargs)
+from common.training import TrainingConfig, add_training_args, seed_everything, training_kwargs
+from tasks.training import pad_batch, print_training_summary, train_task_model
 
 logger = logging.getLogger(__name__)
 
@@ -325,51 +325,24 @@ def tag(texts: Sequence[str], model_dir: str | Path, **kwargs) -> list[list[Enti
 # ----------------------------------------------------------------------------- training
 
 
-@dataclass(frozen=True)
-class NerTrainConfig:
-    """Everything a NER training run depends on (written to training_args.json)."""
+@dataclass(frozen=True, kw_only=True)
+class NerTrainConfig(TrainingConfig):
+    """Everything a NER training run depends on (written to training_args.json); the loop's
+    options and their defaults come from common.training.TrainingConfig."""
+
+    error = TaskError
 
     base: str
     train_files: tuple[str, ...]
-    out_dir: str
     dev_file: str = ""
-    epochs: float = 3.0
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_seq_len: int = 256
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    threads: int = 2
     eval_batch_size: int = 32
-    checkpoint_minutes: float = 10.0
-    eval_every: int = 0  # optimizer steps between dev evaluations; 0 = once per epoch
-    time_budget_min: float = 0.0  # stop after this much training time (0 = off); the schedule fits it
-    max_steps: int = 0  # 0 = no limit
-    bf16: bool = False  # CPU autocast; only worth it on CPUs with AVX512-BF16/AMX
-    device: str = "auto"  # tasks.training.resolve_device
-    freeze_embeddings: bool = False
-    resume: bool = False
-    progress: bool = True
 
     def __post_init__(self) -> None:
         if not self.train_files:
             raise TaskError("no training files", hint="pass --train FILE (token<TAB>tag)")
-        for name in ("batch_size", "threads", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise TaskError(f"{name} must be >= 1", hint=f"got {getattr(self, name)}")
-        if self.time_budget_min < 0 or self.eval_every < 0:
-            raise TaskError("time_budget_min and eval_every must be >= 0", hint="0 turns them off")
-        if self.epochs <= 0 or self.lr <= 0:
-            raise TaskError("epochs and lr must be positive", hint=f"epochs={self.epochs} lr={self.lr}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise TaskError(f"warmup={self.warmup} must be a fraction in [0, 1)", hint="e.g. --warmup 0.1")
-        if self.max_seq_len < 8:
-            raise TaskError(f"max_seq_len={self.max_seq_len} is too small", hint="use 128-512")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        if self.eval_batch_size < 1:
+            raise TaskError("eval_batch_size must be >= 1", hint=f"got {self.eval_batch_size}")
+        super().__post_init__()
 
 
 def train_ner(config: NerTrainConfig, *, interrupt_after: int = 0) -> dict:
@@ -378,7 +351,7 @@ def train_ner(config: NerTrainConfig, *, interrupt_after: int = 0) -> dict:
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    set_seed_and_threads(config.seed, config.threads)
+    seed_everything(config.seed, config.threads)
     train = [s for f in config.train_files for s in read_bio(f)]
     dev = read_bio(config.dev_file) if config.dev_file else []
     unseen = set(entity_types(dev)) - set(entity_types(train))
@@ -404,7 +377,7 @@ def train_ner(config: NerTrainConfig, *, interrupt_after: int = 0) -> dict:
         pred, _ = _predict_tags(m, tokenizer, dev, config.max_seq_len, config.eval_batch_size)
         return entity_metrics([list(s.tags) for s in dev], pred)
 
-    return run_training(
+    return train_task_model(
         config, model=model, tokenizer=tokenizer, features=features,
         collate=lambda b: pad_batch(b, pad_id, IGNORE),
         evaluate=evaluate if dev else None, select_key="f1",

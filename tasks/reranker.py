@@ -26,7 +26,7 @@ negatives (the "localized contrastive estimation" of Gao et al. 2021, "Rethink T
 BERT Rerankers in Multi-Stage Retrieval Pipeline"), plus a pointwise binary cross-entropy
 term so that sigmoid(logit) is a usable relevance probability before calibration.
 The model is a Hugging Face sequence-classification model with one output (the layout of
-sentence-transformers `CrossEncoder`), trained by the shared loop (tasks.training.run_training).
+sentence-transformers `CrossEncoder`), trained by the one training loop (common.training.run_training).
 
 Dev: the reranker reorders the BM25 top `dev_depth` of each dev question over the dev pool
 (dev contexts + all training passages as distractors); MRR and Recall@1 of the first
@@ -40,7 +40,7 @@ import logging
 import random
 import re
 from collections import defaultdict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -56,8 +56,9 @@ from retriever.rerank import passage_input
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
 from tasks.paraphrase import Split, paraphrase_question
-from tasks.training import (add_training_args, model_device, resolve_device, run_training, set_seed_and_threads,
-                            to_device, training_kwargs)
+from common.training import (TrainingConfig, add_training_args, model_device, resolve_device, seed_everything,
+                             to_device, training_kwargs)
+from tasks.training import train_task_model
 
 logger = logging.getLogger(__name__)
 
@@ -395,13 +396,15 @@ def rank_metrics(rankings: Sequence[Sequence[bool]]) -> dict[str, float]:
 # ----------------------------------------------------------------------------- training
 
 
-@dataclass(frozen=True)
-class RerankTrainConfig:
-    """Everything a reranker run depends on (written to training_args.json)."""
+@dataclass(frozen=True, kw_only=True)
+class RerankTrainConfig(TrainingConfig):
+    """Everything a reranker run depends on (written to training_args.json); the loop's
+    options come from common.training.TrainingConfig (defaults changed here: epochs, batch_size)."""
+
+    error = TaskError
 
     base: str
     train: tuple[str, ...]
-    out_dir: str
     dev: tuple[str, ...] = ()
     group_size: int = 8
     pointwise_weight: float = 0.5
@@ -414,37 +417,17 @@ class RerankTrainConfig:
     dev_depth: int = 20
     max_dev_questions: int = 300
     epochs: float = 1.0
-    lr: float = 5e-5
     batch_size: int = 4  # groups (questions) per step: batch_size x group_size sequences
-    max_seq_len: int = 256
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    threads: int = 2
-    checkpoint_minutes: float = 10.0
-    eval_every: int = 0
-    time_budget_min: float = 0.0
-    max_steps: int = 0
-    bf16: bool = False
-    device: str = "auto"  # tasks.training.resolve_device
-    freeze_embeddings: bool = False
-    resume: bool = False
-    progress: bool = True
 
     def __post_init__(self) -> None:
         if not self.train:
             raise TaskError("no training files", hint="pass --train FILE...")
         if self.group_size < 2:
             raise TaskError(f"group_size must be >= 2, got {self.group_size}", hint="e.g. --group-size 8")
-        for name in ("batch_size", "threads", "mine_depth", "dev_depth"):
+        for name in ("mine_depth", "dev_depth"):
             if getattr(self, name) < 1:
                 raise TaskError(f"{name} must be >= 1", hint=f"got {getattr(self, name)}")
-        if self.epochs <= 0 or self.lr <= 0:
-            raise TaskError("epochs and lr must be positive", hint=f"epochs={self.epochs} lr={self.lr}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        super().__post_init__()
 
 
 def _dense_embedder(model: str, device: str, progress: bool) -> Callable[[list[str]], np.ndarray]:
@@ -467,7 +450,7 @@ def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tupl
              if config.dev else [])
     if not train_q:
         raise TaskError("no training questions with a positive passage", hint="check the --train files")
-    embed = (_dense_embedder(config.mining_encoder, str(resolve_device(config.device)), config.progress)
+    embed = (_dense_embedder(config.mining_encoder, str(resolve_device(config.device, TaskError)), config.progress)
              if config.dense_negatives else None)
     negs = mine_negatives(train_q, train_pool, config.mine_depth, embed, config.progress)
     rng = random.Random(config.seed)
@@ -502,7 +485,7 @@ def train_reranker(config: RerankTrainConfig, *, interrupt_after: int = 0) -> di
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    set_seed_and_threads(config.seed, config.threads)
+    seed_everything(config.seed, config.threads)
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.base)
         # fp32 whatever the stored dtype: AdamW on fp16 weights loses the updates.
@@ -533,7 +516,7 @@ def train_reranker(config: RerankTrainConfig, *, interrupt_after: int = 0) -> di
                                "bm25_mrr": rank_metrics([base_rank[i] for i in keep])["mrr"]}
         return {**r, "bm25_mrr": b["mrr"], "bm25_recall@1": b["recall@1"], "per_source": per_source}
 
-    return run_training(
+    return train_task_model(
         config,
         model=wrapped,
         tokenizer=tokenizer,

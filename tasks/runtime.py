@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from tasks.errors import TaskError
-from tasks.training import model_device
+from common.training import model_device
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -42,8 +42,8 @@ from tasks.classify import classification_metrics
 from tasks.errors import DataFormatError, TaskError
 from tasks.jsonl import iter_jsonl
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, softmax
-from tasks.training import (add_training_args, pad_batch, print_training_summary, run_training, set_seed_and_threads,
-                            training_kwargs)
+from common.training import TrainingConfig, add_training_args, seed_everything, training_kwargs
+from tasks.training import pad_batch, print_training_summary, train_task_model
 from tasks.verdict import PassageEvidence, VerdictConfig, YESNO_LABELS, aggregate
 
 logger = logging.getLogger(__name__)
@@ -334,55 +334,34 @@ def score_items(items: Sequence[YesNoItem], verdicts: Sequence) -> dict:
 # ----------------------------------------------------------------------------- training
 
 
-@dataclass(frozen=True)
-class YesNoTrainConfig:
-    """Everything a yes/no run depends on (written to training_args.json)."""
+@dataclass(frozen=True, kw_only=True)
+class YesNoTrainConfig(TrainingConfig):
+    """Everything a yes/no run depends on (written to training_args.json); the loop's options
+    and their defaults come from common.training.TrainingConfig."""
+
+    error = TaskError
 
     base: str
-    out_dir: str
     pubmedqa: str = ""  # ori_pqal.json; its dev split is held out by PMID
     bioasq: tuple[str, ...] = ()  # BioASQ yes/no training files (JSONL or SQuAD-style)
     bioasq_dev: str = ""  # BioASQ-val-yesno.json: scored one verdict per question
     pubmedqa_dev_fraction: float = DEFAULT_DEV_FRACTION
     pubmedqa_repeat: int = 3  # PubMedQA pairs repeated per epoch (400 abstracts vs ~5k BioASQ snippets)
     maybe_repeat: int = 3  # "maybe" pairs repeated again on top (11% of PubMedQA, absent from BioASQ)
-    epochs: float = 3.0
-    lr: float = 5e-5
-    batch_size: int = 16
     max_seq_len: int = 384
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    threads: int = 2
     eval_batch_size: int = 32
-    checkpoint_minutes: float = 10.0
-    eval_every: int = 0
-    time_budget_min: float = 0.0
-    max_steps: int = 0
-    bf16: bool = False
-    device: str = "auto"  # tasks.training.resolve_device
-    freeze_embeddings: bool = False
-    resume: bool = False
-    progress: bool = True
 
     def __post_init__(self) -> None:
         if not self.pubmedqa and not self.bioasq:
             raise TaskError("no training data", hint="pass --pubmedqa FILE and/or --bioasq FILE")
-        for name in ("batch_size", "threads", "eval_batch_size", "pubmedqa_repeat", "maybe_repeat"):
+        for name in ("eval_batch_size", "pubmedqa_repeat", "maybe_repeat"):
             if getattr(self, name) < 1:
                 raise TaskError(f"{name} must be >= 1", hint=f"got {getattr(self, name)}")
-        if self.epochs <= 0 or self.lr <= 0:
-            raise TaskError("epochs and lr must be positive", hint=f"epochs={self.epochs} lr={self.lr}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise TaskError(f"warmup={self.warmup} must be a fraction in [0, 1)", hint="e.g. --warmup 0.1")
         if not 0.0 < self.pubmedqa_dev_fraction < 1.0:
             raise TaskError("pubmedqa_dev_fraction must be in (0, 1)", hint="e.g. 0.2")
         if self.max_seq_len < 16:
             raise TaskError("max_seq_len must be >= 16", hint="e.g. --max-seq-len 384")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        super().__post_init__()
 
 
 def load_base(base: str, labels: Sequence[str] = YESNO_LABELS):
@@ -445,7 +424,7 @@ def train_yesno(config: YesNoTrainConfig, *, interrupt_after: int = 0) -> dict:
     the PubMedQA dev split and the BioASQ dev questions, whichever are given) is kept in
     OUT; returns OUT/metrics.json's content."""
 
-    set_seed_and_threads(config.seed, config.threads)
+    seed_everything(config.seed, config.threads)
     labels = list(YESNO_LABELS)
     label2id = {l: i for i, l in enumerate(labels)}
     train_items: list[YesNoItem] = []
@@ -498,7 +477,7 @@ def train_yesno(config: YesNoTrainConfig, *, interrupt_after: int = 0) -> dict:
         "pubmedqa_dev_split": {"fraction": config.pubmedqa_dev_fraction,
                                "rule": "sha256(PMID)[:8] / 16**8 < fraction (tasks.yesno.in_dev_split)"},
     }
-    return run_training(
+    return train_task_model(
         config, model=model, tokenizer=tokenizer, features=features,
         collate=lambda b: pad_batch(b, pad_id, None),
         evaluate=evaluate if (pub_dev or bio_dev) else None, select_key="dev_macro_f1",
