@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.datasets import SquadFile, group_bioasq, iter_jsonl, read_bioasq, read_squad  # noqa: E402
 from pipeline.question_type import QUESTION_TYPES, detect_question_type  # noqa: E402
 
 DATA = Path("/work/shared/data")
@@ -26,12 +27,7 @@ DATA = Path("/work/shared/data")
 
 def _squad_questions(path: Path) -> list[tuple[str, str]]:
     """(question id prefix, question) once per distinct BioASQ question."""
-    seen: dict[str, str] = {}
-    for art in json.loads(path.read_text())["data"]:
-        for para in art["paragraphs"]:
-            for qa in para["qas"]:
-                seen.setdefault(qa["id"].rsplit("_", 1)[0], qa["question"])
-    return list(seen.items())
+    return [(q.id, q.question) for q in read_bioasq(path)]
 
 
 def dev_questions() -> list[tuple[str, str]]:
@@ -44,15 +40,12 @@ def dev_questions() -> list[tuple[str, str]]:
 
 def train_questions() -> list[tuple[str, str]]:
     out = []
-    for art in json.loads((DATA / "bioasq-train" / "train.json").read_text())["data"]:
-        t = "factoid" if "factoid" in art["title"] else "list"
-        seen = {}
-        for para in art["paragraphs"]:
-            for qa in para["qas"]:
-                seen.setdefault(qa["id"].rsplit("_", 1)[0], qa["question"])
-        out += [(q, t) for q in seen.values()]
-    with open(DATA / "bioasq-yesno" / "train.jsonl") as fh:
-        out += [(json.loads(line)["question"], "yesno") for line in fh if line.strip()]
+    squad = read_squad(DATA / "bioasq-train" / "train.json")
+    for a_i in dict.fromkeys(p.article_index for p in squad.paragraphs):  # one type per article
+        paragraphs = tuple(p for p in squad.paragraphs if p.article_index == a_i)
+        t = "factoid" if "factoid" in paragraphs[0].title else "list"
+        out += [(q.question, t) for q in group_bioasq(SquadFile(squad.path, squad.version, paragraphs))]
+    out += [(obj["question"], "yesno") for _, obj in iter_jsonl(DATA / "bioasq-yesno" / "train.jsonl")]
     return out
 
 

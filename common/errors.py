@@ -1,7 +1,8 @@
 """The one error base of clinqa, its printer and the exit codes of every command line.
 
 Every package derives its error family from `HintedError` (StoreError, IndexerError,
-RetrieverError, ReaderError, TaskError, PrivacyError, PipelineError, EvaluationError), so one
+RetrieverError, ReaderError, TaskError, PrivacyError, PipelineError, EvaluationError, and
+common.datasets' DatasetError for data files), so one
 `except HintedError` catches them all and one printer shows them: a `PROG: error:` line and a
 `PROG: hint:` line saying how to fix it, never a traceback.
 

@@ -35,22 +35,20 @@ Decisions:
 """
 from __future__ import annotations
 
-import codecs
 import functools
 import gzip
 import hashlib
-import itertools
 import json
 import logging
 import re
-import tarfile
-import xml.etree.ElementTree as ET
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.datasets import (DatasetEncodingError, DatasetError, MedQuADFile, Problem, check_file, decode_utf8, is_pubmedqa,
+                             is_squad, iter_jsonl_lines, iter_medquad, parse_json, pubmedqa_from_json,
+                             squad_from_json)
 from common.paths import BUNDLED_CORPUS
 from indexer.errors import LoaderError, UnsupportedFormatError
 from indexer.text import normalize_text, normalize_title
@@ -61,12 +59,8 @@ log = logging.getLogger(__name__)
 FORMATS = ("jsonl", "medquad", "pubmedqa", "squad", "text", "markdown", "html", "pdf")
 # A derived title (first line of a file) longer than this is a paragraph, not a heading.
 MAX_TITLE_CHARS = 200
-# Archive limits: a crafted .tar.gz (zip bomb) must not exhaust memory or disk.
-MAX_ARCHIVE_MEMBERS = 100_000
-MAX_ARCHIVE_MEMBER_BYTES = 50 * 1024 * 1024
-MAX_ARCHIVE_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
-# One JSONL line is one document; the same cap as one archive member.
-MAX_JSONL_LINE_BYTES = MAX_ARCHIVE_MEMBER_BYTES
+# Size limits (archive members, JSONL lines, unpacked bytes): common.datasets.limits.LIMITS,
+# the same for every reader of a data file.
 MEDQUAD_LICENSE = "CC BY 4.0"
 PUBMEDQA_LICENSE = "MIT"
 
@@ -219,10 +213,7 @@ def _load_file(path: Path, rel: str, format: str | None, source: str | None) -> 
         if fmt == "jsonl":
             yield from _load_jsonl(path, source)
         elif fmt == "medquad":
-            if path.name.lower().endswith((".tar.gz", ".tgz", ".tar")):
-                yield from _load_medquad_archive(path)
-            else:
-                yield from parse_medquad_xml(path.read_bytes(), path.stem, str(path))
+            yield from _load_medquad(path)
         elif fmt in ("json", "pubmedqa", "squad"):
             data = _read_json(path)
             if fmt == "json":
@@ -240,6 +231,8 @@ def _load_file(path: Path, rel: str, format: str | None, source: str | None) -> 
             yield _pdf_document(path, rel, source)
     except LoaderError as exc:
         yield LoadFailure(str(path), exc.message, exc.hint)
+    except DatasetError as exc:  # common.datasets: the file (or member) and, for a limit, the limit
+        yield LoadFailure(exc.path, exc.problem, exc.hint, exc.line or None)
     except OSError as exc:
         yield LoadFailure(str(path), f"cannot read file: {exc.strerror or exc}", "check that it exists and is readable")
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop a corpus build
@@ -253,29 +246,16 @@ def _load_file(path: Path, rel: str, format: str | None, source: str | None) -> 
 # Helpers
 
 
-# Byte-order marks say the encoding outright (longest first: UTF-32 LE starts like UTF-16 LE).
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-
-
 def read_utf8(path: Path) -> str:
     """Text of a file: UTF-8, or any UTF with a byte-order mark (UTF-16 files written by
-    Windows tools carry one). Anything else raises LoaderError whose hint names the likely
-    encoding (charset-normalizer's guess) in an `iconv` command; nothing is decoded by guess."""
+    Windows tools carry one), decoded as every reader decodes (`common.datasets.decode_utf8`).
+    Anything else raises LoaderError whose hint names the likely encoding (charset-normalizer's
+    guess) in an `iconv` command; nothing is decoded by guess."""
     data = path.read_bytes()
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError as exc:
-                raise LoaderError(f"starts with a {codec.upper()} byte-order mark but is not valid {codec.upper()} "
-                                  f"(offset {exc.start})", "re-save the file as UTF-8") from None
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LoaderError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", convert_hint(data, path)
-        ) from None
+        return decode_utf8(data, path)
+    except DatasetEncodingError as exc:
+        raise LoaderError(exc.problem, convert_hint(data, path) if exc.problem.startswith("not UTF-8") else exc.hint) from None
 
 
 def convert_hint(data: bytes, path: Path | str) -> str:
@@ -298,18 +278,15 @@ def convert_hint(data: bytes, path: Path | str) -> str:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(read_utf8(path))
-    except json.JSONDecodeError as exc:
-        raise LoaderError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", "fix or re-export the file"
-        ) from None
+    """Parsed JSON of a file, read as every reader reads it (`common.datasets`: size limit,
+    UTF-8 or a byte-order mark; invalid JSON raises DatasetFormatError with line and column)."""
+    return parse_json(read_utf8(check_file(path)), path)
 
 
 def _detect_json_layout(data: Any, path: Path) -> str:
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
+    if is_squad(data):
         return "squad"
-    if isinstance(data, dict) and data and all(isinstance(v, dict) and "CONTEXTS" in v for v in data.values()):
+    if is_pubmedqa(data):
         return "pubmedqa"
     raise UnsupportedFormatError(
         "JSON layout not recognised (neither SQuAD {'data': [...]} nor PubMedQA {PMID: {'CONTEXTS': ...}})",
@@ -334,44 +311,19 @@ _JSONL_FIELDS = {"id", "doc_id", "title", "text", "url", "source", "license", "m
 
 
 def _load_jsonl(path: Path, source: str | None) -> Iterator[Item]:
-    """One Document per line. Like archives, a JSONL file (compressed or not) is read with
-    limits: a line over `MAX_JSONL_LINE_BYTES` or more than `MAX_ARCHIVE_TOTAL_BYTES`
-    decompressed ends the file with a failure naming the limit; the memory used is bounded
-    by one line whatever the file holds (a 2 MB .gz can inflate to one 2 GiB line)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    """One Document per line, read by `common.datasets.iter_jsonl_lines` (line and unpacked
+    size limits: exceeding one ends the file with a failure naming the limit; memory is
+    bounded by one line whatever the file holds). A bad line is a failure; the rest loads."""
     default_source = source or path.name.split(".")[0]
-    total = 0
-    try:
-        with opener(path, "rb") as fh:  # bytes, so a bad line does not end the file
-            for lineno in itertools.count(1):
-                raw = fh.readline(MAX_JSONL_LINE_BYTES + 1)
-                if not raw:
-                    return
-                total += len(raw)
-                if len(raw) > MAX_JSONL_LINE_BYTES:
-                    yield LoadFailure(str(path), f"line {lineno} is longer than {MAX_JSONL_LINE_BYTES >> 20} MB "
-                                      "(the limit per document); the rest of the file was not read",
-                                      "split that document, or check that the file is JSONL (one object per line)",
-                                      lineno)
-                    return
-                if total > MAX_ARCHIVE_TOTAL_BYTES:
-                    yield LoadFailure(str(path), f"file unpacks to more than {MAX_ARCHIVE_TOTAL_BYTES >> 30} GB; "
-                                      "the rest of the file was not read", "split it into smaller files", lineno)
-                    return
-                if not raw.strip():
-                    continue
-                yield _jsonl_record(raw, lineno, str(path), default_source)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        yield LoadFailure(str(path), f"corrupt gzip file: {exc}", "re-create or re-download it")
+    for rec in iter_jsonl_lines(path):
+        if rec.error:
+            hint = convert_hint(rec.raw, path) if rec.raw and "UTF-8" in rec.error else _ONE_OBJECT
+            yield LoadFailure(str(path), rec.error, hint, rec.line)
+        else:
+            yield _jsonl_record(rec.value, rec.line, str(path), default_source)
 
 
-def _jsonl_record(raw: bytes, lineno: int, path: str, default_source: str) -> Item:
-    try:
-        obj = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        return LoadFailure(path, "line is not UTF-8", convert_hint(raw, path), lineno)
-    except json.JSONDecodeError as exc:
-        return LoadFailure(path, f"invalid JSON: {exc.msg} (column {exc.colno})", _ONE_OBJECT, lineno)
+def _jsonl_record(obj: Any, lineno: int, path: str, default_source: str) -> Item:
     if not isinstance(obj, dict):
         return LoadFailure(path, f"expected a JSON object, got {type(obj).__name__}", _ONE_OBJECT, lineno)
     doc_id = obj.get("id", obj.get("doc_id"))
@@ -415,119 +367,49 @@ def document_to_json(doc: Document) -> dict[str, Any]:
 # MedQuAD
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1].lower()
+def _texts(values: tuple[str, ...]) -> list[str]:
+    return [t for v in values if (t := normalize_title(v))]
 
 
-def _children(el: ET.Element, *names: str) -> list[ET.Element]:
-    return [c for c in el if _local(c.tag) in names]
-
-
-def _child(el: ET.Element, *names: str) -> ET.Element | None:
-    found = _children(el, *names)
-    return found[0] if found else None
-
-
-def _texts(el: ET.Element | None, *names: str) -> list[str]:
-    if el is None:
-        return []
-    return [t for c in el.iter() if _local(c.tag) in names and (t := normalize_title(c.text or ""))]
-
-
-def parse_medquad_xml(data: bytes, stem: str, origin: str) -> Iterator[Item]:
-    """Documents (one per answered QA pair) from one MedQuAD XML file."""
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        yield LoadFailure(origin, f"invalid XML: {exc}", "the file is not well-formed MedQuAD XML")
-        return
-    collection = root.get("source") or root.get("corpus") or "unknown"
-    url = root.get("url") or None
-    focus_el = _child(root, "focus", "doctitle-focus")
-    focus = normalize_title(focus_el.text or "") if focus_el is not None else ""
-    annotations = _child(root, "focusannotations") or root
-    base_meta: dict[str, Any] = {"focus": focus, "collection": collection, "file": origin.rsplit("/", 1)[-1]}
-    doc_attr = root.get("id") or root.get("docid") or root.get("fid")
-    if doc_attr:
-        base_meta["medquad_id"] = doc_attr
-    for key, names in (
-        ("cuis", ("cui",)),
-        ("semantic_types", ("semantictype",)),
-        ("semantic_group", ("semanticgroup",)),
-        ("synonyms", ("synonym",)),
-        ("category", ("category",)),
-    ):
-        values = _texts(annotations, *names)
+def medquad_documents(doc: MedQuADFile) -> Iterator[Item]:
+    """Documents (one per answered QA pair) from one MedQuAD XML document."""
+    focus = normalize_title(doc.focus)
+    base_meta: dict[str, Any] = {"focus": focus, "collection": doc.collection, "file": doc.origin.rsplit("/", 1)[-1]}
+    if doc.doc_id:
+        base_meta["medquad_id"] = doc.doc_id
+    for key, raw in doc.annotations:
+        values = _texts(raw)
         if values:
             base_meta[key] = values[0] if key in ("semantic_group", "category") else values
-    pairs_el = _child(root, "qapairs")
-    pairs = _children(pairs_el, "qapair", "pair") if pairs_el is not None else []
-    if not pairs:
-        yield Skipped(origin, "no QA pairs")
+    if not doc.pairs:
+        yield Skipped(doc.origin, "no QA pairs")
         return
-    for n, pair in enumerate(pairs, start=1):
-        pid = pair.get("pid") or str(n)
-        q = _child(pair, "question")
-        a = _child(pair, "answer")
-        question = normalize_title(q.text or "") if q is not None else ""
-        answer = normalize_text("".join(a.itertext())) if a is not None else ""
+    for pair in doc.pairs:
+        answer = normalize_text(pair.answer)
         if not answer:
-            yield Skipped(f"{origin}#{pid}", "empty answer")
+            yield Skipped(f"{doc.origin}#{pair.pid}", "empty answer")
             continue
         meta = dict(base_meta)
-        if q is not None:
-            meta.update({k: v for k, v in (("qtype", q.get("qtype")), ("qid", q.get("qid"))) if v})
+        meta.update({k: v for k, v in (("qtype", pair.qtype), ("qid", pair.qid)) if v})
         yield Document(
-            doc_id=f"medquad:{collection}/{stem}_{pid}",
-            title=question,
+            doc_id=f"medquad:{doc.collection}/{doc.stem}_{pair.pid}",
+            title=normalize_title(pair.question),
             text=answer,
-            url=url,
-            source=f"MedQuAD/{collection}",
+            url=doc.url,
+            source=f"MedQuAD/{doc.collection}",
             license=MEDQUAD_LICENSE,
             metadata=meta,
         )
 
 
-def _load_medquad_archive(path: Path) -> Iterator[Item]:
-    try:
-        tar = tarfile.open(path, "r:*")
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        yield LoadFailure(str(path), f"not a readable tar archive: {exc}", "check the download (tar -tzf FILE)")
-        return
-    with tar:
-        try:
-            members = []
-            for m in tar:  # streamed, so a tar of millions of entries is refused early
-                if len(members) >= MAX_ARCHIVE_MEMBERS:
-                    yield LoadFailure(str(path), f"archive has more than {MAX_ARCHIVE_MEMBERS:,} members",
-                                      "split it into smaller archives or unpack it and pass the folder")
-                    return
-                if m.isfile():
-                    members.append(m)
-            members.sort(key=lambda m: m.name)
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            yield LoadFailure(str(path), f"corrupt tar archive: {exc}", "check the download (tar -tzf FILE)")
-            return
-        if sum(m.size for m in members) > MAX_ARCHIVE_TOTAL_BYTES:
-            yield LoadFailure(str(path), f"archive unpacks to more than {MAX_ARCHIVE_TOTAL_BYTES >> 30} GB",
-                              "unpack it yourself and pass the folder, or split it")
-            return
-        for member in members:
-            origin = f"{path}:{member.name}"
-            if not member.name.lower().endswith(".xml"):
-                yield Skipped(origin, "not an XML member")
-                continue
-            if member.size > MAX_ARCHIVE_MEMBER_BYTES:
-                yield LoadFailure(origin, f"member is {member.size >> 20} MB; the limit is "
-                                  f"{MAX_ARCHIVE_MEMBER_BYTES >> 20} MB", "remove or split that file")
-                continue
-            try:
-                fh = tar.extractfile(member)
-                data = fh.read() if fh is not None else b""
-            except (tarfile.TarError, EOFError, OSError) as exc:
-                yield LoadFailure(origin, f"cannot read archive member: {exc}", "check the archive (tar -tzf FILE)")
-                continue
-            yield from parse_medquad_xml(data, Path(member.name).stem, origin)
+def _load_medquad(path: Path) -> Iterator[Item]:
+    """A MedQuAD .xml file or archive (`common.datasets.iter_medquad`: members sorted by
+    name, archive limits); a member that fails is a failure, the rest loads."""
+    for item in iter_medquad(path):
+        if isinstance(item, Problem):
+            yield Skipped(item.where, item.reason) if item.skipped else LoadFailure(item.where, item.reason, item.hint)
+        else:
+            yield from medquad_documents(item)
 
 
 # ---------------------------------------------------------------------------------------
@@ -535,28 +417,19 @@ def _load_medquad_archive(path: Path) -> Iterator[Item]:
 
 
 def parse_pubmedqa(data: Any, origin: str) -> Iterator[Item]:
-    """One Document per PMID: contexts + long answer as the abstract, question as title."""
-    if not isinstance(data, dict):
-        yield LoadFailure(origin, "PubMedQA JSON must be an object keyed by PMID", "use ori_pqal.json-style files")
-        return
-    for pmid, rec in data.items():
-        if not isinstance(rec, dict) or not isinstance(rec.get("CONTEXTS"), list):
-            yield LoadFailure(
-                f"{origin}#{pmid}", "record has no CONTEXTS list", "each PMID needs QUESTION and CONTEXTS"
-            )
-            continue
-        paragraphs = [str(c) for c in rec["CONTEXTS"]]
-        if rec.get("LONG_ANSWER"):
-            paragraphs.append(str(rec["LONG_ANSWER"]))
-        meta: dict[str, Any] = {"pmid": str(pmid)}
-        for key, name in (("MESHES", "mesh"), ("LABELS", "section_labels"), ("YEAR", "year")):
-            if rec.get(key) is not None:
-                meta[name] = _metadata_value(rec[key])
+    """One Document per PMID (`common.datasets.pubmedqa_from_json`): contexts + long answer
+    as the abstract, question as title."""
+    for rec in pubmedqa_from_json(data, origin):
+        paragraphs = list(rec.contexts) + ([rec.long_answer] if rec.long_answer else [])
+        meta: dict[str, Any] = {"pmid": rec.pmid}
+        for name, value in (("mesh", rec.meshes), ("section_labels", rec.labels), ("year", rec.year)):
+            if value is not None:
+                meta[name] = list(value) if isinstance(value, tuple) else value
         yield Document(
-            doc_id=f"pubmed:{pmid}",
-            title=normalize_title(str(rec.get("QUESTION") or "")),
+            doc_id=f"pubmed:{rec.pmid}",
+            title=normalize_title(rec.question),
             text=normalize_text("\n\n".join(paragraphs)),
-            url=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
+            url=f"https://pubmed.ncbi.nlm.nih.gov/{rec.pmid}/",
             source="PubMedQA",
             license=PUBMEDQA_LICENSE,
             metadata=meta,
@@ -578,38 +451,26 @@ def squad_doc_id(title: str, context: str) -> str:
 
 
 def parse_squad(data: Any, source: str, origin: str) -> Iterator[Item]:
-    articles = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(articles, list):
-        yield LoadFailure(origin, "SQuAD JSON needs a top-level 'data' list", "use SQuAD v1.1/v2.0 layout")
-        return
+    """One Document per distinct (title, context) of a SQuAD file (`common.datasets.squad_from_json`)."""
     seen: set[str] = set()
-    for a_idx, article in enumerate(articles):
-        if not isinstance(article, dict):
-            yield LoadFailure(f"{origin}#data[{a_idx}]", "article is not an object", "fix the SQuAD file")
+    for para in squad_from_json(data, origin).paragraphs:
+        title = normalize_title(para.title)
+        doc_id = squad_doc_id(title, para.context)
+        if doc_id in seen:  # SQuAD repeats a context once per question group sometimes
             continue
-        title = normalize_title(str(article.get("title") or ""))
-        for p_idx, para in enumerate(article.get("paragraphs") or []):
-            context = para.get("context") if isinstance(para, dict) else None
-            if not isinstance(context, str):
-                where = f"{origin}#data[{a_idx}].paragraphs[{p_idx}]"
-                yield LoadFailure(where, "paragraph has no context", "fix the SQuAD file")
-                continue
-            doc_id = squad_doc_id(title, context)
-            if doc_id in seen:  # SQuAD repeats a context once per question group sometimes
-                continue
-            seen.add(doc_id)
-            yield Document(
-                doc_id=doc_id,
-                title=title,
-                text=normalize_text(context),
-                source=source,
-                metadata={
-                    "article_title": title,
-                    "article_index": a_idx,
-                    "paragraph_index": p_idx,
-                    "question_ids": [str(q.get("id")) for q in para.get("qas") or [] if isinstance(q, dict)],
-                },
-            )
+        seen.add(doc_id)
+        yield Document(
+            doc_id=doc_id,
+            title=title,
+            text=normalize_text(para.context),
+            source=source,
+            metadata={
+                "article_title": title,
+                "article_index": para.article_index,
+                "paragraph_index": para.paragraph_index,
+                "question_ids": [q.id for q in para.questions],
+            },
+        )
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """Question validation and batch query files: pure functions."""
 from __future__ import annotations
 
-import json
 import unicodedata
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.datasets import iter_jsonl_lines
 from indexer.tokenize import tokenize
 from pipeline.errors import InvalidQuestionError, PipelineError
 
@@ -110,25 +110,18 @@ _LINE_HINT = 'each line must be {"id": "...", "question": "..."}'
 
 def read_queries(path: Path | str) -> list[Query]:
     """A JSONL file of {"id", "question"} objects. A malformed line becomes a Query with its
-    `error` (naming file and line) so one bad line does not stop the batch; an unreadable or
-    empty file raises PipelineError."""
+    `error` (naming file and line) so one bad line does not stop the batch; an empty file
+    raises PipelineError, a file over a size limit `common.datasets.DatasetLimitError`."""
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"queries file not found: {path}", 'give a JSONL file with one {"id", "question"} per line')
     queries: list[Query] = []
-    with open(path, encoding="utf-8", errors="strict") as fh:
-        try:
-            lines = fh.readlines()
-        except UnicodeDecodeError as exc:
-            raise PipelineError(f"{path} is not UTF-8 text: {exc}", "save the file as UTF-8") from exc
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
+    for rec in iter_jsonl_lines(path):  # common.datasets: the line and file-size limits of every reader
+        n = rec.line
+        if rec.error:
+            queries.append(Query(f"line {n}", "", PipelineError(f"{path}:{n}: {rec.error}", _LINE_HINT)))
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            queries.append(Query(f"line {n}", "", PipelineError(f"{path}:{n}: invalid JSON ({exc.msg})", _LINE_HINT)))
-            continue
+        obj = rec.value
         if not isinstance(obj, dict) or "question" not in obj:
             qid = str(obj.get("id", f"line {n}")) if isinstance(obj, dict) else f"line {n}"
             queries.append(Query(qid, "", PipelineError(f'{path}:{n}: expected an object with a "question" field',

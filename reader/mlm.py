@@ -24,12 +24,12 @@ import json
 import logging
 import random
 import sys
-import tarfile
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from common.datasets import (Problem, is_pubmedqa, is_squad, iter_medquad, load_json, pubmedqa_from_json, read_text,
+                             squad_from_json)
 from common.errors import run_entry_point
 from common.training import TrainingConfig, run_training, seed_everything
 from reader.errors import TrainingError
@@ -67,15 +67,17 @@ class MLMConfig(TrainingConfig):
 
 
 def _medquad_answers(path: Path) -> Iterator[str]:
-    with tarfile.open(path, "r:gz") as tar:
-        for m in tar:
-            if not m.isfile() or not m.name.endswith(".xml"):
+    """Every non-empty answer of a MedQuAD archive, whitespace collapsed (`common.datasets.iter_medquad`:
+    the archive limits apply; a member that cannot be read stops the run with its name)."""
+    for item in iter_medquad(path):
+        if isinstance(item, Problem):
+            if item.skipped:
                 continue
-            root = ET.fromstring(tar.extractfile(m).read())
-            for a in root.iter("Answer"):
-                text = " ".join((a.text or "").split())
-                if text:
-                    yield text
+            raise item.error()
+        for pair in item.pairs:
+            text = " ".join(pair.answer.split())
+            if text:
+                yield text
 
 
 def read_corpus(path: str | Path) -> list[str]:
@@ -87,17 +89,16 @@ def read_corpus(path: str | Path) -> list[str]:
     if name.endswith((".tar.gz", ".tgz")):
         return list(_medquad_answers(path))
     if name.endswith(".json"):
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(raw, dict) and isinstance(raw.get("data"), list):
+        raw = load_json(path)
+        if is_squad(raw):
             seen: dict[str, None] = {}
-            for art in raw["data"]:
-                for para in art.get("paragraphs", []):
-                    seen.setdefault(" ".join(para["context"].split()), None)
+            for para in squad_from_json(raw, path).paragraphs:
+                seen.setdefault(" ".join(para.context.split()), None)
             return list(seen)
-        if isinstance(raw, dict) and raw and all(isinstance(v, dict) and "CONTEXTS" in v for v in raw.values()):
-            return [" ".join(" ".join(v["CONTEXTS"]).split()) for v in raw.values()]
+        if is_pubmedqa(raw):
+            return [" ".join(" ".join(rec.contexts).split()) for rec in pubmedqa_from_json(raw, path)]
         raise TrainingError(f"unrecognised JSON corpus {path}", hint="expected SQuAD ('data') or PubMedQA (PMID -> CONTEXTS)")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
 
 
 def make_blocks(tokenizer, texts: Sequence[str], max_seq_len: int) -> list[list[int]]:

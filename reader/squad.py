@@ -1,7 +1,7 @@
 """SQuAD v1.1 loading and the official SQuAD v1.1 metrics, as pure functions.
 
 COVID-QA and BioASQ in shared/data are SQuAD-format, so one loader serves training,
-evaluation and calibration. The normalisation and EM/F1 follow the official
+evaluation and calibration; the file is parsed by `common.datasets.read_squad`. The normalisation and EM/F1 follow the official
 `evaluate-v1.1.py` script exactly (lower-case, strip punctuation, drop English
 articles a/an/the, collapse whitespace; score = max over gold answers), so numbers
 here are comparable with published SQuAD-style results.
@@ -17,7 +17,6 @@ Public API (reused by the evaluation engineer):
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import re
 import string
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from reader.errors import ReaderError
+from common.datasets import read_squad
 
 logger = logging.getLogger(__name__)
 
@@ -44,52 +43,22 @@ class SquadExample:
 
 
 def load_squad(path: str | Path) -> list[SquadExample]:
-    """Read a SQuAD v1.1-format JSON file into a flat list of examples.
+    """Read a SQuAD v1.1-format JSON file (`common.datasets.read_squad`) into a flat list of
+    examples. BioASQ yes/no items (a string answer) get no answers.
 
     Answers whose `answer_start` does not point at the answer text are kept for
     evaluation (the text is what is scored) but logged, because training needs the
-    offset to be right.
+    offset to be right. Raises `common.datasets.DatasetError` naming the file (and record).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ReaderError(
-            f"SQuAD file not found: {path}",
-            hint="pass a SQuAD v1.1 JSON file (e.g. /work/shared/data/covidqa/train.json)",
-        )
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ReaderError(f"{path} is not valid JSON: {exc}", hint="pass a SQuAD v1.1 JSON file") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
-        raise ReaderError(
-            f"{path} has no top-level 'data' list",
-            hint='expected {"version": ..., "data": [{"title", "paragraphs": [{"context", "qas"}]}]}',
-        )
+    squad = read_squad(path)
     examples: list[SquadExample] = []
     bad_offsets = 0
-    for article in raw["data"]:
-        title = article.get("title", "") or ""
-        for para in article.get("paragraphs", []):
-            context = para["context"]
-            for qa in para.get("qas", []):
-                answers = qa.get("answers", [])
-                if not isinstance(answers, list):  # BioASQ yes/no files store "yes"/"no"
-                    answers = []
-                texts = tuple(a["text"] for a in answers)
-                starts = tuple(int(a.get("answer_start", -1)) for a in answers)
-                for t, s in zip(texts, starts):
-                    if context[s : s + len(t)] != t:
-                        bad_offsets += 1
-                examples.append(
-                    SquadExample(
-                        id=str(qa["id"]),
-                        question=qa["question"],
-                        context=context,
-                        answers=texts,
-                        answer_starts=starts,
-                        title=title,
-                    )
-                )
+    for para, qa in squad.questions():
+        texts = tuple(a.text for a in qa.answers)
+        starts = tuple(a.start for a in qa.answers)
+        bad_offsets += sum(para.context[s : s + len(t)] != t for t, s in zip(texts, starts))
+        examples.append(SquadExample(id=qa.id, question=qa.question, context=para.context, answers=texts,
+                                     answer_starts=starts, title=para.title))
     if bad_offsets:
         logger.warning("%s: %d answers whose answer_start does not match the text", path, bad_offsets)
     logger.info("loaded %d examples from %s", len(examples), path)

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
+from common.datasets import iter_jsonl
 from tasks.classify import read_jsonl
 from tasks.errors import DataFormatError, TaskError
-from tasks.jsonl import iter_jsonl
 from tasks.ner import NerSentence, bio_to_spans, words_with_offsets
 
 logger = logging.getLogger(__name__)

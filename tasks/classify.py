@@ -15,25 +15,21 @@ import csv
 import json
 import logging
 import random
-import tarfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, fields
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from common.datasets import iter_jsonl, read_label_folder
 from common.errors import run_entry_point
 from tasks.errors import DataFormatError, TaskError
-from tasks.jsonl import iter_jsonl
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, sigmoid, softmax
 from common.training import TrainingConfig, add_training_args, seed_everything, training_kwargs
 from tasks.training import pad_batch, print_training_summary, train_task_model
 
 logger = logging.getLogger(__name__)
-
-TEXT_SUFFIXES = ("", ".txt")  # Ohsumed files have no suffix
-
 
 @dataclass(frozen=True)
 class ClassExample:
@@ -127,49 +123,12 @@ def read_csv(path: str | Path, *, text_key: str = "text", label_key: str = "labe
 
 def read_folder(path: str | Path, subdir: str = "") -> ClassDataset:
     """A folder (or .tar.gz/.tgz/.tar of one) holding one subfolder per label, one text
-    file per document. `subdir` selects a split inside it (e.g. "training" or "test" in
-    the Ohsumed archive, wherever it sits). Refuses a tree whose label folders sit under
-    several parents, because that usually means train and test would be mixed."""
-    p = Path(path)
-    files: list[tuple[PurePosixPath, bytes]] = []
-    if p.is_dir():
-        for f in sorted(p.rglob("*")):
-            if f.is_file():
-                files.append((PurePosixPath(f.relative_to(p).as_posix()), f.read_bytes()))
-    elif p.is_file() and tarfile.is_tarfile(p):
-        with tarfile.open(p) as tf:
-            for m in tf.getmembers():
-                if m.isfile():
-                    files.append((PurePosixPath(m.name), tf.extractfile(m).read()))
-    else:
-        raise TaskError(f"not a folder or tar archive: {p}", hint="pass a folder with one subfolder per label")
-    docs = [(rel, data) for rel, data in files
-            if rel.suffix in TEXT_SUFFIXES and not any(part.startswith(".") for part in rel.parts)]
-    if subdir:
-        kept = []
-        for rel, data in docs:
-            if subdir in rel.parts[:-2]:
-                i = len(rel.parts) - 1 - rel.parts[::-1].index(subdir)
-                kept.append((PurePosixPath(*rel.parts[i + 1 :]), data))
-        if not kept:
-            raise TaskError(f"no folder named {subdir!r} with label subfolders in {p}",
-                            hint="check --*-subdir (Ohsumed: training or test)")
-        docs = kept
-    docs = [(rel, data) for rel, data in docs if len(rel.parts) >= 2]
-    parents = sorted({str(rel.parent.parent) for rel, _ in docs})
-    if len(parents) > 1:
-        raise TaskError(f"label folders found under several parents in {p}: {parents[:5]}",
-                        hint="select one split with a subdir (e.g. training or test)")
-    examples = []
-    for rel, data in docs:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")  # older corpora are not always UTF-8; every byte maps
-        text = text.strip()
-        if text:
-            examples.append(ClassExample(text, (rel.parent.name,), rel.name))
-    return _dataset(examples, False, str(p))
+    file per document (`common.datasets.read_label_folder`, with its archive limits).
+    `subdir` selects a split inside it (e.g. "training" or "test" in the Ohsumed archive,
+    wherever it sits); a tree whose label folders sit under several parents is refused,
+    because that usually means train and test would be mixed."""
+    docs = read_label_folder(path, subdir)
+    return _dataset([ClassExample(d.text, (d.label,), d.name) for d in docs], False, str(path))
 
 
 def load_dataset(path: str | Path, *, subdir: str = "", text_key: str = "text", label_key: str = "label",

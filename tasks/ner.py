@@ -20,8 +20,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from common.datasets import BioSentence, read_conll
 from common.errors import run_entry_point
-from tasks.errors import DataFormatError, TaskError
+from tasks.errors import TaskError
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, softmax
 from common.training import TrainingConfig, add_training_args, seed_everything, training_kwargs
 from tasks.training import pad_batch, print_training_summary, train_task_model
@@ -29,17 +30,14 @@ from tasks.training import pad_batch, print_training_summary, train_task_model
 logger = logging.getLogger(__name__)
 
 IGNORE = -100  # label id the loss skips (continuation pieces, special tokens, padding)
-_TAG = re.compile(r"^(O|[BI]-\S+)$")
 # Words are runs of letters/digits or single punctuation marks: the tokenisation of
 # NCBI-disease and BC5CDR ("APC2 ( APC ) tumour - suppressor"), so text tagged at run
 # time is split like the training data.
 WORD = re.compile(r"\w+|[^\w\s]")
 
 
-@dataclass(frozen=True)
-class NerSentence:
-    tokens: tuple[str, ...]
-    tags: tuple[str, ...]
+# A sentence of a BIO file: tokens and their IOB2 tags; the record the shared reader returns.
+NerSentence = BioSentence
 
 
 @dataclass(frozen=True)
@@ -57,44 +55,10 @@ class EntitySpan:
 
 
 def read_bio(path: str | Path) -> list[NerSentence]:
-    """Read a token-per-line BIO file. Columns are tab-separated (whitespace if there is no
-    tab); the first is the token and the last the tag, so CoNLL files with extra columns
-    also load. `-DOCSTART-` lines are skipped."""
-    p = Path(path)
-    if not p.is_file():
-        raise TaskError(f"NER file not found: {p}", hint="pass a token<TAB>tag file such as ncbi-disease/train.tsv")
-    sentences: list[NerSentence] = []
-    toks: list[str] = []
-    tags: list[str] = []
-
-    def flush() -> None:
-        if toks:
-            sentences.append(NerSentence(tuple(toks), tuple(tags)))
-            toks.clear()
-            tags.clear()
-
-    with p.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                flush()
-                continue
-            cols = line.split("\t") if "\t" in line else line.split()
-            if cols[0] == "-DOCSTART-":
-                flush()
-                continue
-            if len(cols) < 2:
-                raise DataFormatError(p, lineno, f"expected 'token<TAB>tag', got {line!r}",
-                                      hint="one token and its BIO tag per line, a blank line between sentences")
-            tag = cols[-1].strip()
-            if not _TAG.match(tag):
-                raise DataFormatError(p, lineno, f"invalid tag {tag!r}", hint="tags must be O, B-Type or I-Type (IOB2)")
-            toks.append(cols[0])
-            tags.append(tag)
-    flush()
-    if not sentences:
-        raise DataFormatError(p, 0, "no sentences", hint="the file is empty")
-    return sentences
+    """Read a token-per-line BIO file (`common.datasets.read_conll`). Columns are
+    tab-separated (whitespace if there is no tab); the first is the token and the last the
+    tag, so CoNLL files with extra columns also load. `-DOCSTART-` lines are skipped."""
+    return read_conll(path)
 
 
 def write_bio(path: str | Path, sentences: Iterable[NerSentence]) -> Path:

@@ -46,6 +46,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from common.datasets import iter_jsonl
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.dense import DenseEncoder, EncoderConfig
@@ -54,7 +55,6 @@ from reader.squad import load_squad
 from store.types import Document
 from retriever.rerank import passage_input
 from tasks.errors import DataFormatError, TaskError
-from tasks.jsonl import iter_jsonl
 from tasks.paraphrase import Split, paraphrase_question
 from common.training import (TrainingConfig, add_training_args, model_device, resolve_device, seed_everything,
                              to_device, training_kwargs)

@@ -40,13 +40,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from common.datasets import (is_pubmedqa, is_squad, iter_jsonl, load_json, pubmedqa_from_json,
+                             squad_from_json)
 from common.errors import run_entry_point
 from common.training import TrainingConfig, run_training, seed_everything, to_device
 from indexer.dense import resolve_encoder_path
 from indexer.loaders import load_documents
 from indexer.text import normalize_text, normalize_title
 from tasks.errors import DataFormatError, TaskError
-from tasks.jsonl import iter_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -153,24 +154,15 @@ def _medquad_pairs(path: Path) -> Iterator[Pair]:
 
 
 def _json_pairs(path: Path) -> Iterator[Pair]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFormatError(path, 0, f"cannot read JSON: {exc}", hint="pass a SQuAD v1.1/v2.0 or PubMedQA JSON file") from exc
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        for article in data["data"]:
-            for para in (article.get("paragraphs") or []) if isinstance(article, dict) else []:
-                if not isinstance(para, dict):
-                    continue
-                context = _clean_passage(para.get("context"))
-                for qa in para.get("qas") or []:
-                    if isinstance(qa, dict) and not qa.get("is_impossible"):
-                        yield _clean_question(qa.get("question")), context
+    data = load_json(path)
+    if is_squad(data):
+        for para, qa in squad_from_json(data, path).questions():
+            if not qa.is_impossible:
+                yield _clean_question(qa.question), _clean_passage(para.context)
         return
-    if isinstance(data, dict) and data and all(isinstance(v, dict) and "QUESTION" in v for v in data.values()):
-        for v in data.values():
-            contexts = v.get("CONTEXTS") or []
-            yield _clean_question(v.get("QUESTION")), _clean_passage(" ".join(c for c in contexts if isinstance(c, str)))
+    if is_pubmedqa(data):
+        for rec in pubmedqa_from_json(data, path):
+            yield _clean_question(rec.question), _clean_passage(" ".join(rec.contexts))
         return
     raise DataFormatError(path, 0, "unrecognised JSON layout",
                           hint="expected SQuAD ({'data': [{'paragraphs': [{'context', 'qas'}]}]}) or PubMedQA "
@@ -178,15 +170,12 @@ def _json_pairs(path: Path) -> Iterator[Pair]:
 
 
 def _jsonl_pairs(path: Path) -> Iterator[Pair]:
-    try:
-        for lineno, obj in iter_jsonl(path):
-            keys = next((k for k in _JSONL_KEYS if isinstance(obj, dict) and k[0] in obj and k[1] in obj), None)
-            if keys is None:
-                raise DataFormatError(path, lineno, "line has no query/positive (or question/answer) keys",
-                                      hint='one object per line: {"query": "...", "positive": "..."}')
-            yield _clean_question(obj[keys[0]]), _clean_passage(obj[keys[1]])
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, 0, f"not UTF-8 text: {exc}", hint="convert the file to UTF-8") from exc
+    for lineno, obj in iter_jsonl(path):
+        keys = next((k for k in _JSONL_KEYS if isinstance(obj, dict) and k[0] in obj and k[1] in obj), None)
+        if keys is None:
+            raise DataFormatError(path, lineno, "line has no query/positive (or question/answer) keys",
+                                  hint='one object per line: {"query": "...", "positive": "..."}')
+        yield _clean_question(obj[keys[0]]), _clean_passage(obj[keys[1]])
 
 
 def load_pairs(files: Sequence[str | Path], max_pairs: int = 0, seed: int = 42) -> list[Pair]:

@@ -36,11 +36,13 @@ from typing import Sequence
 
 import numpy as np
 
+from common.datasets import iter_jsonl
+from common.datasets import read_bioasq as read_bioasq_questions
+from common.datasets import read_pubmedqa as read_pubmedqa_records
 from common.errors import run_entry_point
 from common.paths import minilm_path
 from tasks.classify import classification_metrics
 from tasks.errors import DataFormatError, TaskError
-from tasks.jsonl import iter_jsonl
 from tasks.runtime import backend_name, batch_logits, load_task_model, pad_ids, softmax
 from common.training import TrainingConfig, add_training_args, seed_everything, training_kwargs
 from tasks.training import pad_batch, print_training_summary, train_task_model
@@ -76,31 +78,25 @@ def _label(value, path: Path, where: int | str) -> str:
 
 
 def read_pubmedqa(path: str | Path) -> list[YesNoItem]:
-    """PubMedQA `ori_pqal.json` ({PMID: {"QUESTION", "CONTEXTS", "final_decision", ...}})
-    -> one item per PMID with the abstract's CONTEXTS as passages (the LONG_ANSWER, which
-    states the conclusion, is never read). Order: by PMID as in the file."""
+    """PubMedQA `ori_pqal.json` (`common.datasets.read_pubmedqa`) -> one item per PMID with
+    the abstract's CONTEXTS as passages (the LONG_ANSWER, which states the conclusion, is
+    never read). Order: by PMID as in the file."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataFormatError(p, 0, f"cannot read PubMedQA JSON: {exc}", hint="pass ori_pqal.json") from exc
-    if not isinstance(data, dict) or not data:
-        raise DataFormatError(p, 0, "expected {PMID: {QUESTION, CONTEXTS, final_decision}}", hint="pass ori_pqal.json")
     items = []
-    for pmid, rec in data.items():
-        if not isinstance(rec, dict) or not isinstance(rec.get("QUESTION"), str) or not rec.get("CONTEXTS"):
-            raise DataFormatError(p, 0, f"PMID {pmid}: no QUESTION or CONTEXTS", hint="is this a PubMedQA file?")
-        label = _label(rec.get("final_decision"), p, f"PMID {pmid}")
-        contexts = tuple(str(c) for c in rec["CONTEXTS"] if str(c).strip())
-        items.append(YesNoItem(str(pmid), rec["QUESTION"], contexts, label, "pubmedqa"))
+    for rec in read_pubmedqa_records(p):
+        if not rec.contexts:
+            raise DataFormatError(p, 0, f"PMID {rec.pmid}: no QUESTION or CONTEXTS", hint="is this a PubMedQA file?")
+        label = _label(rec.final_decision, p, f"PMID {rec.pmid}")
+        contexts = tuple(c for c in rec.contexts if c.strip())
+        items.append(YesNoItem(rec.pmid, rec.question, contexts, label, "pubmedqa"))
     return items
 
 
 def read_bioasq(path: str | Path) -> list[YesNoItem]:
     """BioASQ yes/no questions: JSONL ({"id", "question", "answer", "snippets"}) or the
-    SQuAD-style BioASQ-val/test-yesno.json (one paragraph per question-snippet pair, qa id
-    "<question id>_<snippet index>", answers "yes"/"no"), grouped into one item per
-    question with all its snippets in file order."""
+    SQuAD-style BioASQ-val/test-yesno.json (`common.datasets.read_bioasq`: one paragraph per
+    question-snippet pair, qa id "<question id>_<snippet index>", answers "yes"/"no"),
+    grouped into one item per question with all its snippets in file order."""
     p = Path(path)
     if p.suffix.lower() == ".jsonl":
         items = []
@@ -112,24 +108,15 @@ def read_bioasq(path: str | Path) -> list[YesNoItem]:
             snippets = tuple(str(s) for s in obj["snippets"] if str(s).strip())
             items.append(YesNoItem(str(obj.get("id", lineno)), obj["question"], snippets, label, "bioasq"))
         return items
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-        paragraphs = [para for art in data["data"] for para in art["paragraphs"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataFormatError(p, 0, f"not a SQuAD-style BioASQ yes/no file: {exc}",
-                              hint="pass BioASQ-val-yesno.json or a JSONL with question/answer/snippets") from exc
-    grouped: dict[str, dict] = {}
-    for para in paragraphs:
-        for qa in para.get("qas", []):
-            qid = str(qa["id"]).rsplit("_", 1)[0]
-            answer = qa.get("answers")
-            if isinstance(answer, list):  # not a yes/no file: answers are spans
-                raise DataFormatError(p, 0, f"question {qid} has span answers, not yes/no",
-                                      hint="pass the yesno file (BioASQ-val-yesno.json)")
-            g = grouped.setdefault(qid, {"question": qa["question"], "label": _label(answer, p, f"question {qid}"),
-                                         "contexts": []})
-            g["contexts"].append(para["context"])
-    return [YesNoItem(qid, g["question"], tuple(g["contexts"]), g["label"], "bioasq") for qid, g in grouped.items()]
+    items = []
+    for q in read_bioasq_questions(p):
+        span = next((s for s in q.snippets if s.verdict is None and s.answers), None)
+        if span is not None:  # not a yes/no file: answers are spans
+            raise DataFormatError(p, 0, f"question {q.id} has span answers, not yes/no",
+                                  hint="pass the yesno file (BioASQ-val-yesno.json)")
+        label = _label(q.verdict, p, f"question {q.id}")
+        items.append(YesNoItem(q.id, q.question, tuple(s.context for s in q.snippets), label, "bioasq"))
+    return items
 
 
 def detect_format(path: str | Path) -> str:

@@ -5,6 +5,7 @@ import pytest
 
 from indexer.loaders import squad_doc_id
 from pipeline.evaluation.datasets import detect_format, load_beir, load_qa_dataset, load_retrieval_dataset
+import common.datasets as ds_readers
 from pipeline.evaluation.errors import DatasetFormatError, EvaluationError
 
 pytestmark = pytest.mark.unit
@@ -50,26 +51,29 @@ def test_squad_items_keep_one_context_each(tmp_path):
     assert detect_format(["dev-1", f"{QID}_1"]) == "squad"
 
 
+# Layout errors come from the shared reader (common.datasets), what evaluation needs on top from its own.
 @pytest.mark.parametrize(
-    "raw, where, expected",
+    "raw, where, expected, error",
     [
         ({"data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [{"id": "q9", "question": "?", "answers": "yes"}]}]}]},
-         "data[0].paragraphs[0].qas[0] (id q9)", "'answers' must be a list"),
-        ({"data": [{"title": "t", "paragraphs": [{"qas": []}]}]}, "data[0].paragraphs[0]", "'context' string"),
+         "data[0].paragraphs[0].qas[0] (id q9)", "'answers' must be a list", EvaluationError),
+        ({"data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [{"id": "q9", "question": " ", "answers": []}]}]}]},
+         "data[0].paragraphs[0].qas[0] (id q9)", "non-empty 'question'", EvaluationError),
+        ({"data": [{"title": "t", "paragraphs": [{"qas": []}]}]}, "data[0].paragraphs[0]", "'context' string",
+         ds_readers.DatasetFormatError),
         ({"data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [{"id": "q1", "answers": []}]}]}]},
-         "data[0].paragraphs[0].qas[0] (id q1)", "'question' string"),
-        ({"version": "1.1"}, "(top level)", "'data' list"),
+         "data[0].paragraphs[0].qas[0] (id q1)", "'question' string", ds_readers.DatasetFormatError),
+        ({"version": "1.1"}, "(top level)", "'data' list", ds_readers.DatasetFormatError),
     ],
 )
-def test_bad_records_are_named_with_what_was_expected(tmp_path, raw, where, expected):
+def test_bad_records_are_named_with_what_was_expected(tmp_path, raw, where, expected, error):
     f = tmp_path / "bad.json"
     f.write_text(json.dumps(raw))
-    with pytest.raises(DatasetFormatError) as err:
+    with pytest.raises(error) as err:
         load_qa_dataset(f)
     msg = err.value.message
     assert str(f) in msg and where in msg and expected in msg
     assert err.value.hint
-    assert isinstance(err.value, EvaluationError)
 
 
 def test_yes_no_files_get_a_specific_hint(tmp_path):
@@ -82,7 +86,7 @@ def test_yes_no_files_get_a_specific_hint(tmp_path):
 def test_invalid_json_and_missing_file(tmp_path):
     f = tmp_path / "broken.json"
     f.write_text('{"data": [')
-    with pytest.raises(DatasetFormatError, match="not valid JSON"):
+    with pytest.raises(ds_readers.DatasetFormatError, match="not valid JSON"):
         load_qa_dataset(f)
     with pytest.raises(DatasetFormatError, match="not found"):
         load_qa_dataset(tmp_path / "nope.json")
@@ -90,7 +94,7 @@ def test_invalid_json_and_missing_file(tmp_path):
 
 def test_bioasq_format_forced_on_ids_without_suffix(tmp_path):
     f = squad_file(tmp_path / "x.json", [para("c a", "plain", "q?", "a")])
-    with pytest.raises(DatasetFormatError, match="<question id>_<n>"):
+    with pytest.raises(ds_readers.DatasetFormatError, match="<question id>_<n>"):
         load_qa_dataset(f, format="bioasq")
 
 
@@ -109,7 +113,7 @@ def test_beir_folder_with_header_or_trec_qrels(tmp_path):
     assert ds.qrels == {"q1": {"d1": 1}, "q2": {"d2": 2}}  # relevance 0 is not relevant
     trec = load_beir(write_beir(tmp_path / "b2", "q1 0 d1 1\nq2 0 d2 2\n"))
     assert trec.qrels == ds.qrels
-    with pytest.raises(DatasetFormatError, match="line 2"):
+    with pytest.raises(DatasetFormatError, match="line 2"):  # qrels.tsv: evaluation's own format
         load_beir(write_beir(tmp_path / "b3", "q1\td1\t1\nq2 d2\n"))
     with pytest.raises(DatasetFormatError, match="not a BEIR/TREC folder: missing corpus.jsonl"):
         load_beir(tmp_path / "b1" / ".." / "nothing-here")

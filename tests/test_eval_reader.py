@@ -52,7 +52,7 @@ def test_cli_reports_a_bad_dataset_and_exits_1(tmp_path, capsys):
     f.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "c", "qas": [{"id": "x1", "question": "q"}]}]}]}))
     assert main(["-q", "eval", "reader", "--dataset", str(f), "--reader", "base"]) == 1
     err = capsys.readouterr().err
-    assert str(f) in err and "qas[0] (id x1)" in err and "'answers' must be a list" in err and "hint:" in err
+    assert str(f) in err and "qas[0] (id x1)" in err and "QA has no gold answer" in err and "hint:" in err
 
 
 @pytest.mark.integration

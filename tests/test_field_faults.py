@@ -545,10 +545,13 @@ def test_uploaded_files_are_deleted_after_indexing(tmp_path):
 def test_one_huge_line_in_a_small_gz_is_refused_with_bounded_memory(tmp_path, capsys, monkeypatch):
     import tracemalloc
 
+    import dataclasses
+
+    import common.datasets.limits as limits
     import indexer.loaders as loaders
 
-    assert loaders.MAX_JSONL_LINE_BYTES == 50 << 20  # the default; smaller here to keep the test fast
-    monkeypatch.setattr(loaders, "MAX_JSONL_LINE_BYTES", 1 << 20)
+    assert limits.LIMITS.max_line_bytes == 50 << 20  # the default; smaller here to keep the test fast
+    monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_line_bytes=1 << 20))
     path = tmp_path / "bomb.jsonl.gz"
     with gzip.open(path, "wb", compresslevel=9) as fh:
         fh.write(b'{"id": "a", "text": "ok"}\n{"id": "b", "text": "')
@@ -571,9 +574,12 @@ def test_one_huge_line_in_a_small_gz_is_refused_with_bounded_memory(tmp_path, ca
 
 @pytest.mark.unit
 def test_total_decompressed_size_is_limited(tmp_path, monkeypatch):
+    import dataclasses
+
+    import common.datasets.limits as limits
     import indexer.loaders as loaders
 
-    monkeypatch.setattr(loaders, "MAX_ARCHIVE_TOTAL_BYTES", 200)
+    monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_decompressed_bytes=200))
     path = tmp_path / "many.jsonl.gz"
     with gzip.open(path, "wt") as fh:
         for i in range(50):

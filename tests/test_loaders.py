@@ -246,7 +246,7 @@ def test_squad_ids_independent_of_file(tmp_path: Path) -> None:
 def test_unrecognised_json_is_a_failure(tmp_path: Path) -> None:
     report = load_documents([write(tmp_path / "x.json", '{"a": 1}'), write(tmp_path / "y.json", "{broken")])
     assert not report.documents
-    assert "not recognised" in report.failures[0].reason and "invalid JSON" in report.failures[1].reason
+    assert "not recognised" in report.failures[0].reason and "not valid JSON" in report.failures[1].reason
 
 
 # -- text, markdown, HTML, PDF ------------------------------------------------------------------
@@ -370,6 +370,9 @@ def test_archive_bombs_are_refused(tmp_path, monkeypatch):
     import io
     import tarfile
 
+    import dataclasses
+
+    import common.datasets.limits as limits
     import indexer.loaders as loaders
 
     path = tmp_path / "bomb.tar.gz"
@@ -379,13 +382,13 @@ def test_archive_bombs_are_refused(tmp_path, monkeypatch):
             info = tarfile.TarInfo(name)
             info.size = len(big)
             tar.addfile(info, io.BytesIO(big))
-    monkeypatch.setattr(loaders, "MAX_ARCHIVE_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_member_bytes=1000))
     report = loaders.load_documents([path], format="medquad")
     assert len(report.failures) == 2 and "limit" in report.failures[0].reason
-    monkeypatch.setattr(loaders, "MAX_ARCHIVE_TOTAL_BYTES", 4000)
+    monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_decompressed_bytes=4000))
     report = loaders.load_documents([path], format="medquad")
     assert len(report.failures) == 1 and "unpacks to more than" in report.failures[0].reason
-    monkeypatch.setattr(loaders, "MAX_ARCHIVE_MEMBERS", 1)
+    monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_members=1))
     report = loaders.load_documents([path], format="medquad")
     assert "more than 1 members" in report.failures[0].reason
 

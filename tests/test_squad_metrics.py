@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from reader.errors import ReaderError
+from common.datasets import DatasetError
 from reader.squad import (
     exact_match_score,
     f1_score,
@@ -85,6 +85,6 @@ def test_load_squad(tmp_path):
     p.write_text(json.dumps(data))
     (ex,) = load_squad(p)
     assert ex.id == "a" and ex.answers == ("Fever",) and ex.answer_starts == (0,) and ex.title == "T"
-    with pytest.raises(ReaderError) as err:
+    with pytest.raises(DatasetError, match="missing.json: not found") as err:
         load_squad(tmp_path / "missing.json")
     assert err.value.hint

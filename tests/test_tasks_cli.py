@@ -96,4 +96,4 @@ def test_run_handler_prints_error_and_hint(tmp_path, capsys):
                                  "--out", str(tmp_path / "o"), "--no-progress"])
     assert run_handler(cmd_train_ner, args) == 1
     err = capsys.readouterr().err
-    assert "error: NER file not found" in err and "hint:" in err
+    assert "none.tsv: not found" in err and "hint:" in err

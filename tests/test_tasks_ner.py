@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from common.datasets import DatasetFormatError
 from tasks.errors import DataFormatError, TaskError
 from tasks.ner import (
     IGNORE,
@@ -61,7 +62,7 @@ def test_read_bio_and_round_trip(tmp_path):
 def test_read_bio_malformed_names_file_and_line(tmp_path, content, line, fragment):
     p = tmp_path / "bad.tsv"
     p.write_text(content)
-    with pytest.raises(DataFormatError) as ei:
+    with pytest.raises(DatasetFormatError) as ei:
         read_bio(p)
     assert ei.value.line == line and ei.value.path == str(p)
     assert f"bad.tsv:{line}" in str(ei.value) and fragment in str(ei.value)
@@ -69,10 +70,10 @@ def test_read_bio_malformed_names_file_and_line(tmp_path, content, line, fragmen
 
 @pytest.mark.unit
 def test_read_bio_missing_and_empty(tmp_path):
-    with pytest.raises(TaskError, match="not found"):
+    with pytest.raises(DatasetFormatError, match="nope.tsv: not found"):
         read_bio(tmp_path / "nope.tsv")
     (tmp_path / "e.tsv").write_text("\n\n")
-    with pytest.raises(DataFormatError, match="no sentences"):
+    with pytest.raises(DatasetFormatError, match="no sentences"):
         read_bio(tmp_path / "e.tsv")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from common.datasets import DatasetFormatError
 from tasks.errors import DataFormatError, TaskError
 from tasks.retriever import RetrieverTrainConfig, load_pairs, pair_batches, read_pairs
 
@@ -96,7 +97,7 @@ def test_read_pairs_errors_name_the_file(tmp_path):
         read_pairs(tmp_path / "x.csv")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(DataFormatError, match="bad.json"):
+    with pytest.raises(DatasetFormatError, match="bad.json: not valid JSON"):
         list(read_pairs(bad))
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"rows": []}))
@@ -107,7 +108,7 @@ def test_read_pairs_errors_name_the_file(tmp_path):
     with pytest.raises(DataFormatError, match=r"bad.jsonl:2"):
         list(read_pairs(jl))
     jl.write_text('{"query": "q", "positive": "p"}\n{oops\n')
-    with pytest.raises(DataFormatError, match=r"bad.jsonl:2: invalid JSON"):
+    with pytest.raises(DatasetFormatError, match=r"bad.jsonl:2: invalid JSON"):
         list(read_pairs(jl))
     corrupt = tmp_path / "corrupt.tar.gz"
     corrupt.write_bytes(b"\x1f\x8b not really gzip")

@@ -9,19 +9,22 @@ Two question-answering layouts (both SQuAD v1.1 JSON) and one retrieval layout:
   synonym (the files carry no official synonym lists).
 - BEIR/TREC folder: `corpus.jsonl`, `queries.jsonl` and `qrels.tsv` (or `qrels/test.tsv`).
 
-A bad record raises `DatasetFormatError` naming the file, the record and what was expected,
-instead of a KeyError deep inside an evaluation run.
+Files are parsed by `common.datasets` (`read_squad`, `group_bioasq`, `iter_jsonl`), as for
+indexing and training. A bad record raises `common.datasets.DatasetFormatError` (layout) or
+`DatasetFormatError` here (what evaluation needs) naming the file, the record and what was
+expected, instead of a KeyError deep inside an evaluation run.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.datasets import (SQUAD_LAYOUT, SquadFile, SquadQuestion, group_bioasq, iter_jsonl, looks_like_bioasq,
+                             read_squad)
 from indexer.loaders import squad_doc_id
 from pipeline.evaluation.errors import DatasetFormatError
 
@@ -29,9 +32,6 @@ log = logging.getLogger(__name__)
 
 QA_FORMATS = ("squad", "bioasq")
 QUESTION_TYPES = ("extractive", "factoid", "list")
-# BioASQ question ids are 24 hex digits (MongoDB ObjectIds); BioBERT appends _<snippet index>.
-_BIOASQ_ID = re.compile(r"^[0-9a-f]{24}_\d+$")
-_SQUAD_LAYOUT = '{"version": "1.1", "data": [{"title": ..., "paragraphs": [{"context": ..., "qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}'
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _read_json(path: Path) -> Any:
+def _read_squad(path: Path) -> SquadFile:
     if path.is_dir():
         raise DatasetFormatError(
             f"{path} is a folder; this evaluation needs questions with gold answers",
@@ -87,101 +87,66 @@ def _read_json(path: Path) -> Any:
         )
     if not path.is_file():
         raise DatasetFormatError(f"dataset not found: {path}", "pass an existing SQuAD v1.1 JSON file with --dataset")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise DatasetFormatError(f"{path} is not UTF-8 text", "convert it with iconv -t utf-8") from exc
-    except json.JSONDecodeError as exc:
-        raise DatasetFormatError(
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            f"expected the SQuAD v1.1 layout {_SQUAD_LAYOUT}",
-        ) from exc
+    return read_squad(path)
 
 
 def _expect(cond: bool, path: Path, where: str, what: str, hint: str = "") -> None:
     if not cond:
-        raise DatasetFormatError(f"{path}: record {where}: {what}", hint or f"expected the SQuAD v1.1 layout {_SQUAD_LAYOUT}")
+        raise DatasetFormatError(f"{path}: record {where}: {what}", hint or f"expected the SQuAD v1.1 layout {SQUAD_LAYOUT}")
 
 
-def _flat_records(path: Path, raw: Any) -> list[tuple[str, str, str, str, str, list[str]]]:
-    """(where, qa id, question, title, context, answer texts) for every QA, validated."""
-    _expect(isinstance(raw, dict) and isinstance(raw.get("data"), list), path, "(top level)", "no top-level 'data' list")
-    out = []
-    for a_i, article in enumerate(raw["data"]):
-        where_a = f"data[{a_i}]"
-        _expect(isinstance(article, dict) and isinstance(article.get("paragraphs"), list), path, where_a,
-                "article needs a 'paragraphs' list")
-        title = article.get("title") or ""
-        for p_i, para in enumerate(article["paragraphs"]):
-            where_p = f"{where_a}.paragraphs[{p_i}]"
-            _expect(isinstance(para, dict) and isinstance(para.get("context"), str), path, where_p,
-                    "paragraph needs a 'context' string")
-            _expect(isinstance(para.get("qas"), list), path, where_p, "paragraph needs a 'qas' list")
-            context = para["context"]
-            for q_i, qa in enumerate(para["qas"]):
-                where = f"{where_p}.qas[{q_i}]"
-                _expect(isinstance(qa, dict) and qa.get("id") not in (None, ""), path, where, "QA needs an 'id'")
-                where = f"{where} (id {qa['id']})"
-                _expect(isinstance(qa.get("question"), str) and qa["question"].strip() != "", path, where,
-                        "QA needs a non-empty 'question' string")
-                answers = qa.get("answers")
-                _expect(
-                    isinstance(answers, list), path, where,
-                    f"'answers' must be a list of {{text, answer_start}}, got {type(answers).__name__} {answers!r:.40}",
-                    "yes/no questions are not extractive: evaluate BioASQ factoid or list files"
-                    if isinstance(answers, str) else "",
-                )
-                texts = []
-                for n_i, ans in enumerate(answers):
-                    _expect(isinstance(ans, dict) and isinstance(ans.get("text"), str), path, f"{where}.answers[{n_i}]",
-                            "answer needs a 'text' string")
-                    texts.append(ans["text"])
-                out.append((where, str(qa["id"]), qa["question"], title, context, texts))
-    return out
+def _check_question(path: Path, qa: SquadQuestion) -> None:
+    """What evaluation needs beyond the layout: a question to ask and span answers."""
+    _expect(qa.question.strip() != "", path, qa.where, "QA needs a non-empty 'question' string")
+    _expect(qa.verdict is None, path, qa.where,
+            f"'answers' must be a list of {{text, answer_start}}, got str {qa.verdict!r:.40}",
+            "yes/no questions are not extractive: evaluate BioASQ factoid or list files")
 
 
 def detect_format(ids: list[str]) -> str:
     """`bioasq` when every QA id looks like BioBERT's `<24 hex>_<n>`, else `squad`."""
-    return "bioasq" if ids and all(_BIOASQ_ID.match(i) for i in ids) else "squad"
+    return "bioasq" if looks_like_bioasq(ids) else "squad"
 
 
 def load_qa_dataset(
     path: str | Path, format: str | None = None, question_type: str | None = None, limit: int | None = None
 ) -> QADataset:
-    """Load a SQuAD v1.1 or BioASQ-in-SQuAD file as evaluation items (the first `limit` only)."""
+    """Load a SQuAD v1.1 or BioASQ-in-SQuAD file as evaluation items (the first `limit` only).
+
+    The file is parsed by `common.datasets.read_squad` (layout errors and size limits raise
+    `common.datasets.DatasetError` naming the file and record); what evaluation needs on top
+    (non-empty questions, span answers, a gold answer per question) raises DatasetFormatError.
+    """
     path = Path(path)
     if format is not None and format not in QA_FORMATS:
         raise DatasetFormatError(f"unknown dataset format {format!r}", f"use one of {', '.join(QA_FORMATS)}")
     if question_type is not None and question_type not in QUESTION_TYPES:
         raise DatasetFormatError(f"unknown question type {question_type!r}", f"use one of {', '.join(QUESTION_TYPES)}")
-    records = _flat_records(path, _read_json(path))
+    squad = _read_squad(path)
+    records = squad.questions()
     if not records:
-        raise DatasetFormatError(f"{path} holds no questions", f"expected the SQuAD v1.1 layout {_SQUAD_LAYOUT}")
-    fmt = format or detect_format([r[1] for r in records])
+        raise DatasetFormatError(f"{path} holds no questions", f"expected the SQuAD v1.1 layout {SQUAD_LAYOUT}")
+    for _, qa in records:
+        _check_question(path, qa)
+    fmt = format or detect_format([qa.id for _, qa in records])
     items: list[QAItem] = []
     if fmt == "squad":
-        for where, qid, question, title, context, answers in records:
-            _expect(bool(answers), path, where, "QA has no gold answer", "SQuAD v1.1 evaluation needs at least one answer per question")
-            items.append(QAItem(qid, question, (GoldContext(squad_doc_id(title, context), title, context),), tuple(answers)))
+        for para, qa in records:
+            _expect(bool(qa.answers), path, qa.where, "QA has no gold answer",
+                    "SQuAD v1.1 evaluation needs at least one answer per question")
+            context = GoldContext(squad_doc_id(para.title, para.context), para.title, para.context)
+            items.append(QAItem(qa.id, qa.question, (context,), tuple(a.text for a in qa.answers)))
         qtype = question_type or "extractive"
     else:
-        groups: dict[str, dict[str, Any]] = {}
-        for where, qid, question, title, context, answers in records:
-            _expect("_" in qid, path, where, f"BioASQ ids look like <question id>_<n>, got {qid!r}",
-                    "pass --format squad for plain SQuAD files")
-            base = qid.rsplit("_", 1)[0]
-            g = groups.setdefault(base, {"question": question, "contexts": {}, "answers": {}})
-            if question.strip() != g["question"].strip():
-                log.warning("%s: %s: question text differs from the first snippet of %s; keeping the first", path, where, base)
-            doc_id = squad_doc_id(title, context)
-            g["contexts"].setdefault(doc_id, GoldContext(doc_id, title, context))
-            for a in answers:
-                g["answers"].setdefault(a, None)  # ordered set: every span is a synonym
-        for base, g in groups.items():
-            if not g["answers"]:
-                raise DatasetFormatError(f"{path}: question {base} has no gold answer in any snippet",
+        for q in group_bioasq(squad):
+            contexts: dict[str, GoldContext] = {}
+            for snip in q.snippets:
+                doc_id = squad_doc_id(snip.title, snip.context)
+                contexts.setdefault(doc_id, GoldContext(doc_id, snip.title, snip.context))
+            if not q.answers:
+                raise DatasetFormatError(f"{path}: question {q.id} has no gold answer in any snippet",
                                          "factoid/list evaluation needs gold spans")
-            items.append(QAItem(base, g["question"], tuple(g["contexts"].values()), tuple(g["answers"])))
+            items.append(QAItem(q.id, q.question, tuple(contexts.values()), q.answers))  # every span is a synonym
         qtype = question_type or ("list" if "list" in path.name.lower() else "factoid")
     if limit is not None:
         items = items[: max(0, limit)]
@@ -200,18 +165,13 @@ def qa_to_retrieval(ds: QADataset) -> RetrievalDataset:
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) per line (`common.datasets.iter_jsonl`); a line that is not an
+    object raises DatasetFormatError."""
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetFormatError(f"{path}: line {lineno}: invalid JSON ({exc.msg})", "one JSON object per line") from exc
-            if not isinstance(obj, dict):
-                raise DatasetFormatError(f"{path}: line {lineno}: expected a JSON object", "one JSON object per line")
-            out.append((lineno, obj))
+    for lineno, obj in iter_jsonl(path):
+        if not isinstance(obj, dict):
+            raise DatasetFormatError(f"{path}: line {lineno}: expected a JSON object", "one JSON object per line")
+        out.append((lineno, obj))
     return out
 
 

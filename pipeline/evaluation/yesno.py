@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from common.datasets import DatasetError
 from common.paths import check_home
 from indexer.manifest import read_manifest
 from pipeline.engine import EngineConfig, QAEngine
@@ -74,7 +75,7 @@ def load_items(dataset: Path, format: str | None, split: str, model_dir: Path | 
     try:
         fmt = format or detect_format(dataset)
         items = load_yesno_dataset(dataset, fmt)
-    except TaskError as exc:
+    except (TaskError, DatasetError) as exc:
         raise EvaluationError(exc.message, exc.hint) from exc
     if fmt != "pubmedqa":
         return items, fmt, "all"
@@ -289,7 +290,7 @@ def compare_yesno(name: str, dataset: Path, specs: Sequence[str], *, split: str 
             else:
                 res = evaluate_yesno(dataset, spec, split=split, backend=backend, threads=threads, progress=False)
                 row["metrics"], row["split"], row["backend"] = res.metrics, res.config["split"], res.config["backend"]
-        except (EvaluationError, TaskError) as exc:
+        except (EvaluationError, TaskError, DatasetError) as exc:
             log.warning("yes/no %s skipped: %s", spec, exc.message)
             row["note"] = f"not available: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
         table.rows.append(row)
