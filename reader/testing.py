@@ -46,3 +46,14 @@ def write_squad(path: str | Path, items: list[tuple[str, str, str]]) -> Path:
         paras.append({"context": ctx, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": s}]}]})
     Path(path).write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paras}]}))
     return Path(path)
+
+
+# (context, question, answer) triples for tiny training runs in tests.
+TINY_SQUAD_ITEMS = [
+    ("Fever and dry cough are the most common symptoms of the disease.", "What are common symptoms?", "Fever and dry cough"),
+    ("The incubation period is about five days in most patients.", "How long is the incubation period?", "about five days"),
+    ("ACE2 is the receptor used by the virus to enter cells.", "Which receptor does the virus use?", "ACE2"),
+    ("Remdesivir was the first antiviral approved for treatment.", "Which antiviral was approved first?", "Remdesivir"),
+    ("Masks reduce transmission of respiratory droplets.", "What do masks reduce?", "transmission of respiratory droplets"),
+    ("Children usually have milder disease than older adults.", "Who has milder disease?", "Children"),
+]

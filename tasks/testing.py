@@ -16,6 +16,7 @@ from typing import Sequence
 
 from common.env import set_offline_defaults
 from common.paths import minilm_path
+from tasks.ner import NerSentence
 
 
 def make_tiny_base(out_dir: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
@@ -106,3 +107,14 @@ def make_tiny_yesno_model(out_dir: str | Path, seed: int = 0, head_scale: float 
     (out / "task.json").write_text(json.dumps({"task": "yesno", "labels": ["yes", "no", "maybe"],
                                                "max_seq_len": 128}, indent=2) + "\n")
     return out
+
+
+# Tagged sentences (BC5CDR labels) for tiny NER training runs in tests.
+TINY_BIO_SENTENCES = [
+    NerSentence(("Naloxone", "reverses", "the", "effect", "of", "clonidine", "."), ("B-Chemical", "O", "O", "O", "O", "B-Chemical", "O")),
+    NerSentence(("Patients", "with", "lung", "cancer", "were", "treated", "."), ("O", "O", "B-Disease", "I-Disease", "O", "O", "O")),
+    NerSentence(("Aspirin", "caused", "gastric", "bleeding", "."), ("B-Chemical", "O", "B-Disease", "I-Disease", "O")),
+    NerSentence(("No", "hepatitis", "was", "seen", "."), ("O", "B-Disease", "O", "O", "O")),
+    NerSentence(("Cisplatin", "nephrotoxicity", "is", "common", "."), ("B-Chemical", "B-Disease", "O", "O", "O")),
+    NerSentence(("Fever", "resolved", "after", "paracetamol", "."), ("B-Disease", "O", "O", "B-Chemical", "O")),
+]

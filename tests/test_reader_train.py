@@ -8,19 +8,12 @@ import torch
 from reader.errors import TrainingError
 from reader.features import locate_answer, make_train_features
 from reader.squad import load_squad
-from reader.testing import make_tiny_qa_model, write_squad
+from reader.testing import TINY_SQUAD_ITEMS, make_tiny_qa_model, write_squad
 from reader.train import TrainConfig, add_train_reader_args, config_from_args, epoch_batches, train_reader
 
 pytestmark = pytest.mark.integration
 
-ITEMS = [
-    ("Fever and dry cough are the most common symptoms of the disease.", "What are common symptoms?", "Fever and dry cough"),
-    ("The incubation period is about five days in most patients.", "How long is the incubation period?", "about five days"),
-    ("ACE2 is the receptor used by the virus to enter cells.", "Which receptor does the virus use?", "ACE2"),
-    ("Remdesivir was the first antiviral approved for treatment.", "Which antiviral was approved first?", "Remdesivir"),
-    ("Masks reduce transmission of respiratory droplets.", "What do masks reduce?", "transmission of respiratory droplets"),
-    ("Children usually have milder disease than older adults.", "Who has milder disease?", "Children"),
-]
+ITEMS = TINY_SQUAD_ITEMS
 
 
 @pytest.fixture(scope="module")

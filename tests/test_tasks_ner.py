@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from common.datasets import DatasetFormatError
-from tasks.errors import DataFormatError, TaskError
+from tasks.errors import TaskError
 from tasks.ner import (
     IGNORE,
     NerSentence,
@@ -22,7 +22,7 @@ from tasks.ner import (
     train_ner,
     write_bio,
 )
-from tasks.testing import make_tiny_base
+from tasks.testing import TINY_BIO_SENTENCES, make_tiny_base
 
 BIO = """Identification\tO
 of\tO
@@ -133,14 +133,7 @@ def test_config_validation():
         NerTrainConfig(base="b", train_files=("t",), out_dir="o", warmup=1.5)
 
 
-SENTS = [
-    NerSentence(("Naloxone", "reverses", "the", "effect", "of", "clonidine", "."), ("B-Chemical", "O", "O", "O", "O", "B-Chemical", "O")),
-    NerSentence(("Patients", "with", "lung", "cancer", "were", "treated", "."), ("O", "O", "B-Disease", "I-Disease", "O", "O", "O")),
-    NerSentence(("Aspirin", "caused", "gastric", "bleeding", "."), ("B-Chemical", "O", "B-Disease", "I-Disease", "O")),
-    NerSentence(("No", "hepatitis", "was", "seen", "."), ("O", "B-Disease", "O", "O", "O")),
-    NerSentence(("Cisplatin", "nephrotoxicity", "is", "common", "."), ("B-Chemical", "B-Disease", "O", "O", "O")),
-    NerSentence(("Fever", "resolved", "after", "paracetamol", "."), ("B-Disease", "O", "O", "B-Chemical", "O")),
-]
+SENTS = TINY_BIO_SENTENCES
 
 
 @pytest.fixture(scope="module")

@@ -19,28 +19,14 @@ import pytest
 import torch
 
 from common.training import CHECKPOINT_DIR, STATE_FILE
-from reader.testing import make_tiny_qa_model, write_squad
-from tasks.ner import NerSentence, write_bio
-from tasks.testing import make_tiny_base
+from reader.testing import TINY_SQUAD_ITEMS, make_tiny_qa_model, write_squad
+from tasks.ner import write_bio
+from tasks.testing import TINY_BIO_SENTENCES, make_tiny_base
 
 pytestmark = pytest.mark.integration
 
-QA = [
-    ("Fever and dry cough are the most common symptoms of the disease.", "What are common symptoms?", "Fever and dry cough"),
-    ("The incubation period is about five days in most patients.", "How long is the incubation period?", "about five days"),
-    ("ACE2 is the receptor used by the virus to enter cells.", "Which receptor does the virus use?", "ACE2"),
-    ("Remdesivir was the first antiviral approved for treatment.", "Which antiviral was approved first?", "Remdesivir"),
-    ("Masks reduce transmission of respiratory droplets.", "What do masks reduce?", "transmission of respiratory droplets"),
-    ("Children usually have milder disease than older adults.", "Who has milder disease?", "Children"),
-]
-NER = [
-    NerSentence(("Naloxone", "reverses", "the", "effect", "of", "clonidine", "."), ("B-Chemical", "O", "O", "O", "O", "B-Chemical", "O")),
-    NerSentence(("Patients", "with", "lung", "cancer", "were", "treated", "."), ("O", "O", "B-Disease", "I-Disease", "O", "O", "O")),
-    NerSentence(("Aspirin", "caused", "gastric", "bleeding", "."), ("B-Chemical", "O", "B-Disease", "I-Disease", "O")),
-    NerSentence(("No", "hepatitis", "was", "seen", "."), ("O", "B-Disease", "O", "O", "O")),
-    NerSentence(("Cisplatin", "nephrotoxicity", "is", "common", "."), ("B-Chemical", "B-Disease", "O", "O", "O")),
-    NerSentence(("Fever", "resolved", "after", "paracetamol", "."), ("B-Disease", "O", "O", "B-Chemical", "O")),
-]
+QA = TINY_SQUAD_ITEMS
+NER = TINY_BIO_SENTENCES
 TOPICS = ["glaucoma", "diabetes", "asthma", "malaria", "anemia", "migraine", "psoriasis", "gout"]
 
 
