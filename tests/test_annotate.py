@@ -268,7 +268,8 @@ def test_cli_filters_and_info(annotated, capsys):
     ents = {(e["text"], e["label"]) for h in out["hits"] for e in h["entities"]}
     assert ("Metformin", "Chemical") in ents and out["hits"][0]["category"]["label"] in {"C14", "C18"}
     assert main(["search", "--index", index_dir, "drug for diabetes", "--mode", "bm25", "--entity", "aspirin"]) == 0
-    assert "no passages matched" in capsys.readouterr().out
+    out = capsys.readouterr().out  # issue 14: the filter is named, and the question without it finds passages
+    assert "No passage passes the filters (entity: aspirin)" in out and "without them this question finds" in out
     assert main(["index", "info", "--index", index_dir, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert {"entity": "diabetes", "label": "Disease", "passages": 2} in info["top_entities"]

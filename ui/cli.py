@@ -280,11 +280,12 @@ def cmd_search(args: argparse.Namespace) -> int:
             obj["hits"] = [h.to_dict() for h in result.hits]
             obj["reranker"] = result.reranker
             obj["retriever"] = describe_fusion(engine.config.retriever)
+            obj["empty"] = result.empty.to_dict() if result.empty is not None else None
             obj["timings_ms"] = result.timings_ms
             print(json.dumps(obj, ensure_ascii=False))
         else:
             if not result.hits:
-                print(_no_hits_message(engine, args))
+                print(_empty_message(result.empty))
             for i, h in enumerate(result.hits, 1):
                 legs = ", ".join(f"{k} #{v}" for k, v in sorted(h.ranks.items()))
                 if h.rerank_probability is not None:
@@ -330,15 +331,15 @@ def _batch_status(failed: list[str], total: int) -> int:
     return EXIT_PARTIAL
 
 
-def _no_hits_message(engine: Any, args: argparse.Namespace) -> str:
-    """Why nothing came back, and what to do: an empty index is not a vocabulary problem."""
-    documents = engine.index.manifest["counts"]["documents"] if engine.index is not None else 0
-    if documents == 0:
-        return (f"the index {args.index} holds no documents; add some with "
-                f"`clinqa index add --index {args.index} FILE_OR_FOLDER`")
-    if args.source or args.entity or args.category:
-        return "no passages matched with these filters (--source/--entity/--category); try without them"
-    return "no passages matched; try other words or --mode dense"
+def _empty_message(empty: Any) -> str:
+    """Why a question found nothing and what to do (pipeline.engine.EmptyResult), as lines."""
+    if empty is None:  # a result made elsewhere without the diagnosis
+        return "no passages matched"
+    lines = [f"Nothing found: {empty.message}"]
+    if empty.filters:
+        lines.append("filters: " + ", ".join(empty.filters))
+    lines.append(f"hint: {empty.hint}")
+    return "\n".join(lines)
 
 
 def _snippet(text: str, width: int = 220) -> str:
@@ -368,7 +369,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for note in result.notes:
             print(f"note: {note}")
         if not result.hits:
-            print(_no_hits_message(engine, args))
+            print(_empty_message(result.empty))
         elif result.verdict is not None:
             _print_verdict(result)
         elif not result.confident:
