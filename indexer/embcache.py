@@ -42,7 +42,8 @@ def bundled_embeddings_path() -> Path:
 
 
 def encoder_fingerprint(config: EncoderConfig) -> str:
-    """sha256 over the encoder's weights file, max_seq_length and `EMBEDDING_SCHEME`.
+    """sha256 over the encoder's weights file, max_seq_length, `EMBEDDING_SCHEME` and, for
+    an ONNX backend, its name (the shipped vectors are the torch backend's).
     Raises IndexerError when the encoder directory has no weights file."""
     path = Path(resolve_encoder_path(config.model))
     weights = next((path / n for n in WEIGHT_FILES if (path / n).is_file()), None)
@@ -54,6 +55,8 @@ def encoder_fingerprint(config: EncoderConfig) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     h.update(f"\0{config.max_seq_length}\0{EMBEDDING_SCHEME}".encode())
+    if config.backend != "torch":  # the ONNX backends' vectors differ slightly: their own caches
+        h.update(f"\0{config.backend}".encode())
     return h.hexdigest()
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from indexer.dense import DenseEncoder, EncoderConfig
 from indexer.loaded import LoadedIndex, open_index
-from indexer.manifest import read_manifest
+from indexer.manifest import index_encoder_backend, read_manifest
 from pipeline.errors import PipelineError
 from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, american_spelling, clean_question
@@ -65,6 +65,9 @@ class EngineConfig:
     yesno_model: str | None = None
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
     verdict_passages: int = 5
+    # Query encoder backend (torch | onnx-fp32 | onnx-int8): None = the index's own (its
+    # manifest); another than the index's is refused with a rebuild hint.
+    encoder_backend: str | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,9 @@ class QAEngine:
                     model=manifest["model"],
                     max_seq_length=manifest.get("max_seq_length", 256),
                     precision=manifest.get("precision", "fp32"),
+                    backend=index_encoder_backend(self.index.manifest, self.config.encoder_backend,
+                                                  self.config.index_dir),
+                    threads=self.config.query_threads or 0,
                 )
             )
             encoder.warm_up()

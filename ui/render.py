@@ -326,7 +326,7 @@ def render_index_info(manifest: dict[str, Any], reader: str, sources: Sequence[s
     rows = [
         ("Documents", counts.get("documents", "?")),
         ("Passages (chunks)", counts.get("chunks", "?")),
-        ("Encoder", f"{enc.get('model', '?')} ({enc.get('dimension', '?')} dims)"),
+        ("Encoder", f"{enc.get('model', '?')} ({enc.get('dimension', '?')} dims, {enc.get('backend', 'torch')})"),
         ("Vector index", (manifest.get("faiss") or {}).get("kind", "?")),
         ("Built", manifest.get("created_at", "?")),
         ("Last changed", manifest.get("updated_at", "?")),
