@@ -375,7 +375,7 @@ class QAEngine:
             if found:
                 return EmptyResult(
                     "filters", f"No passage passes the filters ({listed}).",
-                    f"without them this question finds {len(found)} passage(s) (top: "
+                    f"without them this question finds passages (the first: "
                     f"{found[0].passage.title or found[0].passage.doc_id!r}): remove or change the filters",
                     names, len(found))
             return EmptyResult(

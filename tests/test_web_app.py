@@ -348,7 +348,7 @@ def test_a_result_without_passages_says_why_and_never_shows_a_verdict_or_passage
                        verdict=verdict, empty=empty)
     html = render_answer_html(result)
     assert 'data-state="no-hits"' in html and 'data-reason="filters"' in html
-    assert "<li>source: eye</li>" in html and "<li>entity: &lt;b&gt;</li>" in html and "<b>" not in html
+    assert "(source: eye, entity: &lt;b&gt;)" in html and "<b>" not in html
     assert "Without them this question finds 2 passage(s)" in html
     assert "closest passages" not in html.lower() and 'data-state="verdict"' not in html and "cq-passage" not in html
 
@@ -364,7 +364,7 @@ def web_tiny(tiny):
 def test_filters_that_exclude_everything_are_named_and_tried_without(web_tiny):
     html, targets = web_tiny.ask("side vision", 3, "hybrid", ["eye"], None, entities="zorbloxamide")
     assert 'data-state="no-hits"' in html and 'data-reason="filters"' in html and targets == []
-    assert "<li>source: eye</li>" in html and "<li>entity: zorbloxamide</li>" in html
+    assert "No passage passes the filters (source: eye, entity: zorbloxamide)." in html
     assert "Without them this question finds" in html and "Glaucoma" in html  # the re-run without filters
     assert "closest passages" not in html.lower()
 

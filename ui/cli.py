@@ -338,14 +338,11 @@ def _batch_status(failed: list[str], total: int) -> int:
 
 
 def _empty_message(empty: Any) -> str:
-    """Why a question found nothing and what to do (pipeline.engine.EmptyResult), as lines."""
+    """Why a question found nothing (the message names any filters) and what to do
+    (pipeline.engine.EmptyResult), as two lines."""
     if empty is None:  # a result made elsewhere without the diagnosis
         return "no passages matched"
-    lines = [f"Nothing found: {empty.message}"]
-    if empty.filters:
-        lines.append("filters: " + ", ".join(empty.filters))
-    lines.append(f"hint: {empty.hint}")
-    return "\n".join(lines)
+    return f"Nothing found: {empty.message}\nhint: {empty.hint}"
 
 
 def _snippet(text: str, width: int = 220) -> str:

@@ -178,16 +178,15 @@ def render_answer_html(result: Any) -> str:
 
 def render_empty_html(result: Any) -> str:
     """A question that found no passage: why (`result.empty`, pipeline.engine.EmptyResult:
-    an empty index, filters that exclude everything, no keyword matched) and what to do.
+    an empty index, filters that exclude everything (named in its message), no keyword
+    matched) and what to do.
     No passages block and no verdict: there is nothing to show them from."""
     empty = getattr(result, "empty", None)
     reason = getattr(empty, "reason", "no_match")
     message = getattr(empty, "message", "No passage matched the question.")
     hint = getattr(empty, "hint", "try other words or another retrieval mode")
-    filters = getattr(empty, "filters", ())
-    listed = ("<ul class=\"cq-filters\">" + "".join(f"<li>{esc(f)}</li>" for f in filters) + "</ul>") if filters else ""
     return (f'<div class="cq-answers" data-state="no-hits" data-reason="{esc(reason)}">'
-            f'<div class="cq-noanswer"><strong>Nothing found.</strong> {esc(message)}{listed}'
+            f'<div class="cq-noanswer"><strong>Nothing found.</strong> {esc(message)}'
             f'<div class="cq-hint">{esc(hint[:1].upper() + hint[1:])}.</div></div></div>')
 
 
