@@ -263,6 +263,7 @@ class Annotator:
                 if hit is not None:
                     out[d.doc_id] = Category(hit[0], hit[1], self._names.get(hit[0], ""))
             docs = [d for d in docs if d.doc_id not in out]
+            log.info("categories: %d documents from the cache, %d to classify", len(out), len(docs))
         step = 256
         bar = tqdm(total=len(docs), desc="categories", unit="doc", disable=not self.show_progress)
         for i in range(0, len(docs), step):

@@ -1,4 +1,5 @@
-"""Dense passage encoder (sentence-transformers) and the FAISS vector index."""
+"""Dense passage encoder (sentence-transformers, or its ONNX export: indexer/onnx_encoder.py)
+and the FAISS vector index."""
 from __future__ import annotations
 
 import functools
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import IndexerError
+from indexer.onnx_encoder import OnnxEncoder, check_backend, ensure_export
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,16 @@ def _load_sentence_transformer(path: str, device: str, max_seq_length: int) -> A
     return model
 
 
+@functools.lru_cache(maxsize=4)
+def _load_onnx_encoder(path: str, backend: str, max_seq_length: int, batch_size: int, threads: int) -> OnnxEncoder:
+    """Exported on first use (cached on disk), loaded once per process like the torch model."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    return OnnxEncoder(ensure_export(path, backend), tokenizer, threads=threads, max_len=max_seq_length,
+                       batch=batch_size).warm_up()
+
+
 @dataclass(frozen=True)
 class EncoderConfig:
     model: str = DEFAULT_ENCODER
@@ -74,8 +86,14 @@ class EncoderConfig:
     # Precomputed passage vectors (indexer/embcache.py), used where chunk, text and encoder
     # fingerprint match. Not recorded in the manifest: it only saves time.
     cache: str | None = None
+    # "torch" (sentence-transformers), "onnx-fp32" or "onnx-int8" (ONNX Runtime on an export
+    # made on first use, indexer/onnx_encoder.py). Recorded in the manifest: an index's
+    # passages and its queries must be embedded alike. `precision` applies to torch only.
+    backend: str = "torch"
+    threads: int = 0  # ONNX Runtime intra-op threads of the ONNX backends (0: its default, all cores)
 
     def __post_init__(self) -> None:
+        check_backend(self.backend)
         if self.precision not in {"auto", "fp32", "bf16"}:
             raise IndexerError(f"unknown encoder precision {self.precision!r}", "use auto, fp32 or bf16")
         if self.batch_size < 1:
@@ -100,10 +118,18 @@ class DenseEncoder:
                 f"encoder {self.config.model!r} is neither a local directory nor a known name",
                 f"pass --encoder with a local sentence-transformers directory, or use {DEFAULT_ENCODER}",
             )
-        self._model = _load_sentence_transformer(path, self.config.device, self.config.max_seq_length)
+        if self.config.backend == "torch":
+            self._model = _load_sentence_transformer(path, self.config.device, self.config.max_seq_length)
+        else:
+            self._model = _load_onnx_encoder(path, self.config.backend, self.config.max_seq_length,
+                                             self.config.batch_size, self.config.threads)
 
     @property
     def precision(self) -> str:
+        """bf16 or fp32 matmuls of the torch backend ("fp32" for the ONNX backends, whose
+        numerics the backend name says)."""
+        if self.config.backend != "torch":
+            return "fp32"
         if self.config.precision != "auto":
             return self.config.precision
         return "bf16" if _cpu_has_bf16() else "fp32"
@@ -111,6 +137,8 @@ class DenseEncoder:
     @property
     def dimension(self) -> int:
         self.warm_up()
+        if isinstance(self._model, OnnxEncoder):
+            return self._model.dimension
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         return int(get_dim())
 
@@ -128,17 +156,20 @@ class DenseEncoder:
         self.warm_up()
         if len(texts) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        import torch
-
         pieces, owners = self._windows(list(texts))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            vectors = self._model.encode(
-                pieces,
-                batch_size=self.config.batch_size,
-                show_progress_bar=show_progress,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
+        if isinstance(self._model, OnnxEncoder):
+            vectors = self._model.encode(pieces)
+        else:
+            import torch
+
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                vectors = self._model.encode(
+                    pieces,
+                    batch_size=self.config.batch_size,
+                    show_progress_bar=show_progress,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                )
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(pieces) != len(texts):
             pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)

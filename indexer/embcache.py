@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,8 @@ def bundled_embeddings_path() -> Path:
 
 
 def encoder_fingerprint(config: EncoderConfig) -> str:
-    """sha256 over the encoder's weights file, max_seq_length and `EMBEDDING_SCHEME`.
+    """sha256 over the encoder's weights file, max_seq_length, `EMBEDDING_SCHEME` and, for
+    an ONNX backend, its name (the shipped vectors are the torch backend's).
     Raises IndexerError when the encoder directory has no weights file."""
     path = Path(resolve_encoder_path(config.model))
     weights = next((path / n for n in WEIGHT_FILES if (path / n).is_file()), None)
@@ -54,6 +55,8 @@ def encoder_fingerprint(config: EncoderConfig) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     h.update(f"\0{config.max_seq_length}\0{EMBEDDING_SCHEME}".encode())
+    if config.backend != "torch":  # the ONNX backends' vectors differ slightly: their own caches
+        h.update(f"\0{config.backend}".encode())
     return h.hexdigest()
 
 
@@ -110,6 +113,27 @@ class EmbeddingCache:
                 rows.append(row)
         idx = np.asarray(rows, dtype=np.int64)
         return hits, dequantize(self._q[idx], self._scales[idx])
+
+    def updated(self, chunk_ids: Sequence[str], texts: Sequence[str],
+                encode: "Callable[[list[str]], np.ndarray]") -> "tuple[EmbeddingCache, int]":
+        """(a cache of exactly these chunks in this order, how many rows were reused).
+
+        A chunk whose id and embedded-text hash this cache holds keeps its stored int8 row and
+        scale byte for byte; `encode` (texts -> float32 (n, d), rows L2-normalised) is called
+        once, on the other texts only, and its vectors are quantised like `from_vectors`.
+        Chunks of this cache that are not asked for are dropped. Same fingerprint as self."""
+        keys = np.array([text_key(t) for t in texts], dtype=np.uint64)
+        rows = [self._row.get(c) for c in chunk_ids]
+        reuse = [i for i, r in enumerate(rows) if r is not None and self._text_keys[r] == keys[i]]
+        reused = set(reuse)
+        fresh = [i for i in range(len(texts)) if i not in reused]
+        q = np.empty((len(texts), self._q.shape[1]), dtype=np.int8)
+        scales = np.empty(len(texts), dtype=np.float32)
+        src = np.asarray([rows[i] for i in reuse], dtype=np.int64)
+        q[reuse], scales[reuse] = self._q[src], self._scales[src]
+        if fresh:
+            q[fresh], scales[fresh] = quantize_int8(encode([texts[i] for i in fresh]))
+        return EmbeddingCache(self.fingerprint, list(chunk_ids), keys, q, scales), len(reuse)
 
     def save(self, path: Path) -> None:
         """Write an `.npz` (compressed, no pickled objects) atomically."""

@@ -34,6 +34,20 @@ def index_tokenizer(manifest: dict[str, Any], index_dir: Path | str) -> tuple[st
     return name, TOKENIZERS[name]
 
 
+def index_encoder_backend(manifest: dict[str, Any], requested: str | None, index_dir: Path | str) -> str:
+    """The encoder backend an index was built with (its manifest's encoder "backend"; "torch"
+    for indexes older than the option). `requested` (None = whatever the index has) must be
+    that backend: passages and queries are embedded alike, so a different one is refused
+    with IndexMismatchError and a rebuild hint."""
+    built = manifest.get("encoder", {}).get("backend", "torch")
+    if requested is not None and requested != built:
+        raise IndexMismatchError(
+            f"the index was built with encoder backend {built!r}, not {requested!r}",
+            f"drop --encoder-backend to use {built!r}, or {rebuild_hint(index_dir)} with --encoder-backend {requested}",
+        )
+    return built
+
+
 def rebuild_hint(index_dir: Path | str) -> str:
     return (
         f"rebuild it: clinqa index build --index {index_dir} SOURCE... "

@@ -39,8 +39,8 @@ from indexer.distributed import process_with_ray
 from indexer.embcache import EmbeddingCache, embed_with_cache, encoder_fingerprint
 from indexer.errors import EmptyCorpusError, IndexerError
 from indexer.loaders import LoadReport, load_documents
-from indexer.manifest import (FORMAT_VERSION, TOKENIZER_NAME, IndexMismatchError, corpus_checksum, index_tokenizer,
-                              manifest_hash, read_manifest, rebuild_hint, write_manifest)
+from indexer.manifest import (FORMAT_VERSION, TOKENIZER_NAME, IndexMismatchError, corpus_checksum, index_encoder_backend,
+                              index_tokenizer, manifest_hash, read_manifest, rebuild_hint, write_manifest)
 from indexer.milvus import MilvusConfig
 from indexer.passages import chunk_documents, embedding_text, token_spans_for
 from indexer.tokenize import TOKENIZERS
@@ -77,7 +77,8 @@ class IndexConfig:
         ch = manifest["chunking"]
         return cls(
             encoder=EncoderConfig(
-                model=enc["model"], max_seq_length=enc.get("max_seq_length", 256), precision=enc.get("precision", "fp32")
+                model=enc["model"], max_seq_length=enc.get("max_seq_length", 256), precision=enc.get("precision", "fp32"),
+                backend=enc.get("backend", "torch"),
             ),
             faiss=FaissConfig(**manifest.get("faiss", {})),
             bm25=BM25Config(**manifest["bm25"]),
@@ -388,6 +389,9 @@ class IndexWriter:
                 f"the index was built with encoder {built!r}, not {wanted!r}",
                 f"drop --encoder to use {built!r}, or {rebuild_hint(self.index_dir)} with --encoder {wanted}",
             )
+        # Like --encoder: a backend other than the default must be the index's own.
+        backend = self.config.encoder.backend
+        index_encoder_backend(manifest, backend if backend != EncoderConfig().backend else None, self.index_dir)
         self.config = IndexConfig.from_manifest(manifest)
         self._dim = int(manifest["encoder"]["dimension"])
         self._tokenizer_name, _ = index_tokenizer(manifest, self.index_dir)
@@ -418,6 +422,7 @@ class IndexWriter:
                 "dimension": backend.dimension,
                 "max_seq_length": self.config.encoder.max_seq_length,
                 "precision": self._encoder_ready().precision if self._encoder else self.config.encoder.precision,
+                "backend": self.config.encoder.backend,
                 "normalized": True,
                 "embedded_text": "title + newline + passage",
             },

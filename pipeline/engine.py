@@ -17,7 +17,7 @@ import numpy as np
 
 from indexer.dense import DenseEncoder, EncoderConfig
 from indexer.loaded import LoadedIndex, open_index
-from indexer.manifest import read_manifest
+from indexer.manifest import index_encoder_backend, read_manifest
 from pipeline.errors import PipelineError
 from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, american_spelling, clean_question
@@ -71,6 +71,9 @@ class EngineConfig:
     yesno_model: str | None = None
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
     verdict_passages: int = 5
+    # Query encoder backend (torch | onnx-fp32 | onnx-int8): None = the index's own (its
+    # manifest); another than the index's is refused with a rebuild hint.
+    encoder_backend: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,11 +121,42 @@ class RankedAnswer:
 
 
 @dataclass(frozen=True)
+class EmptyResult:
+    """Why a question found no passage at all, and what to do (`QAEngine.why_empty`).
+
+    reason: "empty_index" (the index holds no documents), "filters" (the source / entity /
+    category filters exclude every passage the question would find), "no_keyword_match"
+    (keyword mode and no word of the question is in the index) or "no_match" (anything else).
+    filters: the filters in force as "source: X" / "entity: Y" / "category: Z" (may be set
+    with any reason); unfiltered_hits: for "filters", how many passages the same question
+    finds without them (first stage, top-k), else None."""
+
+    reason: str
+    message: str
+    hint: str
+    filters: tuple[str, ...] = ()
+    unfiltered_hits: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "message": self.message, "hint": self.hint,
+                "filters": list(self.filters), "unfiltered_hits": self.unfiltered_hits}
+
+
+def filter_names(where: SearchFilter | None) -> tuple[str, ...]:
+    """The filters in force, as the user set them: ("source: eye", "entity: metformin", ...)."""
+    if not where:
+        return ()
+    return (*(f"source: {v}" for v in where.sources), *(f"entity: {v}" for v in where.entities),
+            *(f"category: {v}" for v in where.categories))
+
+
+@dataclass(frozen=True)
 class SearchResult:
     question: str
     hits: tuple[Hit, ...]
     timings_ms: dict[str, float]
     reranker: str | None = None  # the reranker used, None when not reranked
+    empty: EmptyResult | None = None  # set exactly when `hits` is empty: why, and what to do
 
 
 @dataclass(frozen=True)
@@ -153,6 +187,7 @@ class AskResult:
     # List questions ("Which drugs...", "What are the symptoms..."): the distinct answers
     # that clear the threshold, as one answer (pipeline.ranking.list_answer); else empty.
     list_answer: tuple[RankedAnswer, ...] = ()
+    empty: EmptyResult | None = None  # set exactly when `hits` is empty (then no answers, no verdict)
 
     def to_dict(self, id: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {} if id is None else {"id": id}
@@ -168,6 +203,7 @@ class AskResult:
             hits=[h.to_dict() for h in self.hits],
             reranker=self.reranker,
             notes=list(self.notes),
+            empty=self.empty.to_dict() if self.empty is not None else None,
             timings_ms=self.timings_ms,
         )
         return out
@@ -242,6 +278,9 @@ class QAEngine:
                     model=manifest["model"],
                     max_seq_length=manifest.get("max_seq_length", 256),
                     precision=manifest.get("precision", "fp32"),
+                    backend=index_encoder_backend(self.index.manifest, self.config.encoder_backend,
+                                                  self.config.index_dir),
+                    threads=self.config.query_threads or 0,
                 )
             )
             encoder.warm_up()
@@ -318,10 +357,48 @@ class QAEngine:
         shown = clean_question(question, self.config.max_question_chars)
         q = american_spelling(shown)  # what the neural models read; BM25 folds spelling itself
         self.warm_up(with_reader=False)
-        hits, timings, reranker = self._hits(q, top_k, mode, SearchFilter.of(sources, entities, categories),
-                                             rerank, rerank_depth)
+        where = SearchFilter.of(sources, entities, categories)
+        hits, timings, reranker = self._hits(q, top_k, mode, where, rerank, rerank_depth)
         timings["total"] = sum(timings.values())
-        return SearchResult(shown, tuple(hits), timings, reranker)
+        empty = None if hits else self.why_empty(q, top_k, mode, where)
+        return SearchResult(shown, tuple(hits), timings, reranker, empty)
+
+    def why_empty(self, question: str, top_k: int | None, mode: str | None,
+                  where: SearchFilter | None) -> EmptyResult:
+        """Why `question` found no passage: an index without documents, filters that exclude
+        everything (the question is searched again without them, first stage only, to say
+        whether anything would have been found), or, with no filter to blame, keyword mode
+        finding none of its words. `question` is as the models read it."""
+        self.warm_up(with_reader=False)
+        assert self.index is not None and self.retriever is not None
+        mode = mode or self.config.retriever.mode
+        if self.index.manifest["counts"].get("documents", 0) == 0:
+            return EmptyResult(
+                "empty_index", "This index has no documents yet, so there is nothing to search.",
+                f"add documents: `clinqa index add --index {self.config.index_dir} FILE_OR_FOLDER` (PDF, text, "
+                "Markdown, HTML, JSONL), or, as an admin, upload them on the Documents page of `clinqa serve`")
+        names = filter_names(where)
+        keyword = mode == "bm25"
+        switch = ("switch the retrieval mode to hybrid or dense, which match by meaning, not only by the "
+                  "words themselves, or rephrase the question")
+        if names:
+            found = self.retriever.search(question, top_k=top_k or self.config.retriever.top_k, mode=mode)
+            listed = ", ".join(names)
+            if found:
+                return EmptyResult(
+                    "filters", f"No passage passes the filters ({listed}).",
+                    f"without them this question finds passages (the first: "
+                    f"{found[0].passage.title or found[0].passage.doc_id!r}): remove or change the filters",
+                    names, len(found))
+            return EmptyResult(
+                "filters", f"No passage passes the filters ({listed}), and without them this question "
+                "finds nothing either.",
+                switch if keyword else "rephrase the question; the filters are not what is missing", names, 0)
+        if keyword:
+            return EmptyResult("no_keyword_match",
+                               "No word of the question occurs in the index (keyword (BM25) mode).", switch)
+        return EmptyResult("no_match", "No passage matched the question.",
+                           "try other words, or check that the index holds documents on this topic")
 
     def ask(
         self, question: str, top_k: int | None = None, mode: str | None = None,
@@ -338,9 +415,14 @@ class QAEngine:
         q = american_spelling(shown)  # what the neural models read; BM25 folds spelling itself
         qtype = question_type or detect_question_type(q)
         self.warm_up(with_reader=True)
-        hits, timings, reranker = self._hits(q, top_k, mode, SearchFilter.of(sources, entities, categories),
-                                             rerank, rerank_depth)
+        where = SearchFilter.of(sources, entities, categories)
+        hits, timings, reranker = self._hits(q, top_k, mode, where, rerank, rerank_depth)
         t1 = time.perf_counter()
+        if not hits:  # nothing to read or to weigh: no answer and never a verdict from 0 passages
+            timings["total"] = sum(timings.values())
+            return AskResult(question=shown, answers=(), hits=(), confident=False,
+                             no_answer_threshold=self._threshold(reranker), timings_ms=timings, reranker=reranker,
+                             question_type=qtype, empty=self.why_empty(q, top_k, mode, where))
         if qtype == "yesno" and self.yesno_classifier() is not None:
             return self._ask_yesno(shown, q, hits, timings, reranker)
         limit = top_answers or self.config.top_answers
@@ -348,7 +430,7 @@ class QAEngine:
         calibration = self.answer_calibration(reranked=reranker is not None)
         scored = score_candidates(candidates, calibration)
         ranked = ranked_answers(scored, hits, limit)
-        threshold = calibration.threshold if calibration is not None else output.no_answer_threshold
+        threshold = self._threshold(reranker)
         confident = bool(ranked) and ranked[0].final_score >= threshold
         items: tuple[RankedAnswer, ...] = ()
         if qtype == "list" and confident:
@@ -386,6 +468,11 @@ class QAEngine:
         output = self.reader.read(q, [h.passage for h in read], top_k=top_k or self.config.top_answers,
                                   per_passage=self.config.answers_per_passage)
         return output, answer_candidates(list(output.per_passage), read, indexes)
+
+    def _threshold(self, reranker: str | None) -> float:
+        """The no-answer threshold: the answer calibration's for this ranking key, else the reader's."""
+        calibration = self.answer_calibration(reranked=reranker is not None)
+        return calibration.threshold if calibration is not None else self.reader.no_answer_threshold
 
     # -- yes/no questions (pipeline.yesno) ----------------------------------------------
     def yesno_classifier(self) -> Any:

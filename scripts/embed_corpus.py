@@ -2,11 +2,15 @@
 
     python scripts/embed_corpus.py [--corpus data/corpus/medquad.jsonl.gz] [--out data/corpus/medquad.embeddings.npz]
     python scripts/embed_corpus.py --check-only     # recall check from the saved fp32 vectors
+    python scripts/embed_corpus.py --reuse data/corpus/medquad.embeddings.npz   # embed new/changed chunks only
 
 `clinqa index build` of the bundled corpus then loads these vectors (matched by chunk id,
 embedded-text hash and encoder fingerprint, see indexer/embcache.py) instead of embedding
 33,926 passages. Rerun after changing the encoder, the corpus, the chunking or the
-embedding scheme: stale entries are simply not used.
+embedding scheme: stale entries are simply not used. After a corpus change, `--reuse OLD.npz`
+keeps every stored vector whose chunk id and embedded text are unchanged (its int8 bytes as
+they are) and embeds only the new or changed chunks: minutes instead of the full run. The
+recall check needs fp32 vectors of every passage, so it is skipped then.
 
 The check: for `--queries` questions (default: 1,000 MedQuAD consumer questions, the titles,
 sampled with a fixed seed) it compares exact top-10 inner-product search over the fp32
@@ -54,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", type=Path, default=Path("/tmp/clinqa-bundled-parts"),
                     help="finished batches are kept here, so an interrupted run resumes where it stopped")
     ap.add_argument("--check-only", action="store_true")
+    ap.add_argument("--reuse", type=Path, metavar="OLD_NPZ",
+                    help="keep this cache's vectors of unchanged chunks; embed only new/changed chunk ids "
+                         "(may be --out itself; no recall check)")
     args = ap.parse_args(argv)
+    if args.reuse and args.check_only:
+        ap.error("--reuse embeds; --check-only does not: use one of them")
 
     t0 = time.perf_counter()
     docs = load_documents([args.corpus]).documents
@@ -62,6 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     texts = [embedding_text(p) for p in passages]
     config = EncoderConfig(precision="fp32")
     encoder = DenseEncoder(config)
+    if args.reuse:
+        old = EmbeddingCache.load(args.reuse, encoder_fingerprint(config))
+        if old is None:
+            ap.error(f"{args.reuse} was made by another encoder: nothing to reuse, run without --reuse")
+        cache, reused = old.updated([p.chunk_id for p in passages], texts, encoder.encode)
+        cache.save(args.out)
+        print(json.dumps({"documents": len(docs), "passages": len(passages), "reused": reused,
+                          "embedded": len(passages) - reused, "dropped": len(old) - reused,
+                          "file_mb": round(args.out.stat().st_size / 1e6, 1),
+                          "seconds": round(time.perf_counter() - t0, 1)}))
+        return 0
     if args.check_only:
         fp32 = np.load(args.fp32)
     else:

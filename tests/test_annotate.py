@@ -268,7 +268,8 @@ def test_cli_filters_and_info(annotated, capsys):
     ents = {(e["text"], e["label"]) for h in out["hits"] for e in h["entities"]}
     assert ("Metformin", "Chemical") in ents and out["hits"][0]["category"]["label"] in {"C14", "C18"}
     assert main(["search", "--index", index_dir, "drug for diabetes", "--mode", "bm25", "--entity", "aspirin"]) == 0
-    assert "no passages matched" in capsys.readouterr().out
+    out = capsys.readouterr().out  # issue 14: the filter is named, and the question without it finds passages
+    assert "No passage passes the filters (entity: aspirin)" in out and "without them this question finds" in out
     assert main(["index", "info", "--index", index_dir, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert {"entity": "diabetes", "label": "Disease", "passages": 2} in info["top_entities"]
@@ -323,7 +324,7 @@ def test_web_ask_filters_by_entity_and_category_and_highlights(annotated):
         html, _ = web.ask("What is the risk?", 5, "hybrid", [], None, categories=[label])
         assert 'data-state="answers"' in html
         html, _ = web.ask("What is the risk?", 5, "hybrid", [], None, categories=["C99"])
-        assert "No passage matched" in html
+        assert 'data-reason="filters"' in html and "(category: C99)" in html  # named, and tried without
         assert "7 mentions" in web.index_info() and "2 documents categorised" in web.index_info()
     finally:
         web.engine.close()

@@ -174,6 +174,35 @@ def test_index_add_warns_about_phi_and_deidentifies(index_dir, tmp_path, capsys)
     assert "colchicine" in texts and "00482913" not in texts and "John Smith" not in texts and "<MRN>" in texts
 
 
+# -- issue 14: why nothing was found ---------------------------------------------------------------
+def test_search_names_the_filters_that_exclude_everything(index_dir, capsys):
+    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--no-rerank", "--source", "nowhere",
+                       "what lowers uric acid")
+    assert code == 0 and "No passage passes the filters (source: nowhere)" in out
+    assert "without them this question finds" in out and "'Gout'" in out
+
+
+def test_keyword_mode_without_a_matching_word_suggests_hybrid_or_dense(index_dir, capsys):
+    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--mode", "bm25", "qwzxv plorkish")
+    assert code == 0 and "No word of the question occurs in the index" in out and "hybrid or dense" in out
+    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--mode", "bm25", "--json", "qwzxv plorkish")
+    obj = json.loads(out)
+    assert obj["hits"] == [] and obj["empty"]["reason"] == "no_keyword_match"
+    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--json", "--no-rerank", "uric acid")
+    assert json.loads(out)["empty"] is None
+
+
+def test_ask_without_passages_gives_no_verdict_and_says_why(index_dir, capsys):
+    code, out, _ = run(capsys, "ask", "--index", str(index_dir), "--mode", "bm25", "--type", "yesno", "--json",
+                       "--source", "nowhere", "Is allopurinol safe?")
+    obj = json.loads(out)
+    assert code == 0 and obj["hits"] == [] and obj["answers"] == [] and obj["verdict"] is None
+    assert obj["empty"]["reason"] == "filters" and obj["empty"]["filters"] == ["source: nowhere"]
+    assert obj["empty"]["unfiltered_hits"] >= 1
+    code, out, _ = run(capsys, "ask", "--index", str(index_dir), "--mode", "bm25", "qwzxv plorkish?")
+    assert code == 0 and "hybrid or dense" in out and "Closest passages" not in out and "Verdict" not in out
+
+
 @pytest.mark.parametrize("argv,needles", [
     (["train", "--help"], ["reader", "mlm", "ner", "classify"]),
     (["eval", "--help"], ["reader", "retrieval", "e2e", "compare", "ner", "classify"]),

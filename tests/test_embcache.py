@@ -47,6 +47,31 @@ def test_cache_matches_chunk_id_and_text(tmp_path):
 
 
 @pytest.mark.unit
+def test_updated_cache_reuses_unchanged_rows_byte_for_byte_and_embeds_only_the_rest(tmp_path):
+    rng = np.random.default_rng(2)
+    v = rng.normal(size=(3, 8)).astype(np.float32)
+    old = EmbeddingCache.from_vectors("fp", ["c1", "c2", "c3"], ["t1", "t2", "t3"], v)
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        out = rng.normal(size=(len(texts), 8)).astype(np.float32)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    new, reused = old.updated(["c1", "c4", "c2"], ["t1", "t4", "t2 with a new title"], encode)
+    assert reused == 1 and calls == [["t4", "t2 with a new title"]]  # one call, new/changed chunks only
+    assert len(new) == 3 and new.fingerprint == "fp"  # c3 (no longer in the corpus) is dropped
+    new.save(tmp_path / "e.npz")
+    with np.load(tmp_path / "e.npz", allow_pickle=False) as z:
+        assert [c.decode() for c in z["chunk_ids"]] == ["c1", "c4", "c2"]
+        q_old, s_old = quantize_int8(v[:1])
+        assert np.array_equal(z["vectors"][0], q_old[0]) and z["scales"][0] == s_old[0]
+    hits, _ = EmbeddingCache.load(tmp_path / "e.npz", "fp").lookup(["c2", "c4"], ["t2 with a new title", "t4"])
+    assert hits == [0, 1]
+    assert old.updated(["c1"], ["t1"], encode)[1] == 1 and len(calls) == 1  # nothing new: no encoder call
+
+
+@pytest.mark.unit
 def test_unreadable_cache_is_a_clear_error(tmp_path):
     from indexer.errors import IndexerError
 

@@ -310,7 +310,7 @@ def test_empty_index_says_so(tmp_path, capsys):
     assert run(capsys, "-q", "index", "build", "--no-annotate", "--index", str(idx), str(src))[0] == 0
     assert run(capsys, "-q", "index", "remove", "--index", str(idx), "a")[0] == 0
     code, out, _ = run(capsys, "search", "--index", str(idx), "fever")
-    assert code == 0 and "holds no documents" in out and "clinqa index add" in out and "try other words" not in out
+    assert code == 0 and "has no documents yet" in out and "clinqa index add" in out and "try other words" not in out
 
 
 @pytest.mark.integration

@@ -280,7 +280,7 @@ def test_web_actions_ask_explain_upload_remove(tiny, tmp_path):
         assert "unchanged" in web.upload([(good, "zorblax.txt")], None)
         assert "Removed 1 document(s): file:zorblax.txt" in web.remove(["file:zorblax.txt"], None)
         html, _ = web.ask("zorblax quintafenib", 3, "bm25", [], None)
-        assert 'data-state="no-answer"' in html and "quintafenib" not in html
+        assert 'data-state="no-hits"' in html and "quintafenib" not in html  # no word left to match
         assert web.documents("zorblax")[0] == []
     finally:
         web.engine.close()
@@ -331,6 +331,80 @@ def test_web_no_answer_and_roles(tiny):
             web.remove(["gout"], "cli")
         with pytest.raises(Refused, match="not logged in"):
             web.ask("gout", 5, "hybrid", [], None)
+    finally:
+        web.engine.close()
+
+
+# -- issue 14: why nothing was found ---------------------------------------------------------------
+@pytest.mark.unit
+def test_a_result_without_passages_says_why_and_never_shows_a_verdict_or_passages():
+    from pipeline.engine import EmptyResult
+    from tasks.verdict import Verdict
+
+    empty = EmptyResult("filters", "No passage passes the filters (source: eye, entity: <b>).",
+                        "without them this question finds 2 passage(s)", ("source: eye", "entity: <b>"), 2)
+    verdict = Verdict("yes", 0.9, False, "", {"yes": 0.9}, ())  # a stale verdict must not be shown
+    result = AskResult("q?", (), (), False, 0.5, {"retrieve": 1.0, "total": 1.0}, question_type="yesno",
+                       verdict=verdict, empty=empty)
+    html = render_answer_html(result)
+    assert 'data-state="no-hits"' in html and 'data-reason="filters"' in html
+    assert "(source: eye, entity: &lt;b&gt;)" in html and "<b>" not in html
+    assert "Without them this question finds 2 passage(s)" in html
+    assert "closest passages" not in html.lower() and 'data-state="verdict"' not in html and "cq-passage" not in html
+
+
+@pytest.fixture()
+def web_tiny(tiny):
+    web = _web(*tiny, threshold=0.0)
+    yield web
+    web.engine.close()
+
+
+@pytest.mark.integration
+def test_filters_that_exclude_everything_are_named_and_tried_without(web_tiny):
+    html, targets = web_tiny.ask("side vision", 3, "hybrid", ["eye"], None, entities="zorbloxamide")
+    assert 'data-state="no-hits"' in html and 'data-reason="filters"' in html and targets == []
+    assert "No passage passes the filters (source: eye, entity: zorbloxamide)." in html
+    assert "Without them this question finds" in html and "Glaucoma" in html  # the re-run without filters
+    assert "closest passages" not in html.lower()
+
+
+@pytest.mark.integration
+def test_keyword_mode_without_a_matching_word_suggests_hybrid_or_dense(web_tiny):
+    html, _ = web_tiny.ask("qwzxv plorkish", 3, "bm25", [], None)
+    assert 'data-reason="no_keyword_match"' in html and "hybrid or dense" in html
+    html, _ = web_tiny.ask("qwzxv plorkish", 3, "dense", [], None)  # meaning-based modes still find passages
+    assert 'data-state="no-hits"' not in html
+
+
+@pytest.mark.integration
+def test_no_yes_no_verdict_from_zero_passages(web_tiny, monkeypatch):
+    class NeverCalled:
+        def predict(self, question, texts):
+            raise AssertionError("the yes/no model must not judge 0 passages")
+
+    monkeypatch.setattr(web_tiny.engine, "_yesno", NeverCalled())
+    result = web_tiny.engine.ask("Is qwzxv safe in pregnancy?", top_k=3, mode="bm25", question_type="yesno")
+    assert result.hits == () and result.verdict is None and not result.confident
+    assert result.to_dict()["empty"]["reason"] == "no_keyword_match"
+    html, _ = web_tiny.ask("Is qwzxv safe in pregnancy?", 3, "bm25", [], None)
+    assert 'data-state="verdict"' not in html and 'data-state="no-hits"' in html
+
+
+@pytest.mark.integration
+def test_an_empty_index_says_it_has_no_documents_and_how_to_add_some(tiny, tmp_path):
+    from ui.cli import main
+
+    src = tmp_path / "one.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "Aspirin lowers fever."}) + "\n")
+    index_dir = tmp_path / "index"
+    assert main(["-q", "index", "build", "--no-annotate", "--index", str(index_dir), str(src)]) == 0
+    assert main(["-q", "index", "remove", "--index", str(index_dir), "a"]) == 0
+    web = _web(index_dir, tiny[1], threshold=0.0)
+    try:
+        html, _ = web.ask("fever", 3, "hybrid", [], None)
+        assert 'data-reason="empty_index"' in html and "This index has no documents yet" in html
+        assert "clinqa index add" in html and "Documents page" in html
     finally:
         web.engine.close()
 

