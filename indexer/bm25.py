@@ -83,7 +83,16 @@ class TermIndex:
         known = [t for t in query_tokens if t in self._bm25.vocab_dict]
         if not known:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        scores = np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        nonoccurrence = getattr(self._bm25, "nonoccurrence_array", None)
+        if nonoccurrence is not None:
+            # bm25l / bm25+ (bm25s) add every query token's non-occurrence score to every passage, so a
+            # passage holding none of the query tokens scored that constant and was "found" in keyword
+            # mode. Only passages sharing a token count (the SearchBackend contract; the Milvus
+            # backend's search does the same): the others score 0. Matching passages keep their score.
+            constant = float(nonoccurrence[self._bm25.get_tokens_ids(known)].sum())
+            scores = np.where(scores - constant > 1e-6 * max(1.0, abs(constant)), scores, 0.0).astype(np.float32)
+        return scores
 
     def search(
         self, query_tokens: list[str], k: int, mask: np.ndarray | None = None

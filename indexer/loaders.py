@@ -328,7 +328,9 @@ def _jsonl_record(obj: Any, lineno: int, path: str, default_source: str) -> Item
         return LoadFailure(path, f"expected a JSON object, got {type(obj).__name__}", _ONE_OBJECT, lineno)
     doc_id = obj.get("id", obj.get("doc_id"))
     text = obj.get("text")
-    missing = [k for k, v in (("id", doc_id), ("text", text)) if v in (None, "")]
+    # A line without a "text" field is malformed (failed); one whose text is empty or blank is a
+    # document with nothing to index (skipped, "empty text"), whatever whitespace it holds.
+    missing = [k for k, v in (("id", doc_id), ("text", text)) if v is None or (k == "id" and v == "")]
     if missing:
         hint = 'each line needs "id" and "text" (and usually "title")'
         return LoadFailure(path, f"missing {' and '.join(missing)}", hint, lineno)

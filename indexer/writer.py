@@ -157,7 +157,8 @@ class IndexWriter:
         if not docs:
             raise EmptyCorpusError(
                 "no documents to index: "
-                + (f"{len(report.failures)} file(s) failed to load" if report.failures else "the sources are empty"),
+                + (f"{len(report.failures)} file(s) failed to load" if report.failures else "the sources are empty")
+                + _what_was_not_loaded(report),
                 "pass files or folders holding .jsonl/.jsonl.gz, MedQuAD .xml/.tar.gz, PubMedQA/SQuAD .json, "
                 ".txt, .md, .html or .pdf documents",
             )
@@ -513,6 +514,17 @@ class IndexWriter:
                 os.chmod(os.path.join(root, name), 0o600)
             for name in dirs:
                 os.chmod(os.path.join(root, name), 0o700)
+
+
+def _what_was_not_loaded(report: LoadReport, limit: int = 10) -> str:
+    """Each failed input and skipped document, one per line (at most `limit` of each), so an
+    index build that loads nothing says why for every input, as `index add` does."""
+    lines = []
+    for kind, items in (("failed", report.failures), ("skipped", report.skipped)):
+        lines += [f"\n  {kind}: {item}" for item in items[:limit]]
+        if len(items) > limit:
+            lines.append(f"\n  ... and {len(items) - limit} more {kind}")
+    return "".join(lines)
 
 
 def _dedupe(docs: Sequence[Document]) -> list[Document]:

@@ -130,16 +130,20 @@ class Scrubber:
             entity = _FROM_PRESIDIO.get(r.entity_type, r.entity_type)
             if entity in wanted and (entity != "URL" or _plausible_url(text[r.start:r.end])):
                 raw.append(_align(text, r.start, r.end) + (entity, float(r.score)))
+        medical: list[tuple[int, int]] = []
         if self.config.medical_ner and any(t == "PERSON" for _, _, t, _ in raw):
             medical = self._medical(text)
             raw = [r for r in raw if r[2] != "PERSON" or not _inside_medical(text, r[0], r[1], medical)]
         spans = _merge(raw)
         # Propagation can create new overlaps (and a merged span is a new string to look for),
-        # so repeat until nothing changes; two rounds suffice in practice.
+        # so repeat until nothing changes; two rounds suffice in practice. A propagated name
+        # passes the same medical veto: "Mary Graves has Graves disease" keeps the diagnosis.
         for _ in range(4):
             if not self.config.propagate:
                 break
-            grown = _merge(spans + _occurrences(text, spans))
+            found = [o for o in _occurrences(text, spans)
+                     if o[2] != "PERSON" or not _inside_medical(text, o[0], o[1], medical)]
+            grown = _merge(spans + found)
             if grown == spans:
                 break
             spans = grown

@@ -119,6 +119,8 @@ def test_jsonl_good_and_bad_lines(tmp_path: Path) -> None:
         json.dumps({"title": "no id", "text": "x"}),
         json.dumps({"id": "c", "title": "no text"}),
         json.dumps(["a list"]),
+        json.dumps({"id": "e1", "text": ""}),  # empty and blank text: skipped alike, by id
+        json.dumps({"id": "e2", "text": "  \n "}),
         json.dumps({"id": "b", "text": "Beta", "source": "S", "license": "MIT", "metadata": {"k": 1}}),
     ]
     path = write(tmp_path / "docs.jsonl", "\n".join(lines) + "\n")
@@ -130,6 +132,7 @@ def test_jsonl_good_and_bad_lines(tmp_path: Path) -> None:
     assert (b.title, b.source, b.license, b.metadata) == ("", "S", "MIT", {"k": 1})
     assert [(f.line, f.path) for f in report.failures] == [(3, str(path)), (4, str(path)), (5, str(path)), (6, str(path))]
     assert "missing id" in report.failures[1].reason and "missing text" in report.failures[2].reason
+    assert [(s.doc_id, s.reason) for s in report.skipped] == [("e1", "empty text"), ("e2", "empty text")]
     assert all(f.hint for f in report.failures)
     assert ":3: invalid JSON" in str(report.failures[0])
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.env import set_offline_defaults
-from common.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, HintedError, run_command
+from common.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, HintedError, run_command
 from common.paths import BUNDLED_CORPUS, check_home
 from indexer import annotate
 from indexer.annotate import SHIPPED, AnnotateConfig
@@ -127,7 +127,12 @@ def _print_change(report: Any, as_json: bool) -> None:
 
 
 def _change_status(report: Any) -> int:
-    return EXIT_PARTIAL if report.failures else EXIT_OK
+    """0: every input indexed; 3: the index changed but some inputs failed; 1: inputs failed and
+    nothing changed (README "Exit status")."""
+    if not report.failures:
+        return EXIT_OK
+    changed = report.added or report.updated or report.removed
+    return EXIT_PARTIAL if changed else EXIT_ERROR
 
 
 def _note_long_chunks(config: Any) -> None:
