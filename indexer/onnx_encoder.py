@@ -101,7 +101,9 @@ def quantize(fp32: Path, out: Path) -> Path:
 
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))  # the quantiser logs every tensor at INFO on the root logger
+    # The quantiser logs every tensor at INFO, and its "consider pre-processing" advice to whoever
+    # exports at WARNING, on the root logger: noise for a user building an index (-q or not).
+    root.setLevel(max(level, logging.ERROR))
     try:
         quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True)
     finally:
