@@ -514,18 +514,20 @@ def add_device_args(parser: Any) -> None:
 
 
 # The options `add_training_args` adds, as config field names (plus progress = not --no-progress).
-TRAINING_ARGS = ("epochs", "lr", "batch_size", "max_seq_len", "warmup", "weight_decay", "seed", "threads",
+TRAINING_ARGS = ("epochs", "lr", "batch_size", "grad_accum", "max_seq_len", "warmup", "weight_decay", "seed", "threads",
                  "checkpoint_minutes", "eval_every", "time_budget_min", "max_steps", "bf16", "device",
                  "freeze_embeddings", "resume")
 
 
 def add_training_args(parser: Any, d: dict[str, Any]) -> None:
-    """The loop's command-line options (those of the task trainers: NER, classification,
-    yes/no, reranker); `d` maps config field names to their defaults."""
-    parser.add_argument("--epochs", type=float, default=d["epochs"])
-    parser.add_argument("--lr", type=float, default=d["lr"])
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
-    parser.add_argument("--max-seq-len", type=int, default=d["max_seq_len"])
+    """The loop's command-line options, the same for every trainer on it (reader, NER,
+    classification, yes/no, reranker); `d` maps config field names to their defaults."""
+    parser.add_argument("--epochs", type=float, default=d["epochs"], help="passes over the data (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=d["lr"], help="peak AdamW learning rate (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"], help="items per batch (default: %(default)s)")
+    parser.add_argument("--grad-accum", type=int, default=d["grad_accum"],
+                        help="batches per optimizer step (default: %(default)s)")
+    parser.add_argument("--max-seq-len", type=int, default=d["max_seq_len"], help="tokens (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=d["warmup"], help="warm-up fraction of optimizer steps")
     parser.add_argument("--weight-decay", type=float, default=d["weight_decay"])
     parser.add_argument("--seed", type=int, default=d["seed"])

