@@ -225,3 +225,16 @@ def test_global_options_work_before_and_after_the_subcommand():
                                  (["ask", "-vv", "x"], False, 2), (["-v", "index", "info", "-q"], True, 1)):
         args = parser.parse_args(argv)
         assert (args.quiet, args.verbose) == (quiet, verbose), argv
+
+
+@pytest.mark.parametrize("command", ["ask", "search"])
+def test_a_content_free_question_is_refused_before_any_model_loads(tmp_path, capsys, monkeypatch, command):
+    """The refusal used to come after the index, encoder and reader had loaded (seconds)."""
+    from pipeline.engine import QAEngine
+
+    def loaded(*a, **k):
+        raise AssertionError("models were loaded for a question that is refused")
+
+    monkeypatch.setattr(QAEngine, "warm_up", loaded)
+    code, out, err = run(capsys, command, "--index", str(tmp_path / "nowhere"), "what is the")
+    assert code == 1 and "hint:" in err and "models were loaded" not in err

@@ -42,7 +42,7 @@ from pipeline.engine import EngineConfig, QAEngine
 from pipeline.errors import PipelineError
 from pipeline.evaluation import cli as eval_cli, yesno as eval_yesno
 from pipeline.evaluation.runners import describe_fusion
-from pipeline.questions import clean_question, read_queries
+from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question, read_queries
 from privacy import cli as privacy_cli
 from privacy.logging import install_log_scrubbing
 from reader.config import ReaderConfig
@@ -254,6 +254,8 @@ def _questions(args: argparse.Namespace) -> list[tuple[str | None, str | Pipelin
         return [(q.id, q.error or q.question) for q in read_queries(args.queries)]
     if args.question is None:
         raise PipelineError("no question given", 'pass a question, e.g. clinqa ask "What causes gout?", or --queries FILE.jsonl')
+    # A content-free or over-long single question is refused before any model loads (seconds).
+    clean_question(args.question, DEFAULT_MAX_QUESTION_CHARS)
     return [(None, args.question)]
 
 
@@ -501,7 +503,7 @@ def _add_query_args(p: argparse.ArgumentParser, reader: bool) -> None:
     add_ray_args(p, "a --queries batch")
     add_rerank_args(p)
     if reader:
-        p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader)")
+        p.add_argument("--reader", help="reader model directory or Hugging Face name (default: the shipped reader in models/reader-mpnet)")
         p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
         p.add_argument("--type", choices=["yesno", "factoid", "list", "other"],
                        help="question type (default: detected from the question); yesno gives a yes/no/maybe verdict")
