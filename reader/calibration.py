@@ -6,7 +6,7 @@ We fit Platt scaling on dev: P(correct | score) = sigmoid(score / temperature + 
 where "correct" means SQuAD F1 >= 0.5 against the gold answers. The no-answer threshold
 is the probability cut that best separates correct from wrong top answers on dev.
 
-    python -m reader.calibration --model models/reader --dev FILE... [--backend torch]
+    python -m reader.calibration --model models/reader-mpnet --dev FILE... [--backend torch]
 
 writes MODEL/calibration.json, read by ExtractiveReader at warm_up(). The fitting
 functions are pure (numpy in, numbers out) and unit-tested.

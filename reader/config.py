@@ -9,9 +9,10 @@ from reader.errors import ReaderConfigError
 from reader.features import check_stride
 from reader.postprocess import MERGES
 
-# The shipped reader: $CLINQA_HOME/models/reader, else the checkout's (common.paths), so the
+# The shipped reader (all-mpnet-base-v2, run m2; the MiniLM reader g1 stays in models/reader and
+# loads by path): $CLINQA_HOME/models/reader-mpnet, else the checkout's (common.paths), so the
 # default works from any working directory.
-DEFAULT_MODEL_DIR = SHIPPED_MODELS / "reader"
+DEFAULT_MODEL_DIR = SHIPPED_MODELS / "reader-mpnet"
 CALIBRATION_FILE = "calibration.json"
 ONNX_INT8_FILE = "model_int8.onnx"
 ONNX_FP32_FILE = "model.onnx"

@@ -1,6 +1,6 @@
 """Export a trained reader for shipping: fp16 safetensors + ONNX + int8 ONNX.
 
-    python -m reader.export models/reader [--keep-fp32-onnx] [--no-fp16]
+    python -m reader.export models/reader-mpnet [--keep-fp32-onnx] [--no-fp16] [--no-torch-weights]
 
 - ONNX: opset 17, TorchScript exporter (dynamo=False), dynamic batch/sequence axes.
 - int8: onnxruntime dynamic quantisation (per-channel int8 weights, activations quantised

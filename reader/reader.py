@@ -34,8 +34,8 @@ from store.types import Passage
 logger = logging.getLogger(__name__)
 
 TRAIN_HINT = (
-    "train one with `clinqa train reader --base PATH --train FILE... --dev FILE... --out models/reader` "
-    "(or `python -m reader.train ...`), then export it with `python -m reader.export models/reader`; "
+    "train one with `clinqa train reader --base PATH --train FILE... --dev FILE... --out models/reader-mpnet` "
+    "(or `python -m reader.train ...`), then export it with `python -m reader.export models/reader-mpnet --no-torch-weights`; "
     "or point --reader at a directory/name holding a question-answering model"
 )
 

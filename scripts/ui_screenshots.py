@@ -4,8 +4,8 @@
 
 Uses the index at --index (default: /tmp/work/medquad-index when it holds one, else a small
 index of the bundled MedQuAD documents about glaucoma, built in a temporary folder) and the
-shipped reader in models/reader; without a shipped reader it falls back to a tiny random
-reader with the threshold at 0 (so the answer spans are arbitrary: rerun once models/reader
+shipped reader in models/reader-mpnet; without a shipped reader it falls back to a tiny random
+reader with the threshold at 0 (so the answer spans are arbitrary: rerun once models/reader-mpnet
 exists). The server runs on 127.0.0.1 and Chromium's requests off this machine are aborted.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ def small_index(folder: Path, keyword: str = "glaucoma", limit: int = 40) -> Pat
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path)
-    parser.add_argument("--reader", help="reader model directory (default: models/reader, else a tiny random one)")
+    parser.add_argument("--reader", help="reader model directory (default: models/reader-mpnet, else a tiny random one)")
     parser.add_argument("--question", default="Who is at risk for glaucoma?")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args()
@@ -73,7 +73,7 @@ def main() -> int:
     else:
         from reader.testing import make_tiny_qa_model
 
-        print("no shipped reader in models/reader: using a tiny random one (arbitrary spans)", file=sys.stderr)
+        print("no shipped reader in models/reader-mpnet: using a tiny random one (arbitrary spans)", file=sys.stderr)
         reader = ReaderConfig(model=str(make_tiny_qa_model(tmp / "reader")), backend="torch", no_answer_threshold=0.0)
     engine = QAEngine(EngineConfig(index_dir=index, reader=reader)).warm_up()
     with socket.socket() as s:

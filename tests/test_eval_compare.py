@@ -21,12 +21,12 @@ def test_render_marks_the_dev_chosen_weight_and_the_hybrid_gain():
     assert best_convex(result) == "hybrid-convex-0.3"  # a tie goes to the lower dense weight
     comp = Comparison({"dev": Path("dev.json")}, retrieval={"dev": result}, question_types={"dev": "extractive"},
                       readers={"base": {"dev": {"exact_match": 1.0, "f1": 10.94}},
-                               "shipped": {"dev": "not available: no models/reader (train it)"}})
+                               "shipped": {"dev": "not available: no models/reader-mpnet (train it)"}})
     md = render(comp)
     assert "| hybrid convex, dense weight 0.3 | 50.0 | 50.0 | 50.0 | 50.0 | **74.0** |" in md
     assert "best hybrid (hybrid convex, dense weight 0.3) 74.0 vs best single leg (BM25) 70.0 nDCG@10: +4.0 points" in md
     assert "| base: MiniLM + untrained QA head | 1.0 | 10.9 |" in md
-    assert "| shipped: models/reader | n/a | n/a |" in md and md.count("no models/reader") == 1
+    assert "| shipped: models/reader-mpnet | n/a | n/a |" in md and md.count("no models/reader-mpnet") == 1
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def test_missing_shipped_reader_has_a_clear_message(monkeypatch, tmp_path):
     from pipeline.evaluation.errors import MissingModelError
     from pipeline.evaluation.runners import reader_config
 
-    monkeypatch.setattr(reader.config, "DEFAULT_MODEL_DIR", tmp_path / "models" / "reader")
+    monkeypatch.setattr(reader.config, "DEFAULT_MODEL_DIR", tmp_path / "models" / "reader-mpnet")
     with pytest.raises(MissingModelError, match="shipped reader") as err:
         reader_config("shipped", None, tmp_path)
     assert "--reader" in err.value.hint

@@ -67,7 +67,7 @@ def test_missing_model_dir_says_what_to_do(tmp_path):
 
 
 def test_a_reader_shipped_as_int8_onnx_only_is_explained_from_dequantised_weights(tmp_path):
-    """models/reader ships only model_int8.onnx (size budget): reader.onnx_weights rebuilds every
+    """models/reader-mpnet ships only model_int8.onnx (size budget): reader.onnx_weights rebuilds every
     weight within half a quantisation step (float-kept ones exactly, up to fp16 storage), and the
     explanation then attributes like the fp32 model's."""
     import numpy as np

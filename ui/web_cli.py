@@ -80,7 +80,7 @@ def add_serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=2, help="questions processed at once (default: %(default)s)")
     p.add_argument("--max-upload-mb", type=float, default=50, help="largest accepted upload in MB (default: %(default)s)")
     p.add_argument("--idle-minutes", type=float, default=15, help="log out after this much inactivity (default: %(default)s)")
-    p.add_argument("--reader", help="reader model directory or name (default: the shipped reader in models/reader)")
+    p.add_argument("--reader", help="reader model directory or name (default: the shipped reader in models/reader-mpnet)")
     p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default onnx int8)")
     add_rerank_args(p)
     p.add_argument("--security-db", default=os.environ.get("CLINQA_SECURITY_DB"),

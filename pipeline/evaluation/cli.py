@@ -185,7 +185,7 @@ def _reader_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--question-type", choices=["extractive", "factoid", "list"],
                    help="scoring: SQuAD EM/F1 (extractive), BioASQ factoid or list (default: from the format and file name)")
     p.add_argument("--reader", default="shipped",
-                   help="'shipped' (models/reader, default), 'base' (MiniLM with an untrained QA head) or a model directory")
+                   help="'shipped' (models/reader-mpnet, default), 'base' (MiniLM with an untrained QA head) or a model directory")
     p.add_argument("--backend", choices=["onnx", "torch"], help="reader runtime (default: the reader config's)")
 
 

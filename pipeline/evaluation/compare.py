@@ -2,7 +2,7 @@
 
 Retrieval: BM25, dense, hybrid RRF and hybrid convex (dense weight 0.3/0.5/0.7) over an
 index of each dataset's own contexts. Readers: the untrained base (MiniLM + a fresh QA
-head), the shipped reader (models/reader, when it exists) and any reader given by path,
+head), the shipped reader (models/reader-mpnet, when it exists) and any reader given by path,
 on the gold contexts of the same questions. NER and document classification (one table
 per task and dataset, tasks.compare): the base encoder with an untrained head, the shipped
 models (models/ner, models/classifier), models given by path, and published anchors.
@@ -39,7 +39,7 @@ LABELS = {
     "recall@100": "R@100", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
 }
 
-READER_LABELS = {"base": "base: MiniLM + untrained QA head", "shipped": "shipped: models/reader"}
+READER_LABELS = {"base": "base: MiniLM + untrained QA head", "shipped": "shipped: models/reader-mpnet"}
 
 
 @dataclass

@@ -104,7 +104,7 @@ def base_reader_dir(cache: Path) -> Path:
 
 
 def reader_config(spec: str | None, backend: str | None, cache: Path) -> Any:
-    """`None`/"shipped" = models/reader; "base" = untrained MiniLM + fresh QA head; else a local model directory."""
+    """`None`/"shipped" = models/reader-mpnet; "base" = untrained MiniLM + fresh QA head; else a local model directory."""
 
     if spec in (None, "shipped"):
         if not reader_settings.DEFAULT_MODEL_DIR.is_dir():
