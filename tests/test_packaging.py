@@ -94,7 +94,7 @@ def test_shipped_defaults_follow_home():
     from tasks import shipped
 
     home = common.paths.HOME
-    assert DEFAULT_MODEL_DIR == home / "models" / "reader"
+    assert DEFAULT_MODEL_DIR == home / "models" / "reader-mpnet"
     assert DEFAULT_RERANKER_DIR == home / "models" / "reranker"
     assert shipped.SHIPPED_NER_DIR == home / "models" / "ner"
     assert shipped.SHIPPED_CLASSIFIER_DIR == home / "models" / "classifier"
