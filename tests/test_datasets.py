@@ -309,3 +309,16 @@ def test_errors_name_the_file_and_are_hinted(tmp_path):
         read_squad(latin)
     with pytest.raises(ValueError, match="max_line_bytes"):
         dataclasses.replace(LIMITS, max_line_bytes=0)
+
+
+@pytest.mark.unit
+def test_an_unfinished_json_line_reports_its_own_column(tmp_path):
+    """The parse error of a line cut short used to point past its line break ("column 1")."""
+    from common.datasets import iter_jsonl_lines
+
+    line = '{"id":"d3","title":"broken"'
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"id": "d1", "text": "ok"}\n' + line + "\n")
+    rows = list(iter_jsonl_lines(path))
+    assert rows[0].value == {"id": "d1", "text": "ok"}
+    assert rows[1].line == 2 and f"(column {len(line) + 1})" in rows[1].error

@@ -44,7 +44,8 @@ def iter_jsonl_lines(path: str | Path) -> Iterator[JsonlLine]:
         if not raw.strip():
             continue
         try:
-            yield JsonlLine(lineno, json.loads(raw.decode("utf-8-sig")))
+            # Without its line break, an error at the end of the line reports this line's column.
+            yield JsonlLine(lineno, json.loads(raw.rstrip(b"\r\n").decode("utf-8-sig")))
         except UnicodeDecodeError:
             yield JsonlLine(lineno, error="line is not UTF-8", raw=raw)
         except json.JSONDecodeError as exc:
