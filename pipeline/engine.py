@@ -363,6 +363,26 @@ class QAEngine:
         empty = None if hits else self.why_empty(q, top_k, mode, where)
         return SearchResult(shown, tuple(hits), timings, reranker, empty)
 
+    def _unknown_filter_values(self, where: SearchFilter | None) -> tuple[str, str] | None:
+        """(message, hint) when a source or category filter names a value this index does not
+        hold at all (e.g. `--category C99`), else None."""
+        assert self.index is not None
+        if where is None:
+            return None
+        backend = self.index.backend
+        for kind, asked, known in (("source", where.sources, lambda: backend.sources()),
+                                   ("category", where.categories,
+                                    lambda: [label for label, _, _ in backend.category_counts()])):
+            if not asked:
+                continue
+            have = known()
+            missing = [v for v in asked if v not in have]
+            if missing:
+                shown = ", ".join(have[:30]) + (" ..." if len(have) > 30 else "") if have else "none"
+                return (f"this index has no {kind} {', '.join(repr(m) for m in missing)}",
+                        f"its {kind} values: {shown} (`clinqa index info --index {self.config.index_dir}`)")
+        return None
+
     def why_empty(self, question: str, top_k: int | None, mode: str | None,
                   where: SearchFilter | None) -> EmptyResult:
         """Why `question` found no passage: an index without documents, filters that exclude
@@ -383,17 +403,20 @@ class QAEngine:
                   "words themselves, or rephrase the question")
         if names:
             found = self.retriever.search(question, top_k=top_k or self.config.retriever.top_k, mode=mode)
-            listed = ", ".join(names)
+            # A value the index does not hold at all (a typo, another index's label) is named first.
+            unknown = self._unknown_filter_values(where)
+            listed = ", ".join(names) + (f"; {unknown[0]}" if unknown else "")
+            first = f"{unknown[1]}; " if unknown else ""
             if found:
                 return EmptyResult(
                     "filters", f"No passage passes the filters ({listed}).",
-                    f"without them this question finds passages (the first: "
+                    f"{first}without them this question finds passages (the first: "
                     f"{found[0].passage.title or found[0].passage.doc_id!r}): remove or change the filters",
                     names, len(found))
             return EmptyResult(
                 "filters", f"No passage passes the filters ({listed}), and without them this question "
                 "finds nothing either.",
-                switch if keyword else "rephrase the question; the filters are not what is missing", names, 0)
+                first + (switch if keyword else "rephrase the question; the filters are not what is missing"), names, 0)
         if keyword:
             return EmptyResult("no_keyword_match",
                                "No word of the question occurs in the index (keyword (BM25) mode).", switch)

@@ -324,7 +324,8 @@ def test_web_ask_filters_by_entity_and_category_and_highlights(annotated):
         html, _ = web.ask("What is the risk?", 5, "hybrid", [], None, categories=[label])
         assert 'data-state="answers"' in html
         html, _ = web.ask("What is the risk?", 5, "hybrid", [], None, categories=["C99"])
-        assert 'data-reason="filters"' in html and "(category: C99)" in html  # named, and tried without
+        assert 'data-reason="filters"' in html and "(category: C99;" in html  # named, and tried without
+        assert "this index has no category &#x27;C99&#x27;" in html  # and said to be unknown to this index
         assert "7 mentions" in web.index_info() and "2 documents categorised" in web.index_info()
     finally:
         web.engine.close()

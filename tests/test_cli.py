@@ -178,8 +178,13 @@ def test_index_add_warns_about_phi_and_deidentifies(index_dir, tmp_path, capsys)
 def test_search_names_the_filters_that_exclude_everything(index_dir, capsys):
     code, out, _ = run(capsys, "search", "--index", str(index_dir), "--no-rerank", "--source", "nowhere",
                        "what lowers uric acid")
-    assert code == 0 and "No passage passes the filters (source: nowhere)" in out
+    assert code == 0 and "No passage passes the filters (source: nowhere" in out
     assert "without them this question finds" in out and "'Gout'" in out
+    # a value the index does not hold at all is named, with the values it does hold
+    assert "this index has no source 'nowhere'" in out and "its source values: demo" in out
+    code, out, _ = run(capsys, "search", "--index", str(index_dir), "--no-rerank", "--source", "demo",
+                       "--category", "C99", "what lowers uric acid")
+    assert code == 0 and "this index has no category 'C99'" in out
 
 
 def test_keyword_mode_without_a_matching_word_suggests_hybrid_or_dense(index_dir, capsys):
