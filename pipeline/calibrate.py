@@ -13,8 +13,9 @@ the reranker orders hits by, its calibrated relevance interpolated with the firs
 question's top candidate (fit_top1: the shown answer is a maximum, which the candidate-level
 fit overstates); the confidence threshold is 0.5, so "confident" means "more likely right than
 wrong" on retrieved passages. ECE of the top answer is reported with 2-fold cross-fitting over
-questions (the fold's own question's rows are never used to fit its probability). The result is merged into the reader's
-calibration.json under "open_domain", next to the gold-passage calibration. First, the
+questions (the fold's own question's rows are never used to fit its probability). The result
+is merged into the reader's calibration.json under "open_domain", next to the gold-passage
+calibration. First, the
 reranker's logit is Platt-scaled to P(passage relevant) on the first-stage candidates (the
 rerank depth) of every dev question (models/reranker/calibration.json): that probability is
 the passage relevance users see. Relevant = holds a gold answer for the QA dev sets; with

@@ -158,14 +158,19 @@ _XML = """<?xml version="1.0"?>
 </Document>"""
 
 
-def _medquad(path: Path, n_files: int = 1) -> Path:
+def _tar_gz(path: Path, members: dict[str, bytes]) -> Path:
+    """A .tar.gz at `path` holding `members` (name -> content)."""
     with tarfile.open(path, "w:gz") as tar:
-        for i in range(n_files):
-            data = _XML.format(a1=CONTEXTS[0], a2=CONTEXTS[1]).encode()
-            info = tarfile.TarInfo(f"1_GARD_QA/000000{i}.xml")
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def _medquad(path: Path, n_files: int = 1) -> Path:
+    xml = _XML.format(a1=CONTEXTS[0], a2=CONTEXTS[1]).encode()
+    return _tar_gz(path, {f"1_GARD_QA/000000{i}.xml": xml for i in range(n_files)})
 
 
 def test_medquad_answers_are_the_same_for_indexing_and_training(tmp_path):
@@ -257,14 +262,9 @@ def test_a_bio_line_over_the_limit_is_refused(tmp_path, monkeypatch):
 
 
 def _ohsumed(path: Path) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for split in ("training", "test"):
-            for label, text in (("C01", CONTEXTS[0]), ("C14", CONTEXTS[1])):
-                data = f"  {text}\n".encode()
-                info = tarfile.TarInfo(f"ohsumed/{split}/{label}/{split}-{label}")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    return path
+    return _tar_gz(path, {f"ohsumed/{split}/{label}/{split}-{label}": f"  {text}\n".encode()
+                          for split in ("training", "test")
+                          for label, text in (("C01", CONTEXTS[0]), ("C14", CONTEXTS[1]))})
 
 
 def test_classification_archive_and_folder_read_the_same(tmp_path):
