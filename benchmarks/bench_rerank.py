@@ -9,7 +9,8 @@ For every question: the hybrid first stage (timed), then the cross-encoder over 
 20/50/100 (timed per depth); document-level Recall@1/@5 and nDCG@10 (ranx, as `clinqa eval
 retrieval`) for the first stage alone and for each depth, and per first-stage weight w
 (RerankerConfig.first_stage_weight: order by (1 - w) * calibrated P(relevant) + w * fused score; the
-reranker scores each question once, every w reorders the same scores). Single-threaded query path like
+reranker scores each question once, every w reorders the same scores) and per blend dense weight
+(`--blend-dense-weights fused 0.7`: RerankerConfig.blend_dense_weight, the legs re-fused inside the blend). Single-threaded query path like
 `clinqa ask` (EngineConfig.query_threads = 1; the reranker's ONNX session uses the runtime
 default). Prints one table; `--json` for machine-readable output.
 """
@@ -27,7 +28,7 @@ from pipeline.evaluation.datasets import load_retrieval_dataset
 from pipeline.evaluation.metrics import doc_ranking, retrieval_metrics
 from pipeline.questions import model_question
 from retriever import RetrieverConfig
-from retriever.rerank import RerankerConfig, rerank_order
+from retriever.rerank import RerankerConfig, blend_scores, rerank_order
 
 
 def pct(values: list[float], q: float) -> float:
@@ -35,12 +36,13 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def run_name(depth: int, weight: float) -> str:
-    return f"rerank@{depth}" + (f" w={weight:g}" if weight else "")
+def run_name(depth: int, weight: float, blend_dense: float | None = None) -> str:
+    return (f"rerank@{depth}" + (f" w={weight:g}" if weight else "")
+            + (f" bd={blend_dense:g}" if weight and blend_dense is not None else ""))
 
 
 def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None, reranker: str | None,
-        weights: list[float] = (0.0,)) -> dict:
+        weights: list[float] = (0.0,), blend_dense: list[float | None] = (None,)) -> dict:
     cfg = RerankerConfig(model=reranker) if reranker else RerankerConfig()
     engine = QAEngine(EngineConfig(index_dir=index, retriever=RetrieverConfig(top_k=max(depths)),
                                    reranker=cfg)).warm_up(with_reader=False)
@@ -50,7 +52,7 @@ def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None,
             ds = load_retrieval_dataset(path, limit=limit)
             first_ms, rerank_ms = [], {d: [] for d in depths}
             rankings: dict[str, dict[str, list[str]]] = {
-                "first stage": {}, **{run_name(d, w): {} for d in depths for w in weights}}
+                "first stage": {}, **{run_name(d, w, b): {} for d in depths for w in weights for b in blend_dense}}
             for qid, text in ds.queries.items():
                 q = model_question(text)
                 t0 = time.perf_counter()
@@ -60,16 +62,18 @@ def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None,
                 passages = {h.passage.chunk_id: h.passage for h in hits}
                 chunk_doc = {c: p.doc_id for c, p in passages.items()}
                 rankings["first stage"][qid] = doc_ranking(chunks, chunk_doc)
-                fused = [h.score for h in hits]
                 for d in depths:
                     t1 = time.perf_counter()
                     logits = engine.reranker.score(q, [(passages[c].title, passages[c].text) for c in chunks[:d]])
                     rerank_ms[d].append((time.perf_counter() - t1) * 1000)
+                    probs = engine.reranker.probability(logits).tolist()
                     for w in weights:
-                        order = rerank_order(logits.tolist(), list(range(len(logits))), fused[:d], w,
-                                             engine.reranker.probability(logits).tolist())
-                        ranked = [chunks[i] for i in order] + chunks[d:]
-                        rankings[run_name(d, w)][qid] = doc_ranking(ranked, chunk_doc)
+                        for b in blend_dense:
+                            # re-fused over the candidates at this depth, as CrossEncoderReranker.rerank does
+                            order = rerank_order(logits.tolist(), list(range(len(logits))),
+                                                 blend_scores(hits[:d], b), w, probs)
+                            ranked = [chunks[i] for i in order] + chunks[d:]
+                            rankings[run_name(d, w, b)][qid] = doc_ranking(ranked, chunk_doc)
             rows = {}
             for name, ranking in rankings.items():
                 m = retrieval_metrics(ds.qrels, ranking)
@@ -92,9 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reranker")
     ap.add_argument("--first-stage-weights", type=float, nargs="+", default=[0.0],
                     help="w values to compare (RerankerConfig.first_stage_weight)")
+    ap.add_argument("--blend-dense-weights", nargs="+", default=["fused"],
+                    help="first-stage score inside the blend: 'fused' (the hit's own score) or a dense weight "
+                         "to re-fuse the legs with (RerankerConfig.blend_dense_weight)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    res = run(args.index, args.dataset, args.depths, args.limit, args.reranker, args.first_stage_weights)
+    blend = [None if b == "fused" else float(b) for b in args.blend_dense_weights]
+    res = run(args.index, args.dataset, args.depths, args.limit, args.reranker, args.first_stage_weights, blend)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from common.onnx_int8 import quantize_dynamic_int8
 from indexer.errors import IndexerError
 
 log = logging.getLogger(__name__)
@@ -95,22 +96,6 @@ def export_fp32(model_path: str | Path, out: Path) -> Path:
     return out
 
 
-def quantize(fp32: Path, out: Path) -> Path:
-    """Dynamic int8 quantisation of an exported encoder (QInt8 weights, per channel)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    # The quantiser logs every tensor at INFO, and its "consider pre-processing" advice to whoever
-    # exports at WARNING, on the root logger: noise for a user building an index (-q or not).
-    root.setLevel(max(level, logging.ERROR))
-    try:
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True)
-    finally:
-        root.setLevel(level)
-    return out
-
-
 def ensure_export(model_path: str | Path, backend: str, folder: Path | None = None) -> Path:
     """The ONNX file of `backend` ("onnx-fp32" or "onnx-int8") for this model, exported (and
     quantised) into `folder` (default `export_dir(model_path)`) if it is not there yet.
@@ -129,7 +114,7 @@ def ensure_export(model_path: str | Path, backend: str, folder: Path | None = No
             if not fp32.is_file():
                 export_fp32(model_path, Path(tmp) / ONNX_FILES["onnx-fp32"]).replace(fp32)
             if backend == "onnx-int8":
-                quantize(fp32, Path(tmp) / ONNX_FILES["onnx-int8"]).replace(target)
+                quantize_dynamic_int8(fp32, Path(tmp) / ONNX_FILES["onnx-int8"]).replace(target)
     except (OSError, RuntimeError, ValueError) as exc:
         raise IndexerError(f"cannot export encoder {model_path} to ONNX ({backend}): {exc}",
                            f"check that {cache_root()} is writable (or set CLINQA_ENCODER_CACHE), "

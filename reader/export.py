@@ -10,7 +10,7 @@
   (loaded back as fp32 by the reader); `--no-torch-weights` drops them (a 110 M-parameter
   base does not fit the repository's size budget twice; explanations then need a PyTorch copy).
 - Weights the int8 file keeps in fp32 (word embeddings, the sensitive MatMuls) are stored as
-  fp16 with a Cast back to fp32 (store_fp32_weights_as_fp16): onnxruntime folds the Casts when
+  fp16 with a Cast back to fp32 (common.onnx_int8.store_fp32_weights_as_fp16): onnxruntime folds the Casts when
   the session loads, so what is computed is unchanged while the file shrinks by a third.
 The fp32 ONNX file is deleted unless kept.
 """
@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from common.errors import run_entry_point
+from common.onnx_int8 import quantize_dynamic_int8, store_fp32_weights_as_fp16
 from reader.config import ONNX_FP32_FILE, ONNX_INT8_FILE
 from reader.errors import ReaderModelError
 
@@ -95,51 +96,6 @@ def sensitive_matmuls(onnx_path: str | Path) -> list[str]:
     return [n for n in names if ("/output/dense/" in n and "/attention/" not in n) or "qa_outputs" in n]
 
 
-def quantize_int8(onnx_path: str | Path, out_path: str | Path, exclude_sensitive: bool = True) -> Path:
-    """Dynamic int8 quantisation (per-channel int8 weights, activations quantised at run
-    time), leaving `sensitive_matmuls` in fp32."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    exclude = sensitive_matmuls(onnx_path) if exclude_sensitive else []
-    quantize_dynamic(str(onnx_path), str(out_path), weight_type=QuantType.QInt8, per_channel=True,
-                     nodes_to_exclude=exclude)
-    logger.info("wrote %s (%.1f MB)", out_path, Path(out_path).stat().st_size / 1e6)
-    return Path(out_path)
-
-
-def store_fp32_weights_as_fp16(onnx_path: str | Path, min_elements: int = 65536) -> int:
-    """Rewrite `onnx_path` in place so that every fp32 initializer of at least `min_elements`
-    values is stored as fp16 and cast back to fp32 by a Cast node in front of the graph.
-
-    Values change by the fp16 rounding only (relative error <= 2**-11; checked against the fp32
-    graph in tests/test_reader_backends.py); onnxruntime constant-folds the Casts at session
-    load, so inference computes in fp32 exactly as before. Returns the number of initializers
-    converted. Small tensors (biases, LayerNorms, scales) stay fp32: they cost nothing.
-    """
-    import numpy as np
-    import onnx
-    from onnx import helper, numpy_helper
-
-    model = onnx.load(str(onnx_path))
-    graph = model.graph
-    casts, converted = [], 0
-    for init in list(graph.initializer):
-        if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements:
-            continue
-        name = init.name
-        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), name + "_fp16")
-        graph.initializer.remove(init)
-        graph.initializer.append(half)
-        casts.append(helper.make_node("Cast", [half.name], [name], name=name + "_cast", to=onnx.TensorProto.FLOAT))
-        converted += 1
-    for node in reversed(casts):
-        graph.node.insert(0, node)
-    onnx.save(model, str(onnx_path))
-    logger.info("stored %d fp32 weights as fp16 in %s (%.1f MB)", converted, onnx_path,
-                Path(onnx_path).stat().st_size / 1e6)
-    return converted
-
-
 def save_fp16(model_dir: str | Path) -> None:
     """Rewrite the safetensors weights in fp16 (in place)."""
     import torch
@@ -169,7 +125,7 @@ def export_reader(model_dir: str | Path, *, keep_fp32_onnx: bool = False, fp16: 
     if not (model_dir / "config.json").is_file():
         raise ReaderModelError(f"{model_dir} holds no model", hint="train one first with `python -m reader.train`")
     fp32 = export_onnx(model_dir, model_dir / ONNX_FP32_FILE, opset)
-    quantize_int8(fp32, model_dir / ONNX_INT8_FILE)
+    quantize_dynamic_int8(fp32, model_dir / ONNX_INT8_FILE, sensitive_matmuls(fp32))
     store_fp32_weights_as_fp16(model_dir / ONNX_INT8_FILE)
     if not keep_fp32_onnx:
         fp32.unlink()

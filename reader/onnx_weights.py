@@ -6,7 +6,7 @@ explanations and warm-started training need PyTorch weights. Dynamic int8 quanti
 (onnxruntime `quantize_dynamic`, per-channel) keeps every quantised weight as
 (q - zero_point) x scale, so linear layers come back within half a quantisation step of the
 trained values; biases, LayerNorms and the weights kept in float (stored fp32, or fp16 + Cast by
-reader.export.store_fp32_weights_as_fp16) come back exactly (up to fp16 rounding).
+common.onnx_int8.store_fp32_weights_as_fp16) come back exactly (up to fp16 rounding).
 
 Parameter names come from the graph: the exporters wrap the model as `m` (reader.export,
 tasks.export), so a named initializer `m.<param>` is that parameter and each (Integer)MatMul

@@ -1,6 +1,6 @@
 import pytest
 
-from retriever.fusion import convex_fusion, min_max, reciprocal_rank_fusion, single_leg
+from retriever.fusion import convex_fusion, min_max, reciprocal_rank_fusion, refuse_legs, single_leg
 
 pytestmark = pytest.mark.unit
 
@@ -87,3 +87,18 @@ def test_every_retrieval_mode_scores_hits_in_the_unit_range():
     for leg in legs:
         assert all(0.0 <= f.score <= 1.0 for f in fuse({leg: legs[leg]}, RetrieverConfig()))
     assert np.isfinite([f.score for f in fuse(legs, RetrieverConfig())]).all()
+
+
+def test_refuse_legs_recomputes_convex_fusion_over_the_candidates():
+    legs = {"bm25": [("a", 10.0), ("b", 5.0)], "dense": [("b", 0.9), ("c", 0.4)]}
+    fused = {f.id: f for f in convex_fusion(legs, {"bm25": 0.3, "dense": 0.7}, "absolute")}
+    ids = ["a", "b", "c"]
+    again = refuse_legs([fused[i].scores for i in ids], 0.7)
+    assert again == pytest.approx([fused[i].score for i in ids])  # same weights -> the same scores
+    assert again == pytest.approx([0.3 * 1.0, 0.3 * 0.5 + 0.7 * 0.9, 0.7 * 0.4])
+    # A single-leg result keeps its own normalised score whatever the dense weight.
+    assert refuse_legs([{"bm25": 4.0}, {"bm25": 2.0}], 0.7) == pytest.approx([1.0, 0.5])
+    assert refuse_legs([{"dense": 0.8}, {}], 0.0) == pytest.approx([0.8, 0.0])
+    assert refuse_legs([], 0.5) == []
+    with pytest.raises(ValueError, match="dense_weight"):
+        refuse_legs([{"bm25": 1.0}], 1.5)

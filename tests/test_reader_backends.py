@@ -136,13 +136,13 @@ def test_onnx_falls_back_to_torch_and_calibration_file(tmp_path, caplog):
 
 
 def test_fp32_weights_stored_as_fp16_compute_the_same(model_dir, tmp_path):
-    """reader.export.store_fp32_weights_as_fp16: the int8 file's fp32 weights become fp16 + Cast;
+    """common.onnx_int8.store_fp32_weights_as_fp16: the int8 file's fp32 weights become fp16 + Cast;
     the answers and scores stay those of the fp32-stored graph (fp16 rounding only)."""
     import shutil
 
     import onnx
 
-    from reader.export import store_fp32_weights_as_fp16
+    from common.onnx_int8 import store_fp32_weights_as_fp16
 
     d = tmp_path / "m"
     shutil.copytree(model_dir, d)

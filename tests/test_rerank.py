@@ -12,7 +12,7 @@ from pipeline.errors import PipelineError
 from reader.config import ReaderConfig
 from reader.testing import make_tiny_qa_model
 from retriever.errors import RetrieverError
-from retriever.rerank import CrossEncoderReranker, RerankerConfig, rerank_order
+from retriever.rerank import CrossEncoderReranker, RerankerConfig, blend_scores, rerank_order
 from retriever.types import Hit
 from store.types import Passage
 from tasks.testing import make_tiny_reranker
@@ -46,12 +46,21 @@ def test_rerank_order_blends_the_first_stage_score_when_asked():
 @pytest.mark.unit
 @pytest.mark.parametrize("kwargs, match", [
     ({"depth": 0}, "depth"), ({"backend": "tpu"}, "backend"), ({"max_seq_len": 4}, "max_seq_len"),
-    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 0}, "batch_size"), ({"blend_dense_weight": 1.2}, "blend_dense_weight"),
 ])
 def test_reranker_config_refuses_bad_values_with_a_hint(kwargs, match):
     with pytest.raises(RetrieverError, match=match) as err:
         RerankerConfig(**kwargs)
     assert err.value.hint
+
+
+@pytest.mark.unit
+def test_blend_scores_use_the_fused_score_or_re_fuse_the_legs():
+    hits = [Hit(_hit(0, "a").passage, 0.6, scores=MappingProxyType({"bm25": 8.0, "dense": 0.2})),
+            Hit(_hit(1, "b").passage, 0.45, scores=MappingProxyType({"dense": 0.9}))]
+    assert blend_scores(hits, None) == [0.6, 0.45]
+    # dense weight 0.7: a = 0.3 * 8/8 + 0.7 * 0.2, b = 0.7 * 0.9; the dense-only hit now leads the blend
+    assert blend_scores(hits, 0.7) == pytest.approx([0.44, 0.63])
 
 
 @pytest.mark.unit
@@ -82,7 +91,9 @@ def test_rerank_reorders_by_cross_encoder_and_records_evidence(tiny_reranker):
         d = h.to_dict()
         assert d["rerank"] == {"score": h.rerank_score, "probability": h.rerank_probability,
                                "blend": h.rerank_blend, "rank": rank}
-        assert h.rerank_blend == pytest.approx(0.7 * h.rerank_probability + 0.3 * h.score)
+        # Default blend: legs re-fused at dense weight 0.7; these hits hold BM25 only, all 0.5 -> 1.0 each.
+        w = rr.config.first_stage_weight
+        assert h.rerank_blend == pytest.approx((1 - w) * h.rerank_probability + w * 1.0)
         assert d["retrieval_rank"] == h.retrieval_rank
     assert rr.rerank("q", []) == []
 

@@ -34,6 +34,8 @@ from reader import config as reader_settings
 from reader.config import ReaderConfig
 from reader.reader import ExtractiveReader
 from retriever import RetrieverConfig
+from retriever.fusion import Fused
+from retriever.rerank import blend_scores
 from retriever.retriever import fuse
 from store.types import Passage
 
@@ -277,14 +279,15 @@ def open_engine(index_dir: Path, reader: Any = None, depth: int = 10, mode: str 
 
 
 def rerank_ranking(reranker: Any, question: str, chunks: Sequence[str], passages: dict[str, Passage],
-                   depth: int, first_stage_scores: Sequence[float]) -> list[str]:
-    """`chunks` with its first `depth` reordered by the cross-encoder (blended with
-    `first_stage_scores` as the reranker's config says, CrossEncoderReranker.order) and the
-    rest kept in first-stage order: its top k equals what `clinqa search --top-k k` returns
-    for any k <= depth."""
+                   depth: int, first_stage: Sequence[Fused]) -> list[str]:
+    """`chunks` with its first `depth` reordered by the cross-encoder (blended with the
+    first stage as the reranker's config says: `blend_scores` of `first_stage`, the fused
+    results of `chunks` in the same order, then CrossEncoderReranker.order) and the rest kept
+    in first-stage order: its top k equals what `clinqa search --top-k k` returns for any
+    k <= depth."""
     top = list(chunks[:depth])
     order, _, _, _ = reranker.order(question, [(passages[c].title, passages[c].text) for c in top],
-                                    first_stage_scores[:depth])
+                                    blend_scores(first_stage[:depth], reranker.config.blend_dense_weight))
     return [top[i] for i in order] + list(chunks[depth:])
 
 
@@ -326,7 +329,7 @@ def evaluate_retrieval(
             row: dict[str, Any] = {"id": qid, "question": text, "gold": sorted(ds.qrels[qid])}
             for name, cfg in configs.items():
                 sub = {leg: legs[leg] for leg in legs if cfg.mode == "hybrid" or leg == cfg.mode}
-                fused = {f.id: f.score for f in fuse(sub, cfg)[:depth]}
+                fused = {f.id: f for f in fuse(sub, cfg)[:depth]}
                 unknown = [c for c in fused if c not in passages]
                 if unknown:
                     found = backend.passages(unknown)
