@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -67,6 +68,9 @@ class YesNoItem:
     contexts: tuple[str, ...]
     label: str
     source: str  # "pubmedqa" | "bioasq"
+    # The stated conclusion (PubMedQA LONG_ANSWER, BioASQ ideal answer without its leading
+    # yes/no word): a training pair only with --conclusion-pairs, never read when predicting.
+    conclusion: str = ""
 
 
 def _label(value, path: Path, where: int | str) -> str:
@@ -77,10 +81,21 @@ def _label(value, path: Path, where: int | str) -> str:
     return label
 
 
+_VERDICT_WORD = re.compile(r"^\s*(?:yes|no)\b[\s,.;:!-]*", re.IGNORECASE)
+
+
+def strip_verdict_word(text: str) -> str:
+    """`text` without a leading "Yes"/"No" and its punctuation ("No, X is not..." -> "X is
+    not..."), so a conclusion pair teaches what the statement says, not the first word.
+    Text left empty by the cut gives ""."""
+    rest = _VERDICT_WORD.sub("", text, count=1).strip()
+    return rest[:1].upper() + rest[1:] if rest else ""
+
+
 def read_pubmedqa(path: str | Path) -> list[YesNoItem]:
     """PubMedQA `ori_pqal.json` (`common.datasets.read_pubmedqa`) -> one item per PMID with
-    the abstract's CONTEXTS as passages (the LONG_ANSWER, which states the conclusion, is
-    never read). Order: by PMID as in the file."""
+    the abstract's CONTEXTS as passages; the LONG_ANSWER (the conclusion) is kept apart in
+    `conclusion` and is never a passage. Order: by PMID as in the file."""
     p = Path(path)
     items = []
     for rec in read_pubmedqa_records(p):
@@ -88,7 +103,7 @@ def read_pubmedqa(path: str | Path) -> list[YesNoItem]:
             raise DataFormatError(p, 0, f"PMID {rec.pmid}: no QUESTION or CONTEXTS", hint="is this a PubMedQA file?")
         label = _label(rec.final_decision, p, f"PMID {rec.pmid}")
         contexts = tuple(c for c in rec.contexts if c.strip())
-        items.append(YesNoItem(rec.pmid, rec.question, contexts, label, "pubmedqa"))
+        items.append(YesNoItem(rec.pmid, rec.question, contexts, label, "pubmedqa", rec.long_answer.strip()))
     return items
 
 
@@ -106,7 +121,10 @@ def read_bioasq(path: str | Path) -> list[YesNoItem]:
                                       hint='each line needs {"question", "answer", "snippets": [...]}')
             label = _label(obj.get("answer"), p, lineno)
             snippets = tuple(str(s) for s in obj["snippets"] if str(s).strip())
-            items.append(YesNoItem(str(obj.get("id", lineno)), obj["question"], snippets, label, "bioasq"))
+            ideal = obj.get("ideal_answer")
+            ideal = ideal[0] if isinstance(ideal, list) and ideal else ideal
+            items.append(YesNoItem(str(obj.get("id", lineno)), obj["question"], snippets, label, "bioasq",
+                                   strip_verdict_word(ideal) if isinstance(ideal, str) else ""))
         return items
     items = []
     for q in read_bioasq_questions(p):
@@ -335,6 +353,7 @@ class YesNoTrainConfig(TrainingConfig):
     pubmedqa_dev_fraction: float = DEFAULT_DEV_FRACTION
     pubmedqa_repeat: int = 3  # PubMedQA pairs repeated per epoch (400 abstracts vs ~5k BioASQ snippets)
     maybe_repeat: int = 3  # "maybe" pairs repeated again on top (11% of PubMedQA, absent from BioASQ)
+    conclusion_pairs: bool = False  # also train on question + conclusion (dev stays reasoning-required)
     max_seq_len: int = 384
     eval_batch_size: int = 32
 
@@ -394,13 +413,15 @@ def load_base(base: str, labels: Sequence[str] = YESNO_LABELS):
 
 
 def _features(tokenizer, items: Sequence[YesNoItem], label2id: dict[str, int], max_seq_len: int,
-              repeat: int = 1, maybe_repeat: int = 1) -> list[dict]:
+              repeat: int = 1, maybe_repeat: int = 1, conclusion_pairs: bool = False) -> list[dict]:
     """Training pairs; each `repeat` times, "maybe" pairs `repeat * maybe_repeat` times
     (oversampling the rare class instead of a weighted loss: the shared loop uses the
-    model's own cross-entropy)."""
+    model's own cross-entropy). `conclusion_pairs`: also question + stated conclusion, the
+    reasoning-free pairs of Jin et al. (2019), for items that have one."""
     feats = []
     for it in items:
-        for passage in item_pairs(it):
+        extra = [it.conclusion] if conclusion_pairs and it.conclusion else []
+        for passage in item_pairs(it) + extra:
             f = {"input_ids": encode_pair(tokenizer, it.question, passage, max_seq_len), "labels": label2id[it.label]}
             feats.extend([f] * (repeat * (maybe_repeat if it.label == "maybe" else 1)))
     return feats
@@ -433,8 +454,9 @@ def train_yesno(config: YesNoTrainConfig, *, interrupt_after: int = 0) -> dict:
             logger.warning("%d BioASQ dev questions also appear in the training files", leaked)
     tokenizer, model, how = load_base(config.base, labels)
     features = (_features(tokenizer, pub_train, label2id, config.max_seq_len, config.pubmedqa_repeat,
-                          config.maybe_repeat)
-                + _features(tokenizer, bio_train, label2id, config.max_seq_len, 1, config.maybe_repeat))
+                          config.maybe_repeat, config.conclusion_pairs)
+                + _features(tokenizer, bio_train, label2id, config.max_seq_len, 1, config.maybe_repeat,
+                            config.conclusion_pairs))
     counts = Counter(labels[f["labels"]] for f in features)
     logger.info("yesno: %d PubMedQA train / %d dev abstracts, %d BioASQ train questions, %d dev questions; "
                 "%d training pairs %s; base %s (%s)", len(pub_train), len(pub_dev), len(bio_train), len(bio_dev),
@@ -461,6 +483,7 @@ def train_yesno(config: YesNoTrainConfig, *, interrupt_after: int = 0) -> dict:
     task_info = {
         "task": TASK, "labels": labels, "max_seq_len": config.max_seq_len, "input": "question [SEP] passage",
         "base": config.base, "init": how, "train_files": train_files,
+        "conclusion_pairs": config.conclusion_pairs,
         "pubmedqa_dev_split": {"fraction": config.pubmedqa_dev_fraction,
                                "rule": "sha256(PMID)[:8] / 16**8 < fraction (tasks.yesno.in_dev_split)"},
     }
@@ -490,6 +513,9 @@ def add_train_yesno_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
                         help="times each PubMedQA abstract is seen per epoch (default %(default)s)")
     parser.add_argument("--maybe-repeat", type=int, default=d["maybe_repeat"],
                         help="extra repeats of 'maybe' pairs, the rare class (default %(default)s)")
+    parser.add_argument("--conclusion-pairs", action="store_true",
+                        help="also train on question + stated conclusion (PubMedQA LONG_ANSWER, BioASQ ideal answer "
+                             "without its leading yes/no); dev is still scored on the abstract/snippets only")
     parser.add_argument("--out", required=True, help="output model directory")
     add_training_args(parser, d)
     return parser
@@ -502,7 +528,7 @@ def yesno_config_from_args(args: argparse.Namespace) -> YesNoTrainConfig:
     return YesNoTrainConfig(
         base=base, out_dir=args.out, pubmedqa=args.pubmedqa, bioasq=tuple(args.bioasq), bioasq_dev=args.bioasq_dev,
         pubmedqa_dev_fraction=args.pubmedqa_dev_fraction, pubmedqa_repeat=args.pubmedqa_repeat,
-        maybe_repeat=args.maybe_repeat, **training_kwargs(args),
+        maybe_repeat=args.maybe_repeat, conclusion_pairs=args.conclusion_pairs, **training_kwargs(args),
     )
 
 

@@ -23,8 +23,10 @@ from tasks.yesno import (
     read_bioasq,
     read_pubmedqa,
     score_items,
+    strip_verdict_word,
     train_yesno,
 )
+from tasks.yesno import _features
 
 LONG_ANSWER = "Metformin is safe and SECRET_CONCLUSION."
 
@@ -46,7 +48,9 @@ def write_pubmedqa(path, n=30):
 
 def write_bioasq_jsonl(path, n=8):
     rows = [{"id": f"q{i}", "question": f"Is gene {i} linked to cancer?", "answer": "yes" if i % 2 else "no",
-             "snippets": [f"Gene {i} is mutated in tumours.", f"Gene {i} expression was measured."]} for i in range(n)]
+             "snippets": [f"Gene {i} is mutated in tumours.", f"Gene {i} expression was measured."],
+             "ideal_answer": [f"{'Yes' if i % 2 else 'No'}, gene {i} is {'' if i % 2 else 'not '}linked to cancer."]}
+            for i in range(n)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -81,6 +85,41 @@ def test_pubmedqa_reader_never_reads_the_long_answer(tmp_path):
     assert all(LONG_ANSWER not in c for it in items for c in it.contexts)
     assert items[0].contexts[0].startswith("Background") and items[0].source == "pubmedqa"
     assert detect_format(tmp_path / "p.json") == "pubmedqa"
+
+
+@pytest.mark.unit
+def test_strip_verdict_word_keeps_the_statement():
+    assert strip_verdict_word("No, gene 3 is not linked.") == "Gene 3 is not linked."
+    assert strip_verdict_word("Yes. Baloxavir is approved.") == "Baloxavir is approved."
+    assert strip_verdict_word("yes") == "" and strip_verdict_word("  NO!  ") == ""
+    # Only a whole leading word is cut: "None", "Nothing", "Yesterday" stay.
+    assert strip_verdict_word("None of the 13 patients responded.") == "None of the 13 patients responded."
+    assert strip_verdict_word("Yesterday's trial failed.") == "Yesterday's trial failed."
+
+
+@pytest.mark.unit
+def test_conclusion_pairs_are_training_only(tmp_path, minilm_path):
+    """--conclusion-pairs adds question + stated conclusion (PubMedQA LONG_ANSWER, BioASQ ideal
+    answer without its yes/no word) to the training pairs; the passages a prediction reads
+    (item_pairs) never hold it."""
+    from transformers import AutoTokenizer
+
+    from tasks.yesno import item_pairs
+
+    tok = AutoTokenizer.from_pretrained(minilm_path)
+    pub = read_pubmedqa(write_pubmedqa(tmp_path / "p.json", n=6))
+    bio = read_bioasq(write_bioasq_jsonl(tmp_path / "b.jsonl", n=4))
+    assert pub[0].conclusion == LONG_ANSWER and bio[0].conclusion == "Gene 0 is not linked to cancer."
+    assert all(LONG_ANSWER not in p and "linked to cancer." not in p for it in pub + bio for p in item_pairs(it))
+    l2i = {"yes": 0, "no": 1, "maybe": 2}
+    plain = _features(tok, pub + bio, l2i, 64)
+    with_c = _features(tok, pub + bio, l2i, 64, conclusion_pairs=True)
+    assert len(with_c) == len(plain) + len(pub) + len(bio)
+    texts = [tok.decode(f["input_ids"]) for f in with_c]
+    assert sum("secret _ conclusion" in t or "secret_conclusion" in t for t in texts) == len(pub)
+    # The conclusion pair carries its item's label.
+    neg = [f for f, t in zip(with_c, texts) if "gene 0 is not linked" in t]
+    assert len(neg) == 1 and neg[0]["labels"] == l2i["no"]
 
 
 @pytest.mark.unit
