@@ -36,6 +36,29 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+def weight_in(lo: float, hi: float, upper_open: bool = False):
+    """argparse type: a float in [lo, hi] (or [lo, hi) with `upper_open`)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not lo <= v <= hi or (upper_open and v == hi):
+            raise argparse.ArgumentTypeError(f"{v:g} is outside [{lo:g}, {hi:g}{')' if upper_open else ']'}")
+        return v
+    return parse
+
+
+def blend_weight(text: str) -> float | None:
+    """argparse type of --blend-dense-weights: 'fused' (None) or a dense weight in [0, 1]."""
+    if text == "fused":
+        return None
+    try:
+        return weight_in(0.0, 1.0)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; use 'fused' or a dense weight in [0, 1]") from None
+
+
 def run_name(depth: int, weight: float, blend_dense: float | None = None) -> str:
     return (f"rerank@{depth}" + (f" w={weight:g}" if weight else "")
             + (f" bd={blend_dense:g}" if weight and blend_dense is not None else ""))
@@ -94,24 +117,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depths", type=int, nargs="+", default=[20, 50, 100])
     ap.add_argument("--limit", type=int)
     ap.add_argument("--reranker")
-    ap.add_argument("--first-stage-weights", type=float, nargs="+", default=[0.0],
-                    help="w values to compare (RerankerConfig.first_stage_weight)")
-    ap.add_argument("--blend-dense-weights", nargs="+", default=["fused"],
-                    help="first-stage score inside the blend: 'fused' (the hit's own score) or a dense weight "
-                         "to re-fuse the legs with (RerankerConfig.blend_dense_weight)")
+    default = RerankerConfig()
+    ap.add_argument("--first-stage-weights", type=weight_in(0.0, 1.0, upper_open=True), nargs="+",
+                    default=[0.0, default.first_stage_weight],
+                    help="w values to compare, each in [0, 1) (RerankerConfig.first_stage_weight; default: 0 = "
+                         "reranker alone, and the product's %(default)s)")
+    ap.add_argument("--blend-dense-weights", type=blend_weight, nargs="+", default=[default.blend_dense_weight],
+                    help="first-stage score inside the blend: 'fused' (the hit's own score) or a dense weight in "
+                         "[0, 1] to re-fuse the legs with (RerankerConfig.blend_dense_weight; default: the "
+                         "product's %(default)s)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    blend = [None if b == "fused" else float(b) for b in args.blend_dense_weights]
-    res = run(args.index, args.dataset, args.depths, args.limit, args.reranker, args.first_stage_weights, blend)
+    res = run(args.index, args.dataset, args.depths, args.limit, args.reranker, args.first_stage_weights,
+              args.blend_dense_weights)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
     print(f"index {res['index']}; {res['reranker']}")
     for name, d in res["datasets"].items():
         print(f"\n{name} ({d['n']} questions)")
-        print(f"{'run':<20}{'R@1':>7}{'R@5':>7}{'nDCG@10':>9}{'ms p50':>9}{'ms p95':>9}{'x first':>9}")
+        print(f"{'run':<26}{'R@1':>7}{'R@5':>7}{'nDCG@10':>9}{'ms p50':>9}{'ms p95':>9}{'x first':>9}")
         for label, r in d["runs"].items():
-            print(f"{label:<20}{r['recall@1']:7.1f}{r['recall@5']:7.1f}{r['ndcg@10']:9.1f}{r['ms_p50']:9.1f}"
+            print(f"{label:<26}{r['recall@1']:7.1f}{r['recall@5']:7.1f}{r['ndcg@10']:9.1f}{r['ms_p50']:9.1f}"
                   f"{r['ms_p95']:9.1f}{r['cost_vs_first_stage']:9.1f}")
     return 0
 

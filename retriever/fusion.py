@@ -125,19 +125,16 @@ def refuse_legs(leg_scores: Sequence[Mapping[str, float]], dense_weight: float,
     """Convex fusion recomputed over a candidate list (pure): each candidate's raw leg scores
     (`Hit.scores`: {"bm25": s, "dense": s}, a leg absent when it did not find the candidate)
     normalised per leg over the candidates (`normalise_leg`) and combined with `dense_weight`
-    for dense and 1 - `dense_weight` for BM25. Only legs present in some candidate count (their
-    weights renormalised), so a single-leg result keeps its own normalised score. A candidate
-    a leg missed gets 0 from that leg, as in `convex_fusion`. Shape [len(leg_scores)]."""
+    for dense and 1 - `dense_weight` for BM25. A candidate a leg missed gets 0 from that leg, as
+    in `convex_fusion`, and so does every candidate of a single-leg search (the weights are
+    not renormalised: in `--mode bm25` the blend keeps BM25 at its 0.3 share and the reranker
+    leads as before). Shape [len(leg_scores)]."""
     if not 0.0 <= dense_weight <= 1.0:
         raise ValueError(f"dense_weight must be in [0, 1], got {dense_weight}")
     weights = {"dense": dense_weight, "bm25": 1.0 - dense_weight}
-    present = [leg for leg in weights if any(leg in s for s in leg_scores)]
-    total = sum(weights[leg] for leg in present)
-    if total <= 0:  # the only leg present has weight 0: it is still all there is
-        weights, total = {leg: 1.0 for leg in present}, float(len(present))
     out = [0.0] * len(leg_scores)
-    for leg in present:
+    for leg, weight in weights.items():
         idx = [i for i, s in enumerate(leg_scores) if leg in s]
         for i, norm in zip(idx, normalise_leg(leg, [float(leg_scores[i][leg]) for i in idx], normalisation)):
-            out[i] += weights[leg] / total * norm
+            out[i] += weight * norm
     return out

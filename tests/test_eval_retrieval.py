@@ -134,3 +134,20 @@ def test_eval_hybrid_scores_what_search_ranks(built, dataset, capsys, tmp_path):
                                                     "normalisation": default.normalisation}
     assert result["config"]["fusion"]["hybrid+rerank"] == result["config"]["fusion"]["hybrid"]
     assert result["config"]["reranker"].startswith("cross-encoder reranker") and result["config"]["rerank_depth"] == RerankerConfig().depth
+    assert result["config"]["rerank_blend"] == {"first_stage_weight": RerankerConfig().first_stage_weight,
+                                                "blend_dense_weight": RerankerConfig().blend_dense_weight}
+
+
+def test_eval_fusion_flags_rank_as_search_does_with_the_same_flags():
+    """`eval retrieval --mode hybrid --fusion convex --dense-weight W` is search's convex fusion at W
+    (absolute normalisation), not the min-max comparison run of `--mode all` (a fresh-clone check
+    found eval ranking differently from `clinqa search --fusion convex`)."""
+    from pipeline.evaluation.runners import _run_config, describe_fusion, run_names
+    from retriever import RetrieverConfig
+
+    for fusion, weight in (("convex", 0.3), ("convex", None), (None, 0.7)):
+        (name,) = run_names("hybrid", fusion, weight)
+        searched = RetrieverConfig(mode="hybrid", fusion="convex",
+                                   dense_weight=RetrieverConfig().dense_weight if weight is None else weight)
+        assert describe_fusion(_run_config(name, 10)) == describe_fusion(searched), (fusion, weight)
+    assert run_names("hybrid", "rrf") == ["hybrid-rrf"]

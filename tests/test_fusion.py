@@ -96,9 +96,10 @@ def test_refuse_legs_recomputes_convex_fusion_over_the_candidates():
     again = refuse_legs([fused[i].scores for i in ids], 0.7)
     assert again == pytest.approx([fused[i].score for i in ids])  # same weights -> the same scores
     assert again == pytest.approx([0.3 * 1.0, 0.3 * 0.5 + 0.7 * 0.9, 0.7 * 0.4])
-    # A single-leg result keeps its own normalised score whatever the dense weight.
-    assert refuse_legs([{"bm25": 4.0}, {"bm25": 2.0}], 0.7) == pytest.approx([1.0, 0.5])
-    assert refuse_legs([{"dense": 0.8}, {}], 0.0) == pytest.approx([0.8, 0.0])
+    # A single-leg search keeps that leg's share only: the missing leg adds 0 (no renormalising,
+    # so in --mode bm25 BM25 cannot outweigh the reranker in the blend).
+    assert refuse_legs([{"bm25": 4.0}, {"bm25": 2.0}], 0.7) == pytest.approx([0.3, 0.15])
+    assert refuse_legs([{"dense": 0.8}, {}], 0.0) == pytest.approx([0.0, 0.0])
     assert refuse_legs([], 0.5) == []
     with pytest.raises(ValueError, match="dense_weight"):
         refuse_legs([{"bm25": 1.0}], 1.5)

@@ -91,9 +91,10 @@ def test_rerank_reorders_by_cross_encoder_and_records_evidence(tiny_reranker):
         d = h.to_dict()
         assert d["rerank"] == {"score": h.rerank_score, "probability": h.rerank_probability,
                                "blend": h.rerank_blend, "rank": rank}
-        # Default blend: legs re-fused at dense weight 0.7; these hits hold BM25 only, all 0.5 -> 1.0 each.
-        w = rr.config.first_stage_weight
-        assert h.rerank_blend == pytest.approx((1 - w) * h.rerank_probability + w * 1.0)
+        # Default blend: legs re-fused at dense weight 0.7; these hits hold BM25 only (all 0.5 -> 1.0 each,
+        # at BM25's 0.3 share).
+        w, bd = rr.config.first_stage_weight, rr.config.blend_dense_weight
+        assert h.rerank_blend == pytest.approx((1 - w) * h.rerank_probability + w * (1 - bd) * 1.0)
         assert d["retrieval_rank"] == h.retrieval_rank
     assert rr.rerank("q", []) == []
 

@@ -41,7 +41,7 @@ from pipeline.deid import PhiCheck
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.errors import PipelineError
 from pipeline.evaluation import cli as eval_cli, yesno as eval_yesno
-from pipeline.evaluation.runners import describe_fusion
+from pipeline.evaluation.runners import describe_fusion, rerank_blend_config
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, clean_question, read_queries
 from privacy import cli as privacy_cli
 from privacy.logging import install_log_scrubbing
@@ -293,6 +293,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             obj["hits"] = [h.to_dict() for h in result.hits]
             obj["reranker"] = result.reranker
             obj["retriever"] = describe_fusion(engine.config.retriever)
+            obj["rerank_blend"] = rerank_blend_config(engine.reranker)
             obj["empty"] = result.empty.to_dict() if result.empty is not None else None
             obj["timings_ms"] = result.timings_ms
             print(json.dumps(obj, ensure_ascii=False))
@@ -303,7 +304,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                 legs = ", ".join(f"{k} #{v}" for k, v in sorted(h.ranks.items()))
                 if h.rerank_probability is not None:
                     legs = f"relevance {h.rerank_probability:.0%}, first stage #{h.retrieval_rank}: {legs}"
-                print(f"{i:2d}. [{h.relevance:.4f}] {h.passage.title}  ({h.passage.source}; {legs})")
+                # the bracket is the key the hits are ordered by: the rerank blend, else the fused score
+                key = h.rerank_blend if h.rerank_blend is not None else h.score
+                print(f"{i:2d}. [{key:.4f}] {h.passage.title}  ({h.passage.source}; {legs})")
                 print(f"    {_snippet(h.passage.text)}")
                 if h.passage.entities:
                     ents = dict.fromkeys(f"{m.text} ({m.label})" for m in h.passage.entities)
@@ -373,6 +376,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json or batch:
             out = result.to_dict(id=qid if batch else None)
             out["retriever"] = describe_fusion(engine.config.retriever)
+            out["rerank_blend"] = rerank_blend_config(engine.reranker)
             print(json.dumps(out, ensure_ascii=False))
             continue
         print(f"Q: {result.question}")

@@ -225,7 +225,9 @@ RERANK_SUFFIX = "+rerank"
 def run_names(mode: str, fusion: str | None = None, dense_weight: float | None = None,
               grid: Sequence[float] = DENSE_WEIGHT_GRID, rerank: bool = False) -> list[str]:
     """Runs to evaluate. "hybrid" is exactly what `clinqa search --mode hybrid` ranks (the
-    default RetrieverConfig); "+rerank" runs add the cross-encoder on top, as `clinqa search`
+    default RetrieverConfig), and `--fusion`/`--dense-weight` give what search ranks with the
+    same flags (convex = "hybrid-abs-W", search's absolute normalisation; the min-max
+    "hybrid-convex-W" runs are comparisons in `all` only); "+rerank" runs add the cross-encoder on top, as `clinqa search`
     does by default. `all` = both legs, hybrid RRF, hybrid convex over the weight grid, and
     the default hybrid with and without reranking."""
     if mode == "all":
@@ -236,8 +238,8 @@ def run_names(mode: str, fusion: str | None = None, dense_weight: float | None =
             runs = ["hybrid"]
         elif (fusion or "convex") == "rrf":
             runs = ["hybrid-rrf"]
-        else:
-            runs = [f"hybrid-convex-{0.5 if dense_weight is None else dense_weight:g}"]
+        else:  # search's own convex fusion (absolute normalisation) at that weight
+            runs = [f"hybrid-abs-{RetrieverConfig().dense_weight if dense_weight is None else dense_weight:g}"]
     elif mode in SINGLE_LEGS:
         runs = [mode]
     else:
@@ -276,6 +278,14 @@ def open_engine(index_dir: Path, reader: Any = None, depth: int = 10, mode: str 
     read_manifest(index_dir)  # a clear "no index here" error before any model loads
     return QAEngine(EngineConfig(index_dir=index_dir, retriever=RetrieverConfig(mode=mode, top_k=depth), reader=reader,
                                  reranker=reranker))
+
+
+def rerank_blend_config(reranker: Any) -> dict[str, Any] | None:
+    """How reranked hits were ordered, for the JSON provenance (RerankerConfig's blend)."""
+    if reranker is None:
+        return None
+    return {"first_stage_weight": reranker.config.first_stage_weight,
+            "blend_dense_weight": reranker.config.blend_dense_weight}
 
 
 def rerank_ranking(reranker: Any, question: str, chunks: Sequence[str], passages: dict[str, Passage],
@@ -363,6 +373,7 @@ def evaluate_retrieval(
             "fusion": {name: describe_fusion(cfg) for name, cfg in configs.items()},
             "reranker": engine.reranker.describe() if engine.reranker is not None else None,
             "rerank_depth": engine.reranker.config.depth if engine.reranker is not None else None,
+            "rerank_blend": rerank_blend_config(engine.reranker),
         }
     finally:
         engine.close()
@@ -442,6 +453,7 @@ def evaluate_e2e(
             "top_answers": top_answers, "git_commit": git_commit(), "correct_if": f"SQuAD F1 >= {CORRECT_F1}",
             "reranker": engine.reranker.describe() if engine.reranker is not None else None,
             "rerank_depth": engine.reranker.config.depth if engine.reranker is not None else None,
+            "rerank_blend": rerank_blend_config(engine.reranker),
         }
     finally:
         engine.close()

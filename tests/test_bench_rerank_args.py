@@ -1,0 +1,40 @@
+"""benchmarks/bench_rerank.py: its options are checked before any model loads, and by default it
+measures the product's own blend beside the reranker alone."""
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from retriever.rerank import RerankerConfig
+
+pytestmark = pytest.mark.unit
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_rerank", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rerank.py")
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def test_weights_are_validated_with_a_readable_message():
+    assert bench.weight_in(0.0, 1.0, upper_open=True)("0.6") == 0.6
+    with pytest.raises(argparse.ArgumentTypeError, match=r"outside \[0, 1\)"):
+        bench.weight_in(0.0, 1.0, upper_open=True)("1")
+    assert bench.blend_weight("fused") is None and bench.blend_weight("0.7") == 0.7
+    with pytest.raises(argparse.ArgumentTypeError, match="use 'fused'"):
+        bench.blend_weight("foo")
+    with pytest.raises(argparse.ArgumentTypeError, match="outside"):
+        bench.blend_weight("1.5")
+
+
+def test_bad_options_stop_before_models_load(capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--index", "/nonexistent", "--dataset", "x", "--blend-dense-weights", "foo"])
+    assert exc.value.code == 2 and "use 'fused'" in capsys.readouterr().err
+
+
+def test_default_run_names_include_the_products_blend():
+    cfg = RerankerConfig()
+    assert bench.run_name(20, cfg.first_stage_weight, cfg.blend_dense_weight) == "rerank@20 w=0.6 bd=0.7"
+    assert bench.run_name(20, 0.0, 0.7) == "rerank@20"  # w = 0: the reranker alone, no blend
+    assert bench.run_name(20, 0.3, None) == "rerank@20 w=0.3"
