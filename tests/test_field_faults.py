@@ -334,6 +334,12 @@ def test_quiet_build_prints_no_debug_lines_or_bars(tmp_path):
     noise = proc.stderr + proc.stdout
     assert "DEBUG" not in noise and "Building index" not in noise and "it/s]" not in noise and "%|" not in noise
     assert "passages per second (embedding only" in proc.stdout
+    # Answering loads models: transformers' "Loading weights" bar must not print under the hits.
+    env.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+    proc = subprocess.run([sys.executable, "-m", "ui.cli", "search", "--index", str(tmp_path / "i"), "--no-rerank",
+                           "aspirin fever"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Aspirin" in proc.stdout and "Loading weights" not in proc.stderr and "%|" not in proc.stderr
 
 
 @pytest.mark.integration
