@@ -10,8 +10,8 @@ For every question: the hybrid first stage (timed), then the cross-encoder over 
 retrieval`) for the first stage alone and for each depth, and per first-stage weight w
 (RerankerConfig.first_stage_weight: order by (1 - w) * calibrated P(relevant) + w * fused score; the
 reranker scores each question once, every w reorders the same scores) and per blend dense weight
-(`--blend-dense-weights fused 0.7`: RerankerConfig.blend_dense_weight, the legs re-fused inside the blend). Single-threaded query path like
-`clinqa ask` (EngineConfig.query_threads = 1; the reranker's ONNX session uses the runtime
+(`--blend-dense-weights fused 0.7`: RerankerConfig.blend_dense_weight, the legs re-fused inside the
+blend). Single-threaded query path like `clinqa ask` (EngineConfig.query_threads = 1; the reranker's ONNX session uses the runtime
 default). Prints one table; `--json` for machine-readable output.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pipeline.evaluation.datasets import load_retrieval_dataset
 from pipeline.evaluation.metrics import doc_ranking, retrieval_metrics
 from pipeline.questions import model_question
 from retriever import RetrieverConfig
+from retriever.errors import RetrieverError
 from retriever.rerank import RerankerConfig, blend_scores, rerank_order
 
 
@@ -36,27 +37,15 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def weight_in(lo: float, hi: float, upper_open: bool = False):
-    """argparse type: a float in [lo, hi] (or [lo, hi) with `upper_open`)."""
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not lo <= v <= hi or (upper_open and v == hi):
-            raise argparse.ArgumentTypeError(f"{v:g} is outside [{lo:g}, {hi:g}{')' if upper_open else ']'}")
-        return v
-    return parse
-
-
 def blend_weight(text: str) -> float | None:
-    """argparse type of --blend-dense-weights: 'fused' (None) or a dense weight in [0, 1]."""
+    """argparse type of --blend-dense-weights: 'fused' (None) or a number (its range is
+    RerankerConfig's to check)."""
     if text == "fused":
         return None
     try:
-        return weight_in(0.0, 1.0)(text)
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}; use 'fused' or a dense weight in [0, 1]") from None
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; use 'fused' or a dense weight in [0, 1]") from None
 
 
 def run_name(depth: int, weight: float, blend_dense: float | None = None) -> str:
@@ -118,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--reranker")
     default = RerankerConfig()
-    ap.add_argument("--first-stage-weights", type=weight_in(0.0, 1.0, upper_open=True), nargs="+",
+    ap.add_argument("--first-stage-weights", type=float, nargs="+",
                     default=[0.0, default.first_stage_weight],
                     help="w values to compare, each in [0, 1) (RerankerConfig.first_stage_weight; default: 0 = "
                          "reranker alone, and the product's %(default)s)")
@@ -128,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
                          "product's %(default)s)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    for w in args.first_stage_weights:  # RerankerConfig's own bounds, before any model loads
+        for b in args.blend_dense_weights:
+            try:
+                RerankerConfig(first_stage_weight=w, blend_dense_weight=b)
+            except RetrieverError as exc:
+                ap.error(str(exc).replace("\n", " "))
     res = run(args.index, args.dataset, args.depths, args.limit, args.reranker, args.first_stage_weights,
               args.blend_dense_weights)
     if args.json:

@@ -15,6 +15,9 @@ OFFLINE_DEFAULTS: dict[str, str] = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
     "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",  # presidio's tldextract: never fetch the suffix list
+    # transformers' "Loading weights" bar on every model load is noise under each answer;
+    # clinqa's own long jobs (index build, training) keep their tqdm bars.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }
 
 

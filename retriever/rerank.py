@@ -80,7 +80,7 @@ class RerankerConfig:
                                  "use e.g. 0.7, or None for the first stage's own fused score")
         if not 0.0 <= self.first_stage_weight < 1.0:
             raise RetrieverError(f"first_stage_weight must be in [0, 1), got {self.first_stage_weight}",
-                                 "use e.g. 0.3 (0 = order by the reranker alone)")
+                                 "use e.g. 0.6, the default (0 = order by the reranker alone)")
         if self.backend not in ("onnx", "torch"):
             raise RetrieverError(f"unknown reranker backend {self.backend!r}", 'use "onnx" or "torch"')
         if self.depth < 1:

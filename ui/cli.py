@@ -697,9 +697,6 @@ def main(argv: list[str] | None = None) -> int:
     install_log_scrubbing(warm_up=False)
     for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # transformers' "Loading weights" bar on every model load is noise under each answer (read when
-    # transformers is imported, i.e. later); clinqa's own long jobs keep their tqdm bars.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if args.quiet:
         _quiet_libraries()
     if not getattr(args, "func", None):

@@ -227,8 +227,8 @@ def run_names(mode: str, fusion: str | None = None, dense_weight: float | None =
     """Runs to evaluate. "hybrid" is exactly what `clinqa search --mode hybrid` ranks (the
     default RetrieverConfig), and `--fusion`/`--dense-weight` give what search ranks with the
     same flags (convex = "hybrid-abs-W", search's absolute normalisation; the min-max
-    "hybrid-convex-W" runs are comparisons in `all` only); "+rerank" runs add the cross-encoder on top, as `clinqa search`
-    does by default. `all` = both legs, hybrid RRF, hybrid convex over the weight grid, and
+    "hybrid-convex-W" runs are comparisons in `all` only); "+rerank" runs add the
+    cross-encoder on top, as `clinqa search` does by default. `all` = both legs, hybrid RRF, hybrid convex over the weight grid, and
     the default hybrid with and without reranking."""
     if mode == "all":
         runs = ["bm25", "dense", "hybrid-rrf", *[f"hybrid-convex-{w:g}" for w in grid],
