@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from reader.config import ONNX_INT8_FILE
 from reader.errors import ReaderError, ReaderModelError
-from reader.onnx_weights import dequantized_state, load_into
+from reader.onnx_weights import qa_model_from_int8
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +51,16 @@ class Explanation(NamedTuple):
 @functools.lru_cache(maxsize=2)
 def _load(model_dir: str) -> tuple[Any, Any]:
     import torch
-    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     path = Path(model_dir)
     from_onnx = path.is_dir() and (path / ONNX_INT8_FILE).is_file() and not any(
         (path / f).is_file() for f in TORCH_WEIGHT_FILES)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
         if from_onnx:
-            config = AutoConfig.from_pretrained(model_dir)
-            config.dtype = "float32"
-            model = AutoModelForQuestionAnswering.from_config(config, attn_implementation="eager")
-            missing = load_into(model, dequantized_state(path / ONNX_INT8_FILE))
-            if missing:
-                raise ValueError(f"{len(missing)} weights not found in {ONNX_INT8_FILE}, e.g. {missing[:3]}")
+            tokenizer, model = qa_model_from_int8(path)
         else:
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
             model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise ReaderModelError(

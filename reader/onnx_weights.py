@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reader.config import ONNX_INT8_FILE
+
 _MODULE_RE = re.compile(r"^/m/(.+?)/(?:MatMul|Gemm)(?:_output|$)")
 _QUANT_SUFFIXES = ("_quantized", "_scale", "_zero_point")
 
@@ -96,3 +98,53 @@ def load_into(model, state: dict[str, np.ndarray]) -> list[str]:
                           strict=False)
     params = {n for n, _ in model.named_parameters()}
     return [k for k in own if k in params and k not in state]
+
+
+def qa_model_from_int8(model_dir: str | Path, word_embeddings_from: str | Path | None = None):
+    """(tokenizer, fp32 AutoModelForQuestionAnswering) rebuilt from `model_dir`'s model_int8.onnx,
+    config.json and tokenizer (a reader exported with `python -m reader.export DIR --no-torch-weights`).
+
+    word_embeddings_from: a Hugging Face model directory whose word-embedding matrix replaces the
+    dequantised one; use the base for readers trained with --freeze-embeddings (the int8 copy of a
+    Gather is per-tensor and coarse, the frozen matrix is the base's exactly).
+    Raises OSError when a file cannot be read, ValueError when a weight is missing or mis-shaped.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoModelForQuestionAnswering, AutoTokenizer
+
+    path = Path(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    config = AutoConfig.from_pretrained(str(path))
+    config.dtype = "float32"
+    model = AutoModelForQuestionAnswering.from_config(config, attn_implementation="eager")
+    state = dequantized_state(path / ONNX_INT8_FILE)
+    if word_embeddings_from is not None:
+        base = AutoModel.from_pretrained(str(word_embeddings_from), dtype=torch.float32)
+        prefix = model.base_model_prefix
+        state[f"{prefix}.embeddings.word_embeddings.weight"] = base.embeddings.word_embeddings.weight.detach().numpy()
+    missing = load_into(model, state)
+    if missing:
+        raise ValueError(f"{len(missing)} weights not found in {ONNX_INT8_FILE}, e.g. {missing[:3]}")
+    return tokenizer, model
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m reader.onnx_weights SRC --out DIR [--word-embeddings-from BASE]`: write SRC's int8 reader
+    as a float32 Hugging Face model directory, e.g. to warm-start `clinqa train reader --base DIR`."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Float32 Hugging Face reader from an int8 ONNX reader (warm start).")
+    ap.add_argument("model_dir", help="reader directory with model_int8.onnx, config.json and tokenizer files")
+    ap.add_argument("--out", required=True, help="output Hugging Face model directory")
+    ap.add_argument("--word-embeddings-from", help="base model directory whose word embeddings the reader kept frozen")
+    args = ap.parse_args(argv)
+    tokenizer, model = qa_model_from_int8(args.model_dir, args.word_embeddings_from)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out)
+    tokenizer.save_pretrained(args.out)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

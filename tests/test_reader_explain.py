@@ -98,3 +98,34 @@ def test_a_reader_shipped_as_int8_onnx_only_is_explained_from_dequantised_weight
     assert [t.token for t in p] == [t.token for t in p_ref]
     corr = np.corrcoef([t.weight for t in q + p], [t.weight for t in q_ref + p_ref])[0, 1]
     assert corr > 0.9
+
+
+def test_an_int8_reader_warm_starts_training_as_a_float_model_directory(tmp_path):
+    """`python -m reader.onnx_weights SRC --out DIR --word-embeddings-from BASE` writes a Hugging Face
+    directory that `reader.train --base DIR` can load: its span logits match the int8 model's, and the
+    word embeddings are the base's exactly (a reader trained with --freeze-embeddings kept them)."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from reader.export import export_reader
+    from reader.onnx_weights import main
+    from reader.testing import make_tiny_qa_model
+
+    base = make_tiny_qa_model(tmp_path / "base", seed=5)
+    src = make_tiny_qa_model(tmp_path / "src", seed=5)
+    export_reader(src, torch_weights=False)
+    out = tmp_path / "warm"
+    assert main([str(src), "--out", str(out), "--word-embeddings-from", str(base)]) == 0
+
+    warm = AutoModelForQuestionAnswering.from_pretrained(out, dtype=torch.float32).eval()
+    ref = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
+    assert torch.equal(warm.bert.embeddings.word_embeddings.weight, ref.bert.embeddings.word_embeddings.weight)
+    enc = AutoTokenizer.from_pretrained(out)(["What causes gout?"], [PASSAGE], return_tensors="np")
+    sess = ort.InferenceSession(str(src / "model_int8.onnx"))
+    feeds = {i.name: enc[i.name].astype(np.int64) for i in sess.get_inputs()}
+    onnx_start = sess.run(None, feeds)[0]
+    with torch.no_grad():
+        torch_start = warm(**{k: torch.from_numpy(v) for k, v in feeds.items()}).start_logits.numpy()
+    assert np.abs(onnx_start - torch_start).max() < 0.1 * (np.abs(onnx_start).max() + 1e-6) + 0.05
