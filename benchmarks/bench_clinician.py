@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
 from pipeline.engine import EngineConfig, QAEngine
+from pipeline.evaluation.datasets import PatternQuestion, load_pattern_questions
 from retriever.rerank import DEFAULT_RERANKER_DIR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,12 +28,7 @@ from bench_ask import parse_config  # noqa: E402  (sibling benchmark script)
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "data" / "clinician_questions.jsonl"
 
 
-def judge(answer_text: str, pattern: str) -> bool:
-    """True when the answer holds acceptable content (pure)."""
-    return bool(answer_text) and re.search(pattern, answer_text, re.IGNORECASE) is not None
-
-
-def run(index: Path, configs: list[str], questions: list[dict]) -> dict:
+def run(index: Path, configs: list[str], questions: list[PatternQuestion]) -> dict:
     out: dict = {"index": str(index), "questions": len(questions), "configs": {}}
     for spec in configs:
         name, reader, reranker = parse_config(spec)
@@ -41,13 +36,13 @@ def run(index: Path, configs: list[str], questions: list[dict]) -> dict:
         rows = []
         try:
             for q in questions:
-                res = engine.ask(q["question"])
+                res = engine.ask(q.question)
                 top = res.answers[0] if res.answers else None
                 text = "; ".join(r.answer.text for r in res.list_answer) if res.list_answer else (
                     top.answer.text if top else "")
-                rows.append({"question": q["question"], "answer": text,
+                rows.append({"question": q.question, "answer": text,
                              "probability": round(top.final_score, 3) if top else None,
-                             "confident": bool(res.confident), "right": judge(text, q["answer_pattern"]),
+                             "confident": bool(res.confident), "right": q.judge(text),
                              "source": top.answer.passage.title if top else None})
         finally:
             engine.close()
@@ -70,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     configs = args.config or ["first-stage=", *(["reranked=:rerank="] if DEFAULT_RERANKER_DIR.is_dir() else [])]
-    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    questions = load_pattern_questions(args.questions)
     res = run(args.index, configs, questions)
     if args.json:
         print(json.dumps(res, indent=2))
@@ -83,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             r = res["configs"][n]["rows"][i]
             mark = ("OK " if r["right"] else "-- ") + ("conf" if r["confident"] else "    ")
             cells.append(f"{mark} {(r['answer'] or '')[:25]:25s}")
-        print(f"{q['question'][:48]:48s} " + " | ".join(cells))
+        print(f"{q.question[:48]:48s} " + " | ".join(cells))
     for n in names:
         c = res["configs"][n]
         print(f"{n}: right {c['right']}/{c['n']}, right and confident {c['right_and_confident']}, "

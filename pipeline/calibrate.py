@@ -24,6 +24,13 @@ the passage relevance users see. Relevant = holds a gold answer for the QA dev s
 
 The dev index must hold distractors (e.g. all COVID-QA train + dev articles and all BioASQ
 dev snippets), never only the dev contexts: that is what the product reads.
+
+`--source-set PREFIX INDEX QUESTIONS` (repeatable) also fits a calibration for passages whose
+source is PREFIX or below it (e.g. "MedQuAD" over the bundled corpus), on questions judged by a
+regular expression of acceptable answers (benchmarks/data/consumer_dev_questions.jsonl): each
+candidate from such a passage is a row, right when the pattern matches it. It is stored under
+"open_domain" / "by_source" / PREFIX and used for those passages only (pipeline.ranking.
+CalibrationSet); `--source-sets-only` refits just these and keeps the literature fit.
 """
 from __future__ import annotations
 
@@ -38,9 +45,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from pipeline.engine import EngineConfig, QAEngine
-from pipeline.evaluation.datasets import RetrievalDataset, load_qa_dataset, load_retrieval_dataset
+from pipeline.evaluation.datasets import (PatternQuestion, RetrievalDataset, load_pattern_questions, load_qa_dataset,
+                                         load_retrieval_dataset)
 from pipeline.evaluation.metrics import expected_calibration_error, reliability_bins, squad_scores
-from pipeline.ranking import AnswerCalibration
+from pipeline.ranking import AnswerCalibration, source_matches
 from pipeline.questions import model_question
 from reader.calibration import apply_platt, fit_platt
 from reader.config import CALIBRATION_FILE, ReaderConfig
@@ -208,6 +216,37 @@ def collect(engine: QAEngine, items, rerank: bool, top_k: int, offset: int) -> l
     return rows
 
 
+def collect_patterns(engine: QAEngine, questions: Sequence[PatternQuestion], rerank: bool, top_k: int,
+                     offset: int, source_prefix: str) -> list[Row]:
+    """Rows of every candidate read from a passage under `source_prefix`, right when the
+    question's answer pattern matches the candidate's text."""
+    rows: list[Row] = []
+    for qi, pq in enumerate(questions):
+        q = model_question(pq.question)
+        hits, _, reranker = engine._hits(q, top_k, None, None, rerank, None)
+        _, candidates = engine.read_candidates(q, hits, reranked=reranker is not None)
+        rows += [Row(offset + qi, c.span_score, c.relevance_feature, pq.judge(c.text))
+                 for c in candidates if source_matches(c.source, source_prefix)]
+    return rows
+
+
+def fit_report(rows: Sequence[Row]) -> tuple[AnswerCalibration, dict, list[dict]]:
+    """(calibration fitted on `rows`, its report, cross-fitted reliability bins of the top answer)."""
+    cal = fit_answer_calibration(rows)
+    p_cf, c_cf = crossfit_top1(rows)
+    p_in, c_in = top1(rows, cal)
+    confident = [p >= THRESHOLD for p in p_in]
+    report = {
+        "candidates": len(rows), "candidate_accuracy": 100 * float(np.mean([r.correct for r in rows])),
+        "top1_accuracy": 100 * float(np.mean(c_in)),
+        "ece_top1_crossfit": expected_calibration_error(p_cf, c_cf),
+        "ece_top1_insample": expected_calibration_error(p_in, c_in),
+        "answered": 100 * float(np.mean(confident)),
+        "precision_when_confident": 100 * float(np.mean([c for c, k in zip(c_in, confident) if k])) if any(confident) else 0.0,
+    }
+    return cal, report, reliability_bins(p_cf, c_cf)
+
+
 def plot(bins_by_name: dict[str, list[dict]], path: Path) -> None:
     import matplotlib
 
@@ -228,21 +267,28 @@ def plot(bins_by_name: dict[str, list[dict]], path: Path) -> None:
     plt.close(fig)
 
 
-def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranker: str | None, top_k: int = 10,
+def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, reranker: str | None, top_k: int = 10,
               limit: int | None = None, progress: bool = True,
-              relevance_sets: Sequence[tuple[Path, Path]] = (), refit_reranker: bool = True) -> dict:
+              relevance_sets: Sequence[tuple[Path, Path]] = (), refit_reranker: bool = True,
+              source_sets: Sequence[tuple[str, Path, Path]] = ()) -> dict:
     """Fit both relevance features; returns the "open_domain" block plus a report.
     `relevance_sets`: extra (index, BEIR dev folder) pairs whose judged documents join the
     reranker's Platt fit (not the answer fit: they have no answer spans). `refit_reranker=False`
     keeps the reranker's own calibration.json (e.g. when only the reader changed), so the
-    answer calibration is fitted on exactly the relevance the product will show."""
+    answer calibration is fitted on exactly the relevance the product will show.
+    `source_sets`: (source prefix, index, pattern-question JSONL) triples, each fitted on its own
+    into block["by_source"][prefix]. With `index=None` (no `datasets`), only those are fitted.
+    Raises ValueError when there is nothing to fit."""
     from tqdm.auto import tqdm
 
+    if index is None and not source_sets:
+        raise ValueError("nothing to calibrate: give --index with --dataset, or --source-set")
     rr_cfg = RerankerConfig(model=reranker) if reranker else None
-    engine = QAEngine(EngineConfig(index_dir=index, retriever=RetrieverConfig(top_k=top_k),
+    engine = QAEngine(EngineConfig(index_dir=index if index is not None else source_sets[0][1],
+                                   retriever=RetrieverConfig(top_k=top_k),
                                    reader=ReaderConfig(model=reader) if reader else None, reranker=rr_cfg)).warm_up()
     items = []
-    for d in datasets:
+    for d in datasets if index is not None else ():
         items += list(load_qa_dataset(d, limit=limit).items)
     block: dict = {}
     report: dict = {"questions": len(items), "datasets": [str(d) for d in datasets], "index": str(index),
@@ -251,40 +297,50 @@ def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranke
                     "correct_if": f"SQuAD F1 >= {CORRECT_F1}", "threshold": THRESHOLD}
     bins = {}
     extras: list[QAEngine] = []
+
+    def engine_over(path: Path) -> QAEngine:
+        """The engine for `path`: the main one, or one sharing its models."""
+        if path == engine.config.index_dir:
+            return engine
+        extra = QAEngine(replace(engine.config, index_dir=path)).warm_up(with_reader=False)
+        extra.reader, extra.reranker = engine.reader, engine.reranker
+        extras.append(extra)
+        return extra
+
+    features = [("retrieval", False)]
+    if engine.reranker is not None:
+        features.insert(0, ("rerank_blend", True))
     try:
         # 1. The reranker's relevance probability (Platt), shown to users as passage relevance.
-        features = [("retrieval", False)]
-        if engine.reranker is not None:
-            features.insert(0, ("rerank_blend", True))
-        if engine.reranker is not None and refit_reranker:
+        if index is not None and engine.reranker is not None and refit_reranker:
             sets = [(engine, answer_relevance(items), "qa: " + ", ".join(d.name for d in datasets))]
             for extra_index, folder in relevance_sets:
-                extra = QAEngine(EngineConfig(index_dir=extra_index)).warm_up(with_reader=False)
-                extra.reranker = engine.reranker
-                extras.append(extra)
-                sets.append((extra, document_relevance(load_retrieval_dataset(folder, limit=limit)),
+                sets.append((engine_over(extra_index), document_relevance(load_retrieval_dataset(folder, limit=limit)),
                              f"{folder.name} over {extra_index}"))
             engine.reranker.set_calibration(*calibrate_reranker(sets, report))
         # 2. The answer probability from span score + relevance, with and without reranking.
-        for feature, rerank in features:
+        for feature, rerank in features if index is not None else ():
             rows: list[Row] = []
             for qi, item in enumerate(tqdm(items, desc=f"calibrate ({feature})", disable=not progress)):
                 rows += collect(engine, [item], rerank, top_k, qi)
-            cal = fit_answer_calibration(rows)
+            cal, report[feature], feature_bins = fit_report(rows)
             block[feature] = cal.to_dict()
-            p_cf, c_cf = crossfit_top1(rows)
-            p_in, c_in = top1(rows, cal)
-            confident = [p >= THRESHOLD for p in p_in]
-            report[feature] = {
-                "candidates": len(rows), "candidate_accuracy": 100 * float(np.mean([r.correct for r in rows])),
-                "top1_accuracy": 100 * float(np.mean(c_in)),
-                "ece_top1_crossfit": expected_calibration_error(p_cf, c_cf),
-                "ece_top1_insample": expected_calibration_error(p_in, c_in),
-                "answered": 100 * float(np.mean(confident)),
-                "precision_when_confident": 100 * float(np.mean([c for c, k in zip(c_in, confident) if k])) if any(confident) else 0.0,
-            }
-            bins[f"{feature} (ECE {report[feature]['ece_top1_crossfit']:.1f})"] = reliability_bins(p_cf, c_cf)
+            bins[f"{feature} (ECE {report[feature]['ece_top1_crossfit']:.1f})"] = feature_bins
             logger.info("%s: %s", feature, report[feature])
+        # 3. Per source collection, on pattern-judged questions over an index of it.
+        for prefix, set_index, questions_file in source_sets:
+            questions = load_pattern_questions(questions_file, limit=limit)
+            fits: dict = {"fitted_on": {"questions": len(questions), "file": str(questions_file),
+                                        "index": str(set_index), "correct_if": "the answer pattern matches"}}
+            for feature, rerank in features:
+                rows = []
+                for qi, pq in enumerate(tqdm(questions, desc=f"calibrate {prefix} ({feature})", disable=not progress)):
+                    rows += collect_patterns(engine_over(set_index), [pq], rerank, top_k, qi, prefix)
+                cal, fits["fitted_on"][feature], feature_bins = fit_report(rows)
+                fits[feature] = cal.to_dict()
+                bins[f"{prefix} {feature} (ECE {fits['fitted_on'][feature]['ece_top1_crossfit']:.1f})"] = feature_bins
+                logger.info("%s %s: %s", prefix, feature, fits["fitted_on"][feature])
+            block.setdefault("by_source", {})[prefix] = fits
     finally:
         engine.close()
         for extra in extras:
@@ -296,8 +352,8 @@ def calibrate(index: Path, datasets: Sequence[Path], reader: str | None, reranke
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="python -m pipeline.calibrate", description=__doc__.split("\n")[0])
-    ap.add_argument("--index", type=Path, required=True, help="dev index with distractors")
-    ap.add_argument("--dataset", type=Path, nargs="+", required=True, help="dev QA files (SQuAD/BioASQ-in-SQuAD)")
+    ap.add_argument("--index", type=Path, help="dev index with distractors (required unless --source-sets-only)")
+    ap.add_argument("--dataset", type=Path, nargs="+", default=[], help="dev QA files (SQuAD/BioASQ-in-SQuAD)")
     ap.add_argument("--reader", help="reader directory (default: the shipped reader)")
     ap.add_argument("--reranker", help="reranker directory: also fit the reranker's relevance probability and "
                                         "the answer calibration of reranked hits")
@@ -306,6 +362,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "over INDEX (e.g. the MedQuAD paraphrase dev set over the bundled corpus); repeatable")
     ap.add_argument("--keep-reranker-calibration", action="store_true",
                     help="use the reranker's own calibration.json instead of refitting it (only the reader changed)")
+    ap.add_argument("--source-set", nargs=3, action="append", default=[], metavar=("PREFIX", "INDEX", "QUESTIONS"),
+                    help="also fit a calibration for passages whose source is PREFIX (or below it), on the "
+                         "pattern-judged questions of QUESTIONS (JSONL) over INDEX, e.g. --source-set MedQuAD "
+                         "BUNDLED_INDEX benchmarks/data/consumer_dev_questions.jsonl; repeatable")
+    ap.add_argument("--source-sets-only", action="store_true",
+                    help="fit only the --source-set calibrations; keep the literature one in calibration.json")
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--limit", type=int, help="first N questions per dataset")
     ap.add_argument("--out", type=Path, help="calibration.json to merge the answer calibration into "
@@ -313,16 +375,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                                              "calibration.json is written into its directory")
     ap.add_argument("--plot", type=Path, help="reliability plot PNG")
     args = ap.parse_args(argv)
-    res = calibrate(args.index, args.dataset, args.reader, args.reranker, args.top_k, args.limit,
-                    relevance_sets=[tuple(p) for p in args.relevance_set],
-                    refit_reranker=not args.keep_reranker_calibration)
+    source_sets = [(prefix, Path(index), Path(questions)) for prefix, index, questions in args.source_set]
+    if args.source_sets_only and not source_sets:
+        ap.error("--source-sets-only needs at least one --source-set PREFIX INDEX QUESTIONS")
+    if not args.source_sets_only and (args.index is None or not args.dataset):
+        ap.error("give --index DEV_INDEX and --dataset FILE... (or --source-sets-only with --source-set)")
+    res = calibrate(None if args.source_sets_only else args.index, args.dataset, args.reader, args.reranker,
+                    args.top_k, args.limit, relevance_sets=[tuple(p) for p in args.relevance_set],
+                    refit_reranker=not args.keep_reranker_calibration and not args.source_sets_only,
+                    source_sets=source_sets)
     rr = res["report"].get("reranker_calibration")
     if rr is not None:
         rr_out = Path(args.reranker) / RERANKER_CALIBRATION
         rr_out.write_text(json.dumps({k: rr[k] for k in ("temperature", "bias")} | {"fitted_on": rr}, indent=2) + "\n")
     out = args.out or Path(args.reader or ReaderConfig().model) / CALIBRATION_FILE
     data = json.loads(out.read_text()) if out.is_file() else {}
-    data["open_domain"] = {**res["open_domain"], "fitted_on": {k: v for k, v in res["report"].items() if k != "bins"}}
+    if args.source_sets_only:  # keep the literature fit; replace only the refitted sources
+        od = data.setdefault("open_domain", {})
+        od["by_source"] = {**od.get("by_source", {}), **res["open_domain"]["by_source"]}
+    else:
+        data["open_domain"] = {**res["open_domain"], "fitted_on": {k: v for k, v in res["report"].items() if k != "bins"}}
     out.write_text(json.dumps(data, indent=2) + "\n")
     if args.plot:
         plot(res["report"]["bins"], args.plot)

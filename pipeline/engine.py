@@ -21,7 +21,7 @@ from indexer.manifest import index_encoder_backend, read_manifest
 from pipeline.errors import PipelineError
 from pipeline.question_type import detect_question_type
 from pipeline.questions import DEFAULT_MAX_QUESTION_CHARS, american_spelling, clean_question
-from pipeline.ranking import (FEATURES, AnswerCalibration, Candidate, Scored, best_distinct, list_answer,
+from pipeline.ranking import (FEATURES, CalibrationSet, Candidate, Scored, best_distinct, list_answer,
                               score_candidates)
 from pipeline.yesno import judge, resolve_yesno_model
 from reader.config import CALIBRATION_FILE, ReaderConfig
@@ -221,17 +221,17 @@ def answer_candidates(per_passage: Sequence[Sequence[Answer]], hits: Sequence[Hi
         index = hit_indexes[i] if hit_indexes is not None else i
         for a in answers:
             out.append(Candidate(a.text, a.score, a.probability, index, float(feature), float(hit.relevance), a,
-                                 a.start, a.end))
+                                 a.start, a.end, hit.passage.source or ""))
     return out
 
 
-def load_answer_calibration(model_dir: Path | None, feature: str) -> AnswerCalibration | None:
-    """The open-domain calibration of `feature` (pipeline.ranking.FEATURES) from the reader's
-    calibration.json (written by `python -m pipeline.calibrate`), or None."""
+def load_answer_calibration(model_dir: Path | None, feature: str) -> CalibrationSet | None:
+    """The open-domain calibrations of `feature` (pipeline.ranking.FEATURES), the literature one and
+    those per source collection, from the reader's calibration.json (written by
+    `python -m pipeline.calibrate`), or None."""
     if model_dir is None or not (model_dir / CALIBRATION_FILE).is_file():
         return None
-    block = json.loads((model_dir / CALIBRATION_FILE).read_text()).get("open_domain", {}).get(feature)
-    return AnswerCalibration.from_dict(block) if block else None
+    return CalibrationSet.from_dict(json.loads((model_dir / CALIBRATION_FILE).read_text()).get("open_domain", {}), feature)
 
 
 def ranked_answers(scored: Sequence[Scored], hits: Sequence[Hit], limit: int) -> list[RankedAnswer]:
@@ -257,7 +257,7 @@ class QAEngine:
         self.retriever: HybridRetriever | None = None
         self.reader: Any = None
         self.reranker: CrossEncoderReranker | None = None
-        self._calibrations: dict[str, AnswerCalibration | None] = {}
+        self._calibrations: dict[str, CalibrationSet | None] = {}
         self._yesno: Any = None  # tasks.yesno.YesNoClassifier, or False once found missing
 
     # -- loading -----------------------------------------------------------
@@ -474,8 +474,8 @@ class QAEngine:
             list_answer=items,
         )
 
-    def answer_calibration(self, reranked: bool) -> AnswerCalibration | None:
-        """The fitted answer probability for reranked or first-stage hits (None: not fitted)."""
+    def answer_calibration(self, reranked: bool) -> CalibrationSet | None:
+        """The fitted answer probabilities for reranked or first-stage hits (None: not fitted)."""
         return self._calibrations.get("rerank_blend" if reranked else "retrieval")
 
     def read_candidates(self, q: str, hits: Sequence[Hit], reranked: bool,
@@ -495,7 +495,8 @@ class QAEngine:
     def _threshold(self, reranker: str | None) -> float:
         """The no-answer threshold: the answer calibration's for this ranking key, else the reader's."""
         calibration = self.answer_calibration(reranked=reranker is not None)
-        return calibration.threshold if calibration is not None else self.reader.no_answer_threshold
+        threshold = calibration.threshold if calibration is not None else None
+        return threshold if threshold is not None else self.reader.no_answer_threshold
 
     # -- yes/no questions (pipeline.yesno) ----------------------------------------------
     def yesno_classifier(self) -> Any:

@@ -14,6 +14,13 @@ right" on retrieved passages, not on gold ones. `r` is the key the reranker orde
 by (its calibrated relevance interpolated with the first-stage score, Hit.rerank_blend) when
 they were reranked, else the fused first-stage score; each has its own fitted weights.
 Without a fitted calibration the fallback is reader probability x passage relevance.
+
+The same (s, r) means a different chance of being right on different kinds of text: on
+consumer-health pages (MedQuAD) the MPNet reader's top answers at a literature-fitted 0.35 were
+right about 3 times in 4 (session 10). So a calibration can also be fitted per source collection
+(`python -m pipeline.calibrate --source-set PREFIX INDEX QUESTIONS`), and each candidate is
+scored by the calibration of its passage's source (CalibrationSet.for_source); sources without
+their own fit use the literature one.
 """
 from __future__ import annotations
 
@@ -73,6 +80,47 @@ class AnswerCalibration:
                 "threshold": self.threshold, "top_scale": self.top_scale, "top_bias": self.top_bias}
 
 
+def source_matches(source: str, prefix: str) -> bool:
+    """A passage source is under a collection prefix: equal to it or below it ("MedQuAD/CDC"
+    under "MedQuAD")."""
+    return source == prefix or source.startswith(prefix + "/")
+
+
+@dataclass(frozen=True)
+class CalibrationSet:
+    """The answer calibrations of one relevance feature: `default` (fitted on literature dev
+    questions) and `by_source`, ((source prefix, calibration), ...) fitted on dev questions over
+    those source collections. A prefix matches a passage source equal to it or below it
+    ("MedQuAD" matches "MedQuAD/CDC")."""
+
+    default: AnswerCalibration | None
+    by_source: tuple[tuple[str, AnswerCalibration], ...] = ()
+
+    def for_source(self, source: str) -> AnswerCalibration | None:
+        """The calibration for a passage of `source` (the first matching prefix), else `default`."""
+        for prefix, cal in self.by_source:
+            if source_matches(source, prefix):
+                return cal
+        return self.default
+
+    @property
+    def threshold(self) -> float | None:
+        """The confidence threshold (every fit uses the same one; None when nothing is fitted)."""
+        cals = ([self.default] if self.default is not None else []) + [c for _, c in self.by_source]
+        return cals[0].threshold if cals else None
+
+    @classmethod
+    def from_dict(cls, block: Mapping, feature: str) -> "CalibrationSet | None":
+        """From calibration.json's "open_domain" block: `block[feature]` and
+        `block["by_source"][prefix][feature]`; None when neither holds `feature`."""
+        default = AnswerCalibration.from_dict(block[feature]) if block.get(feature) else None
+        by_source = tuple((prefix, AnswerCalibration.from_dict(fits[feature]))
+                          for prefix, fits in (block.get("by_source") or {}).items() if fits.get(feature))
+        if default is None and not by_source:
+            return None
+        return cls(default, by_source)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One answer span of one passage, with what the ranking needs."""
@@ -87,6 +135,7 @@ class Candidate:
     # Character offsets of the span in its passage ([start, end)); (-1, -1) = unknown.
     start: int = -1
     end: int = -1
+    source: str = ""  # the passage's source collection (selects its calibration)
 
     def overlaps(self, other: "Candidate") -> bool:
         """Same passage and the two character spans share at least one character."""
@@ -100,12 +149,16 @@ class Scored:
     probability: float
 
 
-def score_candidates(cands: Sequence[Candidate], calibration: AnswerCalibration | None) -> list[Scored]:
-    """P(correct) per candidate (calibrated when `calibration` is given)."""
+def score_candidates(cands: Sequence[Candidate],
+                     calibration: AnswerCalibration | CalibrationSet | None) -> list[Scored]:
+    """P(correct) per candidate: by the calibration of its passage's source when `calibration` is
+    a CalibrationSet, by `calibration` itself when it is one AnswerCalibration; without one (or
+    for a source no fit covers), reader probability x passage relevance."""
     out = []
     for c in cands:
-        if calibration is not None:
-            p = calibration.probability(c.span_score, c.relevance_feature)
+        cal = calibration.for_source(c.source) if isinstance(calibration, CalibrationSet) else calibration
+        if cal is not None:
+            p = cal.probability(c.span_score, c.relevance_feature)
         else:
             p = c.reader_probability * c.relevance
         out.append(Scored(c, p))

@@ -202,3 +202,49 @@ def test_top_answer_probability_is_rescaled_on_top_answers_without_changing_thei
     assert AnswerCalibration.from_dict(old) == base
     with pytest.raises(Exception, match="top_scale"):
         AnswerCalibration(1.0, 1.0, 0.0, 0.5, top_scale=-1.0)
+
+
+def test_each_candidate_is_scored_by_the_calibration_of_its_passage_source():
+    """Session 10: on consumer-health pages the literature-fitted probability said ~0.35 where
+    answers were right 3 times in 4, so MedQuAD passages get their own fit; other sources keep
+    the literature one, and a prefix covers the collections below it."""
+    from pipeline.ranking import CalibrationSet
+
+    consumer = AnswerCalibration(span_weight=0.3, relevance_weight=1.0, bias=-1.0, threshold=0.5)
+    cals = CalibrationSet(CAL, (("MedQuAD", consumer),))
+    assert cals.for_source("MedQuAD/CDC") is consumer and cals.for_source("MedQuAD") is consumer
+    assert cals.for_source("MedQuADx/CDC") is CAL and cals.for_source("") is CAL
+    same = dict(text="x", span_score=8.0, reader_probability=0.5, hit_index=0, relevance_feature=1.0, relevance=0.5)
+    lit, med = (Candidate(**same, source=s) for s in ("PubMed", "MedQuAD/NIDDK"))
+    p = [s.probability for s in score_candidates([lit, med], cals)]
+    assert p == [CAL.probability(8.0, 1.0), consumer.probability(8.0, 1.0)] and p[0] < 0.5 < p[1]
+    assert CalibrationSet(None, (("MedQuAD", consumer),)).for_source("PubMed") is None
+    assert score_candidates([lit], CalibrationSet(None, (("MedQuAD", consumer),)))[0].probability == 0.5 * 0.5
+
+
+def test_calibration_sets_read_from_calibration_json_blocks():
+    from pipeline.ranking import CalibrationSet
+
+    block = {"rerank_blend": CAL.to_dict(), "by_source": {"MedQuAD": {"rerank_blend": CAL.to_dict(), "fitted_on": {}}}}
+    cals = CalibrationSet.from_dict(block, "rerank_blend")
+    assert cals.default == CAL and [p for p, _ in cals.by_source] == ["MedQuAD"] and cals.threshold == 0.5
+    assert CalibrationSet.from_dict(block, "retrieval") is None
+    assert CalibrationSet.from_dict({}, "rerank_blend") is None
+
+
+def test_pattern_questions_load_judge_and_name_a_bad_line(tmp_path):
+    from pipeline.evaluation.datasets import load_pattern_questions
+    from pipeline.evaluation.errors import DatasetFormatError
+
+    good = tmp_path / "q.jsonl"
+    good.write_text('{"question": "What treats gout?", "answer_pattern": "colchicine|NSAID", "kind": "treatment"}\n\n')
+    [q] = load_pattern_questions(good)
+    assert q.judge("Colchicine tablets") and not q.judge("rest") and not q.judge("") and q.kind == "treatment"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "What treats gout?", "answer_pattern": "colchicine|NSAID"}\n'
+                   '{"question": "What causes gout?", "answer_pattern": "uric (acid"}\n')
+    with pytest.raises(DatasetFormatError, match="line 2.*not a valid regular expression"):
+        load_pattern_questions(bad)
+    bad.write_text('{"question": "What causes gout?"}\n')
+    with pytest.raises(DatasetFormatError, match="line 1.*answer_pattern"):
+        load_pattern_questions(bad)

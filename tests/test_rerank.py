@@ -224,6 +224,43 @@ def test_calibrate_fits_both_features_and_can_keep_the_rerankers_calibration(ind
 
 
 @pytest.mark.integration
+def test_calibrate_fits_a_source_collection_on_pattern_judged_questions(index_and_models, tmp_path):
+    """--source-set PREFIX INDEX QUESTIONS fits a calibration for that collection's passages only
+    (labels: the answer pattern matches the candidate); --source-sets-only keeps the literature
+    fit in calibration.json, and the engine then scores that collection's answers by the new fit."""
+    import pipeline.calibrate as calibrate_mod
+    from pipeline.engine import load_answer_calibration
+
+    index_dir, reader_dir, rr_dir = index_and_models
+    questions = tmp_path / "consumer.jsonl"
+    # A random tiny reader: a pattern of common letters makes both classes occur.
+    questions.write_text("".join(json.dumps({"question": q, "answer_pattern": "[ae]s"}) + "\n" for q in (
+        "What treats glaucoma first?", "What treats acute gout?", "What prevents migraine?",
+        "What controls asthma?") * 3))
+    out = tmp_path / "calibration.json"
+    literature = {"rerank_blend": {"span_weight": 0.1, "relevance_weight": 1.0, "bias": -2.0, "threshold": 0.5}}
+    out.write_text(json.dumps({"open_domain": literature}))
+    assert calibrate_mod.main(["--source-sets-only", "--source-set", "demo", str(index_dir), str(questions),
+                               "--reader", str(reader_dir), "--reranker", str(rr_dir), "--top-k", "4",
+                               "--out", str(out)]) == 0
+    block = json.loads(out.read_text())["open_domain"]
+    assert block["rerank_blend"] == literature["rerank_blend"]
+    fits = block["by_source"]["demo"]
+    assert {"rerank_blend", "retrieval"} <= set(fits) and fits["fitted_on"]["questions"] == 12
+    assert 0 < fits["fitted_on"]["rerank_blend"]["candidate_accuracy"] < 100
+    cal_dir = tmp_path / "reader"
+    cal_dir.mkdir()
+    (cal_dir / "calibration.json").write_text(out.read_text())
+    cals = load_answer_calibration(cal_dir, "rerank_blend")
+    assert cals.for_source("demo").to_dict() == fits["rerank_blend"]
+    assert cals.for_source("PubMed").to_dict()["bias"] == -2.0
+    rows = calibrate_mod.collect_patterns(  # only passages of the named source become rows
+        calibrate_mod.QAEngine(calibrate_mod.EngineConfig(index_dir=index_dir, reader=calibrate_mod.ReaderConfig(
+            model=str(reader_dir)))).warm_up(), calibrate_mod.load_pattern_questions(questions)[:2], False, 4, 0, "other")
+    assert rows == []
+
+
+@pytest.mark.integration
 def test_cli_rerank_options_and_json(index_and_models, capsys):
     index_dir, reader_dir, rr_dir = index_and_models
     base = ["search", "--index", str(index_dir), "--json", "--top-k", "2", "glaucoma eye drops"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,4 +247,42 @@ def beir_corpus_as_jsonl(corpus: Path, out: Path) -> Path:
                                          'e.g. {"_id": "d1", "title": "...", "text": "..."}')
             fh.write(json.dumps({"id": str(doc_id), "title": obj.get("title") or "", "text": obj["text"],
                                  "source": corpus.parent.name}, ensure_ascii=False) + "\n")
+    return out
+
+
+@dataclass(frozen=True)
+class PatternQuestion:
+    """A question judged by a regular expression of acceptable answer content (our own
+    consumer-health sets: benchmarks/data/*.jsonl), matched case-insensitively."""
+
+    question: str
+    answer_pattern: str
+    kind: str = ""
+
+    def judge(self, answer_text: str) -> bool:
+        """True when `answer_text` holds acceptable content (pure)."""
+        return bool(answer_text) and re.search(self.answer_pattern, answer_text, re.IGNORECASE) is not None
+
+
+def load_pattern_questions(path: str | Path, limit: int | None = None) -> list[PatternQuestion]:
+    """JSONL of {"question", "answer_pattern"[, "kind"]} (e.g. benchmarks/data/clinician_questions.jsonl).
+
+    Raises DatasetFormatError naming the line when a field is missing or a pattern is not a valid
+    regular expression."""
+    path = Path(path)
+    out: list[PatternQuestion] = []
+    for lineno, rec in iter_jsonl(path):
+        where = f"line {lineno}"
+        hint = 'each line must be {"question": "...", "answer_pattern": "regex of acceptable answers"}'
+        _expect(isinstance(rec, dict) and isinstance(rec.get("question"), str) and rec["question"].strip()
+                and isinstance(rec.get("answer_pattern"), str) and rec["answer_pattern"].strip(),
+                path, where, "needs a non-empty question and answer_pattern", hint)
+        try:
+            re.compile(rec["answer_pattern"])
+        except re.error as exc:
+            raise DatasetFormatError(f"{path}: record {where}: answer_pattern is not a valid regular expression: {exc}",
+                                     "fix the pattern (Python `re` syntax; alternatives joined with |)") from exc
+        out.append(PatternQuestion(rec["question"].strip(), rec["answer_pattern"], str(rec.get("kind", ""))))
+        if limit and len(out) >= limit:
+            break
     return out
