@@ -84,6 +84,8 @@ class RankedAnswer:
         passage's relevance (pipeline.ranking); what "confidence" means everywhere.
     relevance: the passage's relevance in [0, 1] (reranker probability, or fused score).
     hit_rank: 1-based rank of its passage in the hit list.
+    calibration: which fit gave final_score: the passage source collection's own (e.g. "MedQuAD"),
+        "literature" (the default fit) or "uncalibrated" (pipeline.ranking.Scored).
     """
 
     answer: Answer
@@ -91,6 +93,7 @@ class RankedAnswer:
     retrieval_score: float
     hit_rank: int
     relevance: float = 0.0
+    calibration: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         a, p = self.answer, self.answer.passage
@@ -102,6 +105,7 @@ class RankedAnswer:
             "reader_probability": a.probability,
             "support": a.support,
             "relevance": self.relevance,
+            "calibration": self.calibration,
             "retrieval_score": self.retrieval_score,
             "hit_rank": self.hit_rank,
             "doc_id": p.doc_id,
@@ -238,7 +242,7 @@ def ranked_answers(scored: Sequence[Scored], hits: Sequence[Hit], limit: int) ->
     """The best `limit` distinct answers as RankedAnswers (pipeline.ranking.best_distinct)."""
     return [
         RankedAnswer(answer=s.candidate.answer, final_score=s.probability, retrieval_score=hits[s.candidate.hit_index].score,
-                     hit_rank=s.candidate.hit_index + 1, relevance=s.candidate.relevance)
+                     hit_rank=s.candidate.hit_index + 1, relevance=s.candidate.relevance, calibration=s.calibration)
         for s in best_distinct(scored, limit)
     ]
 

@@ -35,6 +35,10 @@ from reader.squad import normalize_answer
 # "rerank_blend" = the reranker's order key (Hit.rerank_blend), "retrieval" = fused score.
 # (Session 5's "rerank" block used the reranker logit; it is no longer read.)
 FEATURES = ("rerank_blend", "retrieval")
+# Names of the fit that scored an answer (Scored.calibration): the default one, fitted on
+# literature dev questions; none fitted (reader probability x relevance); else a source prefix.
+LITERATURE = "literature"
+UNCALIBRATED = "uncalibrated"
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,15 @@ class CalibrationSet:
 
     def for_source(self, source: str) -> AnswerCalibration | None:
         """The calibration for a passage of `source` (the first matching prefix), else `default`."""
+        return self.named_for_source(source)[1]
+
+    def named_for_source(self, source: str) -> tuple[str, AnswerCalibration | None]:
+        """(name, calibration) for a passage of `source`: (prefix, its fit), else
+        (LITERATURE, default)."""
         for prefix, cal in self.by_source:
             if source_matches(source, prefix):
-                return cal
-        return self.default
+                return prefix, cal
+        return LITERATURE, self.default
 
     @property
     def threshold(self) -> float | None:
@@ -147,6 +156,7 @@ class Candidate:
 class Scored:
     candidate: Candidate
     probability: float
+    calibration: str = UNCALIBRATED  # which fit gave the probability (a source prefix, LITERATURE, UNCALIBRATED)
 
 
 def score_candidates(cands: Sequence[Candidate],
@@ -156,12 +166,12 @@ def score_candidates(cands: Sequence[Candidate],
     for a source no fit covers), reader probability x passage relevance."""
     out = []
     for c in cands:
-        cal = calibration.for_source(c.source) if isinstance(calibration, CalibrationSet) else calibration
+        name, cal = (calibration.named_for_source(c.source) if isinstance(calibration, CalibrationSet)
+                     else (LITERATURE, calibration))
         if cal is not None:
-            p = cal.probability(c.span_score, c.relevance_feature)
+            out.append(Scored(c, cal.probability(c.span_score, c.relevance_feature), name))
         else:
-            p = c.reader_probability * c.relevance
-        out.append(Scored(c, p))
+            out.append(Scored(c, c.reader_probability * c.relevance, UNCALIBRATED))
     return out
 
 

@@ -218,6 +218,8 @@ def test_each_candidate_is_scored_by_the_calibration_of_its_passage_source():
     lit, med = (Candidate(**same, source=s) for s in ("PubMed", "MedQuAD/NIDDK"))
     p = [s.probability for s in score_candidates([lit, med], cals)]
     assert p == [CAL.probability(8.0, 1.0), consumer.probability(8.0, 1.0)] and p[0] < 0.5 < p[1]
+    assert [s.calibration for s in score_candidates([lit, med], cals)] == ["literature", "MedQuAD"]
+    assert [s.calibration for s in score_candidates([lit], None)] == ["uncalibrated"]
     assert CalibrationSet(None, (("MedQuAD", consumer),)).for_source("PubMed") is None
     assert score_candidates([lit], CalibrationSet(None, (("MedQuAD", consumer),)))[0].probability == 0.5 * 0.5
 

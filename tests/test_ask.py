@@ -67,6 +67,7 @@ def test_cli_ask_json_contract_and_batch(setup, tmp_path, capsys):
     assert code == 0 and obj["question"] == "What treats asthma?"
     ans = obj["answers"][0]
     assert {"text", "score", "probability", "doc_id", "title", "url", "passage", "start", "end"} <= set(ans)
+    assert ans["calibration"] == "uncalibrated"  # the tiny reader has no open-domain calibration
     assert ans["passage"][ans["start"]:ans["end"]] == ans["text"]
     assert {"retrieve", "read", "total"} <= set(obj["timings_ms"])
     assert obj["retriever"] == {"mode": "hybrid", "fusion": "convex", "dense_weight": 0.5, "normalisation": "absolute"}

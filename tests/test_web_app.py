@@ -40,7 +40,7 @@ def _result(text: str, start: int, end: int, confident: bool = True, **passage_k
     p = _passage(text, **passage_kw)
     hit = Hit(p, 0.03, MappingProxyType({"bm25": 1}), MappingProxyType({"bm25": 2.5}))
     ans = Answer(text[start:end], 7.5, 0.83, p, start, end)
-    return AskResult("q?", (RankedAnswer(ans, 0.86, 1.0, 1),), (hit,), confident, 0.5,
+    return AskResult("q?", (RankedAnswer(ans, 0.86, 1.0, 1, calibration="MedQuAD"),), (hit,), confident, 0.5,
                      {"retrieve": 1.0, "read": 2.0, "total": 3.0})
 
 
@@ -73,6 +73,7 @@ def test_answer_html_escapes_document_text_title_and_url():
     # reader's span-only probability (0.83), which "why this answer" lists separately.
     assert "86% confidence" in html and "CC BY 4.0" in html and "demo &lt;i&gt;" in html
     assert "Answer probability" in html and "Reader probability (span alone)" in html
+    assert "fitted on MedQuAD questions" in html  # which calibration gave the probability
     assert "BM25 (keywords)" in html and "#1" in html and "not in this leg" in html  # why this answer
 
 
