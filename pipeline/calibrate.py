@@ -44,7 +44,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from common.errors import run_entry_point
 from pipeline.engine import EngineConfig, QAEngine
+from pipeline.errors import PipelineError
 from pipeline.evaluation.datasets import (PatternQuestion, RetrievalDataset, load_pattern_questions, load_qa_dataset,
                                          load_retrieval_dataset)
 from pipeline.evaluation.metrics import expected_calibration_error, reliability_bins, squad_scores
@@ -230,6 +232,20 @@ def collect_patterns(engine: QAEngine, questions: Sequence[PatternQuestion], rer
     return rows
 
 
+def check_fittable(rows: Sequence[Row], what: str) -> None:
+    """Raise PipelineError unless `rows` hold both right and wrong candidates (a logistic fit needs both)."""
+    if not rows:
+        raise PipelineError(
+            f"no answer candidate to fit on for {what}",
+            "for --source-set, PREFIX must be a passage source of that index or a collection above it (e.g. "
+            "MedQuAD for MedQuAD/CDC; `clinqa index info --index INDEX` lists the sources); otherwise check that "
+            "the questions retrieve passages")
+    if len({r.correct for r in rows}) < 2:
+        state = "right" if rows[0].correct else "wrong"
+        raise PipelineError(f"all {len(rows)} candidates for {what} were judged {state}: nothing to fit",
+                            "use more questions (drop --limit) or check the gold answers / answer patterns")
+
+
 def fit_report(rows: Sequence[Row]) -> tuple[AnswerCalibration, dict, list[dict]]:
     """(calibration fitted on `rows`, its report, cross-fitted reliability bins of the top answer)."""
     cal = fit_answer_calibration(rows)
@@ -323,6 +339,7 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
             rows: list[Row] = []
             for qi, item in enumerate(tqdm(items, desc=f"calibrate ({feature})", disable=not progress)):
                 rows += collect(engine, [item], rerank, top_k, qi)
+            check_fittable(rows, f"{', '.join(str(d) for d in datasets)} over {index}")
             cal, report[feature], feature_bins = fit_report(rows)
             block[feature] = cal.to_dict()
             bins[f"{feature} (ECE {report[feature]['ece_top1_crossfit']:.1f})"] = feature_bins
@@ -336,6 +353,7 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
                 rows = []
                 for qi, pq in enumerate(tqdm(questions, desc=f"calibrate {prefix} ({feature})", disable=not progress)):
                     rows += collect_patterns(engine_over(set_index), [pq], rerank, top_k, qi, prefix)
+                check_fittable(rows, f"source {prefix!r} over {set_index} ({questions_file})")
                 cal, fits["fitted_on"][feature], feature_bins = fit_report(rows)
                 fits[feature] = cal.to_dict()
                 bins[f"{prefix} {feature} (ECE {fits['fitted_on'][feature]['ece_top1_crossfit']:.1f})"] = feature_bins
@@ -350,7 +368,6 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="python -m pipeline.calibrate", description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path, help="dev index with distractors (required unless --source-sets-only)")
     ap.add_argument("--dataset", type=Path, nargs="+", default=[], help="dev QA files (SQuAD/BioASQ-in-SQuAD)")
@@ -380,6 +397,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error("--source-sets-only needs at least one --source-set PREFIX INDEX QUESTIONS")
     if not args.source_sets_only and (args.index is None or not args.dataset):
         ap.error("give --index DEV_INDEX and --dataset FILE... (or --source-sets-only with --source-set)")
+    return run_entry_point(lambda a: _run(a, source_sets), args, prog="python -m pipeline.calibrate")
+
+
+def _run(args: argparse.Namespace, source_sets: list[tuple[str, Path, Path]]) -> int:
     res = calibrate(None if args.source_sets_only else args.index, args.dataset, args.reader, args.reranker,
                     args.top_k, args.limit, relevance_sets=[tuple(p) for p in args.relevance_set],
                     refit_reranker=not args.keep_reranker_calibration and not args.source_sets_only,

@@ -224,7 +224,7 @@ def test_calibrate_fits_both_features_and_can_keep_the_rerankers_calibration(ind
 
 
 @pytest.mark.integration
-def test_calibrate_fits_a_source_collection_on_pattern_judged_questions(index_and_models, tmp_path):
+def test_calibrate_fits_a_source_collection_on_pattern_judged_questions(index_and_models, tmp_path, capsys):
     """--source-set PREFIX INDEX QUESTIONS fits a calibration for that collection's passages only
     (labels: the answer pattern matches the candidate); --source-sets-only keeps the literature
     fit in calibration.json, and the engine then scores that collection's answers by the new fit."""
@@ -258,6 +258,13 @@ def test_calibrate_fits_a_source_collection_on_pattern_judged_questions(index_an
         calibrate_mod.QAEngine(calibrate_mod.EngineConfig(index_dir=index_dir, reader=calibrate_mod.ReaderConfig(
             model=str(reader_dir)))).warm_up(), calibrate_mod.load_pattern_questions(questions)[:2], False, 4, 0, "other")
     assert rows == []
+    # A prefix no passage has is refused with the way to list the index's sources, and nothing is written.
+    before = out.read_text()
+    assert calibrate_mod.main(["--source-sets-only", "--source-set", "other", str(index_dir), str(questions),
+                               "--reader", str(reader_dir), "--top-k", "4", "--limit", "2", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "no answer candidate to fit on for source 'other'" in err and "clinqa index info" in err
+    assert out.read_text() == before
 
 
 @pytest.mark.integration
