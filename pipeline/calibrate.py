@@ -299,6 +299,9 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
 
     if index is None and not source_sets:
         raise ValueError("nothing to calibrate: give --index with --dataset, or --source-set")
+    # Question files are checked before any model loads.
+    pattern_sets = [(prefix, set_index, questions_file, load_pattern_questions(questions_file, limit=limit))
+                    for prefix, set_index, questions_file in source_sets]
     rr_cfg = RerankerConfig(model=reranker) if reranker else None
     engine = QAEngine(EngineConfig(index_dir=index if index is not None else source_sets[0][1],
                                    retriever=RetrieverConfig(top_k=top_k),
@@ -345,8 +348,7 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
             bins[f"{feature} (ECE {report[feature]['ece_top1_crossfit']:.1f})"] = feature_bins
             logger.info("%s: %s", feature, report[feature])
         # 3. Per source collection, on pattern-judged questions over an index of it.
-        for prefix, set_index, questions_file in source_sets:
-            questions = load_pattern_questions(questions_file, limit=limit)
+        for prefix, set_index, questions_file, questions in pattern_sets:
             fits: dict = {"fitted_on": {"questions": len(questions), "file": str(questions_file),
                                         "index": str(set_index), "correct_if": "the answer pattern matches"}}
             for feature, rerank in features:
@@ -365,6 +367,26 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
             extra.close()
     report["bins"] = bins
     return {"open_domain": block, "report": report}
+
+
+def merge_open_domain(old: dict, new: dict, fitted_on: dict | None) -> dict:
+    """calibration.json's "open_domain" after a fit (pure): what was fitted replaces what it
+    refits, feature by feature; what was not refitted is kept (a literature refit keeps every
+    source's fit, a --source-set fit without --reranker keeps that source's rerank_blend fit).
+    `fitted_on`: the literature fit's report, None when only source sets were fitted."""
+    out = {k: v for k, v in old.items() if k != "by_source"}
+    if fitted_on is not None:
+        out.update({k: v for k, v in new.items() if k != "by_source"})
+        out["fitted_on"] = fitted_on
+    by_source = {prefix: dict(fits) for prefix, fits in old.get("by_source", {}).items()}
+    for prefix, fits in new.get("by_source", {}).items():
+        merged = by_source.setdefault(prefix, {})
+        report = {**merged.get("fitted_on", {}), **fits.get("fitted_on", {})}
+        merged.update(fits)
+        merged["fitted_on"] = report
+    if by_source:
+        out["by_source"] = by_source
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -393,6 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--plot", type=Path, help="reliability plot PNG")
     args = ap.parse_args(argv)
     source_sets = [(prefix, Path(index), Path(questions)) for prefix, index, questions in args.source_set]
+    for prefix, _, _ in source_sets:
+        if not prefix.strip() or prefix != prefix.strip().rstrip("/"):
+            ap.error(f"--source-set PREFIX {prefix!r}: give a passage source or its collection without a trailing "
+                     "slash, e.g. MedQuAD (matches MedQuAD/CDC, MedQuAD/GHR, ...)")
     if args.source_sets_only and not source_sets:
         ap.error("--source-sets-only needs at least one --source-set PREFIX INDEX QUESTIONS")
     if not args.source_sets_only and (args.index is None or not args.dataset):
@@ -411,15 +437,17 @@ def _run(args: argparse.Namespace, source_sets: list[tuple[str, Path, Path]]) ->
         rr_out.write_text(json.dumps({k: rr[k] for k in ("temperature", "bias")} | {"fitted_on": rr}, indent=2) + "\n")
     out = args.out or Path(args.reader or ReaderConfig().model) / CALIBRATION_FILE
     data = json.loads(out.read_text()) if out.is_file() else {}
-    if args.source_sets_only:  # keep the literature fit; replace only the refitted sources
-        od = data.setdefault("open_domain", {})
-        od["by_source"] = {**od.get("by_source", {}), **res["open_domain"]["by_source"]}
-    else:
-        data["open_domain"] = {**res["open_domain"], "fitted_on": {k: v for k, v in res["report"].items() if k != "bins"}}
+    data["open_domain"] = merge_open_domain(data.get("open_domain", {}), res["open_domain"],
+                                            None if args.source_sets_only else
+                                            {k: v for k, v in res["report"].items() if k != "bins"})
     out.write_text(json.dumps(data, indent=2) + "\n")
     if args.plot:
         plot(res["report"]["bins"], args.plot)
-    print(json.dumps({k: v for k, v in res["report"].items() if k != "bins"}, indent=2))
+    report = {k: v for k, v in res["report"].items() if k != "bins"}
+    if args.source_sets_only:  # the literature part did not run: report the sources' fits only
+        report = {k: report[k] for k in ("reader", "reranker", "threshold")}
+    report["by_source"] = {p: f["fitted_on"] for p, f in res["open_domain"].get("by_source", {}).items()}
+    print(json.dumps(report, indent=2))
     return 0
 
 

@@ -18,9 +18,12 @@ Without a fitted calibration the fallback is reader probability x passage releva
 The same (s, r) means a different chance of being right on different kinds of text: on
 consumer-health pages (MedQuAD) the MPNet reader's top answers at a literature-fitted 0.35 were
 right about 3 times in 4 (session 10). So a calibration can also be fitted per source collection
-(`python -m pipeline.calibrate --source-set PREFIX INDEX QUESTIONS`), and each candidate is
-scored by the calibration of its passage's source (CalibrationSet.for_source); sources without
-their own fit use the literature one.
+(`python -m pipeline.calibrate --source-set PREFIX INDEX QUESTIONS`). One fit scores all of a
+question's candidates, so the order and the shown probabilities always agree: the fit of the
+source of the candidate the literature fit ranks first (CalibrationSet.for_question). In a
+MedQuAD-only index that is the MedQuAD fit; in a mixed index where a user's own guideline holds
+the best answer it is the literature fit, so a weakly relevant MedQuAD passage cannot climb above
+the guideline on the MedQuAD fit's higher base rate (session 10's fresh-clone check).
 """
 from __future__ import annotations
 
@@ -100,17 +103,24 @@ class CalibrationSet:
     default: AnswerCalibration | None
     by_source: tuple[tuple[str, AnswerCalibration], ...] = ()
 
-    def for_source(self, source: str) -> AnswerCalibration | None:
-        """The calibration for a passage of `source` (the first matching prefix), else `default`."""
-        return self.named_for_source(source)[1]
-
     def named_for_source(self, source: str) -> tuple[str, AnswerCalibration | None]:
-        """(name, calibration) for a passage of `source`: (prefix, its fit), else
-        (LITERATURE, default)."""
-        for prefix, cal in self.by_source:
+        """(name, calibration) for a passage of `source`: (the longest matching prefix, its fit),
+        else (LITERATURE, default)."""
+        for prefix, cal in sorted(self.by_source, key=lambda pc: -len(pc[0])):
             if source_matches(source, prefix):
                 return prefix, cal
         return LITERATURE, self.default
+
+    def for_question(self, cands: Sequence["Candidate"]) -> tuple[str, AnswerCalibration | None]:
+        """(name, fit) for all of one question's candidates: the fit of the source of the
+        candidate that `default` ranks first (reader probability x relevance without a default)."""
+        if not cands:
+            return LITERATURE, self.default
+        if self.default is not None:
+            top = max(cands, key=lambda c: self.default.logit(c.span_score, c.relevance_feature))
+        else:
+            top = max(cands, key=lambda c: c.reader_probability * c.relevance)
+        return self.named_for_source(top.source)
 
     @property
     def threshold(self) -> float | None:
@@ -161,18 +171,16 @@ class Scored:
 
 def score_candidates(cands: Sequence[Candidate],
                      calibration: AnswerCalibration | CalibrationSet | None) -> list[Scored]:
-    """P(correct) per candidate: by the calibration of its passage's source when `calibration` is
-    a CalibrationSet, by `calibration` itself when it is one AnswerCalibration; without one (or
-    for a source no fit covers), reader probability x passage relevance."""
-    out = []
-    for c in cands:
-        name, cal = (calibration.named_for_source(c.source) if isinstance(calibration, CalibrationSet)
-                     else (LITERATURE, calibration))
-        if cal is not None:
-            out.append(Scored(c, cal.probability(c.span_score, c.relevance_feature), name))
-        else:
-            out.append(Scored(c, c.reader_probability * c.relevance, UNCALIBRATED))
-    return out
+    """P(correct) per candidate of ONE question: by `calibration` when it is one AnswerCalibration;
+    when it is a CalibrationSet, by the one fit it picks for the question (CalibrationSet.for_question);
+    without a fit, reader probability x passage relevance."""
+    if isinstance(calibration, CalibrationSet):
+        name, cal = calibration.for_question(cands)
+    else:
+        name, cal = LITERATURE, calibration
+    if cal is None:
+        return [Scored(c, c.reader_probability * c.relevance, UNCALIBRATED) for c in cands]
+    return [Scored(c, cal.probability(c.span_score, c.relevance_feature), name) for c in cands]
 
 
 def best_distinct(scored: Sequence[Scored], limit: int) -> list[Scored]:

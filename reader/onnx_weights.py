@@ -16,12 +16,17 @@ exporters handle (BERT/MiniLM, MPNet).
 """
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import numpy as np
 
+from common.errors import run_entry_point
 from reader.config import ONNX_INT8_FILE
+from reader.errors import ReaderModelError
+
+logger = logging.getLogger(__name__)
 
 _MODULE_RE = re.compile(r"^/m/(.+?)/(?:MatMul|Gemm)(?:_output|$)")
 _QUANT_SUFFIXES = ("_quantized", "_scale", "_zero_point")
@@ -133,12 +138,34 @@ def main(argv: list[str] | None = None) -> int:
     as a float32 Hugging Face model directory, e.g. to warm-start `clinqa train reader --base DIR`."""
     import argparse
 
-    ap = argparse.ArgumentParser(description="Float32 Hugging Face reader from an int8 ONNX reader (warm start).")
+    ap = argparse.ArgumentParser(prog="python -m reader.onnx_weights",
+                                 description="Float32 Hugging Face reader from an int8 ONNX reader (warm start).")
     ap.add_argument("model_dir", help="reader directory with model_int8.onnx, config.json and tokenizer files")
     ap.add_argument("--out", required=True, help="output Hugging Face model directory")
     ap.add_argument("--word-embeddings-from", help="base model directory whose word embeddings the reader kept frozen")
-    args = ap.parse_args(argv)
-    tokenizer, model = qa_model_from_int8(args.model_dir, args.word_embeddings_from)
+    return run_entry_point(_write_float_reader, ap.parse_args(argv), prog="python -m reader.onnx_weights")
+
+
+def _write_float_reader(args) -> int:
+    src = Path(args.model_dir)
+    if not (src / ONNX_INT8_FILE).is_file():
+        raise ReaderModelError(f"{src / ONNX_INT8_FILE} not found",
+                               "pass a reader directory exported with `python -m reader.export DIR` (it holds "
+                               f"{ONNX_INT8_FILE}, config.json and the tokenizer files), e.g. models/reader-mpnet")
+    base = args.word_embeddings_from
+    if base is not None and not Path(base, "config.json").is_file():
+        raise ReaderModelError(f"--word-embeddings-from {base!r} is not a model directory (no config.json)",
+                               "pass the base the reader was trained from, e.g. the path printed by "
+                               "`bash scripts/mpnet_base.sh runs/bases` for the MPNet reader")
+    if base is None:
+        logger.warning("no --word-embeddings-from: the word embeddings are the int8 copy (coarse); pass the base "
+                       "model for a reader trained with --freeze-embeddings")
+    try:
+        tokenizer, model = qa_model_from_int8(src, base)
+    except (OSError, ValueError) as exc:
+        raise ReaderModelError(f"cannot rebuild a question-answering model from {src}: {exc}",
+                               "the directory must hold an extractive reader's export (a span head, qa_outputs); "
+                               "rerankers and task models are rebuilt with `python -m tasks.dequantize`") from exc
     Path(args.out).mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     tokenizer.save_pretrained(args.out)

@@ -212,15 +212,21 @@ def test_each_candidate_is_scored_by_the_calibration_of_its_passage_source():
 
     consumer = AnswerCalibration(span_weight=0.3, relevance_weight=1.0, bias=-1.0, threshold=0.5)
     cals = CalibrationSet(CAL, (("MedQuAD", consumer),))
-    assert cals.for_source("MedQuAD/CDC") is consumer and cals.for_source("MedQuAD") is consumer
-    assert cals.for_source("MedQuADx/CDC") is CAL and cals.for_source("") is CAL
+    fit = lambda src: cals.named_for_source(src)[1]  # noqa: E731
+    assert fit("MedQuAD/CDC") is consumer and fit("MedQuAD") is consumer
+    assert fit("MedQuADx/CDC") is CAL and fit("") is CAL
+    gard = AnswerCalibration(span_weight=0.3, relevance_weight=1.0, bias=0.0, threshold=0.5)
+    nested = CalibrationSet(CAL, (("MedQuAD", consumer), ("MedQuAD/GARD", gard)))
+    assert nested.named_for_source("MedQuAD/GARD") == ("MedQuAD/GARD", gard)  # the most specific prefix
+    assert nested.named_for_source("MedQuAD/CDC") == ("MedQuAD", consumer)
     same = dict(text="x", span_score=8.0, reader_probability=0.5, hit_index=0, relevance_feature=1.0, relevance=0.5)
     lit, med = (Candidate(**same, source=s) for s in ("PubMed", "MedQuAD/NIDDK"))
-    p = [s.probability for s in score_candidates([lit, med], cals)]
-    assert p == [CAL.probability(8.0, 1.0), consumer.probability(8.0, 1.0)] and p[0] < 0.5 < p[1]
-    assert [s.calibration for s in score_candidates([lit, med], cals)] == ["literature", "MedQuAD"]
+    assert [s.probability for s in score_candidates([med], cals)] == [consumer.probability(8.0, 1.0)]
+    assert [s.probability for s in score_candidates([lit], cals)] == [CAL.probability(8.0, 1.0)]
+    assert CAL.probability(8.0, 1.0) < 0.5 < consumer.probability(8.0, 1.0)
+    assert [s.calibration for s in score_candidates([med], cals)] == ["MedQuAD"]
+    assert [s.calibration for s in score_candidates([lit], cals)] == ["literature"]
     assert [s.calibration for s in score_candidates([lit], None)] == ["uncalibrated"]
-    assert CalibrationSet(None, (("MedQuAD", consumer),)).for_source("PubMed") is None
     assert score_candidates([lit], CalibrationSet(None, (("MedQuAD", consumer),)))[0].probability == 0.5 * 0.5
 
 
@@ -250,3 +256,47 @@ def test_pattern_questions_load_judge_and_name_a_bad_line(tmp_path):
     bad.write_text('{"question": "What causes gout?"}\n')
     with pytest.raises(DatasetFormatError, match="line 1.*answer_pattern"):
         load_pattern_questions(bad)
+
+
+def test_one_fit_scores_all_of_a_question_s_answers_chosen_by_where_the_best_one_comes_from():
+    """Fresh-clone check, session 10: in an index of MedQuAD plus a user's own guideline, scoring each
+    answer by its own source's fit put "open-angle glaucoma has no symptoms" (MedQuAD, relevance
+    feature 0.1) above "sudden severe eye pain" (the guideline, 0.9) on the MedQuAD fit's higher base
+    rate. Now the literature fit ranks the guideline's answer first, so its fit scores every answer:
+    the order and the probabilities agree."""
+    from pipeline.ranking import CalibrationSet
+
+    consumer = AnswerCalibration(span_weight=0.3, relevance_weight=1.0, bias=-2.0, threshold=0.5)
+    cals = CalibrationSet(CAL, (("MedQuAD", consumer),))
+    medquad = Candidate("open-angle glaucoma has no symptoms", 12.0, 0.6, 1, 0.1, 0.12, source="MedQuAD/NEI")
+    guideline = Candidate("sudden severe eye pain", 10.0, 0.6, 0, 0.9, 0.45, source="local")
+    assert consumer.probability(12.0, 0.1) > CAL.probability(10.0, 0.9)  # per-source scoring would invert them
+    ranked = best_distinct(score_candidates([medquad, guideline], cals), 5)
+    assert [s.candidate.text for s in ranked] == ["sudden severe eye pain", "open-angle glaucoma has no symptoms"]
+    assert {s.calibration for s in ranked} == {"literature"}
+    assert ranked[0].probability > ranked[1].probability
+    # Where the best answer is a MedQuAD one, the MedQuAD fit scores them all.
+    weak = Candidate("eye pain", 6.0, 0.6, 0, 0.2, 0.2, source="local")
+    scored = score_candidates([medquad, weak], cals)
+    assert [s.calibration for s in scored] == ["MedQuAD", "MedQuAD"]
+    assert scored[1].probability == consumer.probability(6.0, 0.2)
+
+
+def test_a_calibration_refit_keeps_what_it_did_not_refit():
+    """Fresh-clone check, session 10: a literature refit dropped every source's fit, and a
+    --source-set fit without --reranker dropped that source's rerank_blend fit."""
+    from pipeline.calibrate import merge_open_domain
+
+    old = {"rerank_blend": {"bias": 1}, "retrieval": {"bias": 2}, "fitted_on": {"q": 450},
+           "by_source": {"MedQuAD": {"rerank_blend": {"bias": 3}, "retrieval": {"bias": 4},
+                                     "fitted_on": {"questions": 100, "rerank_blend": {"ece": 6}}}}}
+    lit = merge_open_domain(old, {"rerank_blend": {"bias": 5}, "retrieval": {"bias": 6}}, {"q": 451})
+    assert lit["rerank_blend"] == {"bias": 5} and lit["fitted_on"] == {"q": 451}
+    assert lit["by_source"] == old["by_source"]
+    src = merge_open_domain(old, {"by_source": {"MedQuAD": {"retrieval": {"bias": 7}, "fitted_on": {"questions": 90}}}},
+                            None)
+    assert src["rerank_blend"] == {"bias": 1} and src["fitted_on"] == {"q": 450}
+    assert src["by_source"]["MedQuAD"]["rerank_blend"] == {"bias": 3}
+    assert src["by_source"]["MedQuAD"]["retrieval"] == {"bias": 7}
+    assert src["by_source"]["MedQuAD"]["fitted_on"] == {"questions": 90, "rerank_blend": {"ece": 6}}
+    assert "by_source" not in merge_open_domain({}, {"rerank_blend": {}}, {})

@@ -129,3 +129,12 @@ def test_an_int8_reader_warm_starts_training_as_a_float_model_directory(tmp_path
     with torch.no_grad():
         torch_start = warm(**{k: torch.from_numpy(v) for k, v in feeds.items()}).start_logits.numpy()
     assert np.abs(onnx_start - torch_start).max() < 0.1 * (np.abs(onnx_start).max() + 1e-6) + 0.05
+
+
+def test_warm_start_errors_say_what_directory_is_needed(tmp_path, capsys):
+    from reader.onnx_weights import main
+
+    assert main([str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "model_int8.onnx not found" in err and "python -m reader.export" in err
+    assert not (tmp_path / "o").exists()

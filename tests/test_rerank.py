@@ -252,12 +252,15 @@ def test_calibrate_fits_a_source_collection_on_pattern_judged_questions(index_an
     cal_dir.mkdir()
     (cal_dir / "calibration.json").write_text(out.read_text())
     cals = load_answer_calibration(cal_dir, "rerank_blend")
-    assert cals.for_source("demo").to_dict() == fits["rerank_blend"]
-    assert cals.for_source("PubMed").to_dict()["bias"] == -2.0
-    rows = calibrate_mod.collect_patterns(  # only passages of the named source become rows
-        calibrate_mod.QAEngine(calibrate_mod.EngineConfig(index_dir=index_dir, reader=calibrate_mod.ReaderConfig(
-            model=str(reader_dir)))).warm_up(), calibrate_mod.load_pattern_questions(questions)[:2], False, 4, 0, "other")
-    assert rows == []
+    assert cals.named_for_source("demo")[1].to_dict() == fits["rerank_blend"]
+    assert cals.named_for_source("PubMed")[1].to_dict()["bias"] == -2.0
+    engine = calibrate_mod.QAEngine(calibrate_mod.EngineConfig(index_dir=index_dir, reader=calibrate_mod.ReaderConfig(
+        model=str(reader_dir)))).warm_up()
+    try:  # only passages of the named source become rows
+        assert calibrate_mod.collect_patterns(engine, calibrate_mod.load_pattern_questions(questions)[:2], False, 4, 0,
+                                              "other") == []
+    finally:
+        engine.close()
     # A prefix no passage has is refused with the way to list the index's sources, and nothing is written.
     before = out.read_text()
     assert calibrate_mod.main(["--source-sets-only", "--source-set", "other", str(index_dir), str(questions),

@@ -73,7 +73,7 @@ def test_answer_html_escapes_document_text_title_and_url():
     # reader's span-only probability (0.83), which "why this answer" lists separately.
     assert "86% confidence" in html and "CC BY 4.0" in html and "demo &lt;i&gt;" in html
     assert "Answer probability" in html and "Reader probability (span alone)" in html
-    assert "fitted on MedQuAD questions" in html  # which calibration gave the probability
+    assert "calibrated on our dev questions over MedQuAD pages" in html  # which calibration gave the probability
     assert "BM25 (keywords)" in html and "#1" in html and "not in this leg" in html  # why this answer
 
 

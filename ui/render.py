@@ -113,10 +113,10 @@ def render_source(passage: Any) -> str:
 def calibration_label(name: str) -> str:
     """Which dev questions the answer probability was fitted on (pipeline.ranking.Scored.calibration)."""
     if name == "literature":
-        return "fitted on literature questions"
+        return "calibrated on literature dev questions"
     if name == "uncalibrated":
-        return "not calibrated (reader x relevance)"
-    return f"fitted on {name} questions" if name else ""
+        return "not calibrated: reader x relevance"
+    return f"calibrated on our dev questions over {name} pages" if name else ""
 
 
 def render_why(ranked: Any, hit: Any, threshold: float) -> str:
@@ -137,15 +137,16 @@ def render_why(ranked: Any, hit: Any, threshold: float) -> str:
     a = ranked.answer
     rows.append(("Reader span score", "", f"{a.score:.3f}"))
     rows.append(("Reader probability (span alone)", "", f"{a.probability:.3f}"))
-    rows.append(("Answer probability", calibration_label(getattr(ranked, "calibration", "")),
-                 f"{ranked.final_score:.3f} (confident from {threshold:.2f})"))
+    label = calibration_label(getattr(ranked, "calibration", ""))
+    rows.append(("Answer probability", "", f"{ranked.final_score:.3f} (confident from {threshold:.2f}"
+                 + (f"; {label})" if label else ")")))
     body = "".join(f"<tr><th>{esc(n)}</th><td>{esc(r)}</td><td>{esc(s)}</td></tr>" for n, r, s in rows)
     return (
         '<details class="cq-why"><summary>Why this answer</summary>'
         f'<table><thead><tr><th></th><th>rank</th><th>score</th></tr></thead><tbody>{body}</tbody></table>'
         "<p>Answer probability = how likely this answer is right, from the reader's span score and the "
-        "passage's relevance together, calibrated on dev questions over a realistic index, with a fit of "
-        "its own for each kind of source it was measured on (consumer-health pages, literature). "
+        "passage's relevance together, calibrated on dev questions over a realistic index (the table says on "
+        "which kind of pages). "
         "Use <em>Explain tokens</em> below for the words that drove the reader.</p></details>"
     )
 
