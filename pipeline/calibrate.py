@@ -356,7 +356,10 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
                 for qi, pq in enumerate(tqdm(questions, desc=f"calibrate {prefix} ({feature})", disable=not progress)):
                     rows += collect_patterns(engine_over(set_index), [pq], rerank, top_k, qi, prefix)
                 check_fittable(rows, f"source {prefix!r} over {set_index} ({questions_file})")
-                cal, fits["fitted_on"][feature], feature_bins = fit_report(rows)
+                cal, feature_report, feature_bins = fit_report(rows)
+                # Each feature's report names its own data: a later refit of one feature keeps the other's.
+                fits["fitted_on"][feature] = {**feature_report, "questions": len(questions),
+                                              "file": str(questions_file), "index": str(set_index)}
                 fits[feature] = cal.to_dict()
                 bins[f"{prefix} {feature} (ECE {fits['fitted_on'][feature]['ece_top1_crossfit']:.1f})"] = feature_bins
                 logger.info("%s %s: %s", prefix, feature, fits["fitted_on"][feature])

@@ -157,15 +157,15 @@ def _write_float_reader(args) -> int:
         raise ReaderModelError(f"--word-embeddings-from {base!r} is not a model directory (no config.json)",
                                "pass the base the reader was trained from, e.g. the path printed by "
                                "`bash scripts/mpnet_base.sh runs/bases` for the MPNet reader")
-    if base is None:
-        logger.warning("no --word-embeddings-from: the word embeddings are the int8 copy (coarse); pass the base "
-                       "model for a reader trained with --freeze-embeddings")
     try:
         tokenizer, model = qa_model_from_int8(src, base)
     except (OSError, ValueError) as exc:
         raise ReaderModelError(f"cannot rebuild a question-answering model from {src}: {exc}",
                                "the directory must hold an extractive reader's export (a span head, qa_outputs); "
                                "rerankers and task models are rebuilt with `python -m tasks.dequantize`") from exc
+    if base is None:
+        logger.warning("no --word-embeddings-from: the word embeddings are the int8 copy (coarse); pass the base "
+                       "model for a reader trained with --freeze-embeddings")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     tokenizer.save_pretrained(args.out)

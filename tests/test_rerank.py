@@ -248,6 +248,7 @@ def test_calibrate_fits_a_source_collection_on_pattern_judged_questions(index_an
     fits = block["by_source"]["demo"]
     assert {"rerank_blend", "retrieval"} <= set(fits) and fits["fitted_on"]["questions"] == 12
     assert 0 < fits["fitted_on"]["rerank_blend"]["candidate_accuracy"] < 100
+    assert fits["fitted_on"]["retrieval"]["questions"] == 12 and fits["fitted_on"]["retrieval"]["file"] == str(questions)
     cal_dir = tmp_path / "reader"
     cal_dir.mkdir()
     (cal_dir / "calibration.json").write_text(out.read_text())
