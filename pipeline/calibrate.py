@@ -47,7 +47,7 @@ import numpy as np
 from common.errors import run_entry_point
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.errors import PipelineError
-from pipeline.evaluation.datasets import (PatternQuestion, RetrievalDataset, load_pattern_questions, load_qa_dataset,
+from pipeline.evaluation.datasets import (RetrievalDataset, load_pattern_questions, load_qa_dataset,
                                          load_retrieval_dataset)
 from pipeline.evaluation.metrics import expected_calibration_error, reliability_bins, squad_scores
 from pipeline.ranking import AnswerCalibration, source_matches
@@ -206,30 +206,20 @@ def calibrate_reranker(sets: Sequence[tuple[QAEngine, list[tuple[str, Callable[[
     return temperature, bias
 
 
-def collect(engine: QAEngine, items, rerank: bool, top_k: int, offset: int) -> list[Row]:
-    rows: list[Row] = []
-    for qi, item in enumerate(items):
-        q = model_question(item.question)
-        hits, _, reranker = engine._hits(q, top_k, None, None, rerank, None)
-        _, candidates = engine.read_candidates(q, hits, reranked=reranker is not None)
-        for c in candidates:
-            f1 = squad_scores(c.text, item.answers)[1]
-            rows.append(Row(offset + qi, c.span_score, c.relevance_feature, f1 >= CORRECT_F1))
-    return rows
+def collect(engine: QAEngine, question: str, is_right: Callable[[str], bool], rerank: bool, top_k: int,
+            qi: int, source_prefix: str | None = None) -> list[Row]:
+    """Rows (question index `qi`) of every candidate the product reads for `question`, right when
+    `is_right(candidate text)`; with `source_prefix`, only candidates from passages under it."""
+    q = model_question(question)
+    hits, _, reranker = engine._hits(q, top_k, None, None, rerank, None)
+    _, candidates = engine.read_candidates(q, hits, reranked=reranker is not None)
+    return [Row(qi, c.span_score, c.relevance_feature, is_right(c.text)) for c in candidates
+            if source_prefix is None or source_matches(c.source, source_prefix)]
 
 
-def collect_patterns(engine: QAEngine, questions: Sequence[PatternQuestion], rerank: bool, top_k: int,
-                     offset: int, source_prefix: str) -> list[Row]:
-    """Rows of every candidate read from a passage under `source_prefix`, right when the
-    question's answer pattern matches the candidate's text."""
-    rows: list[Row] = []
-    for qi, pq in enumerate(questions):
-        q = model_question(pq.question)
-        hits, _, reranker = engine._hits(q, top_k, None, None, rerank, None)
-        _, candidates = engine.read_candidates(q, hits, reranked=reranker is not None)
-        rows += [Row(offset + qi, c.span_score, c.relevance_feature, pq.judge(c.text))
-                 for c in candidates if source_matches(c.source, source_prefix)]
-    return rows
+def squad_correct(golds: Sequence[str]) -> Callable[[str], bool]:
+    """A literature dev item's label: SQuAD F1 >= CORRECT_F1 against its gold answers."""
+    return lambda text: squad_scores(text, golds)[1] >= CORRECT_F1
 
 
 def check_fittable(rows: Sequence[Row], what: str) -> None:
@@ -341,7 +331,7 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
         for feature, rerank in features if index is not None else ():
             rows: list[Row] = []
             for qi, item in enumerate(tqdm(items, desc=f"calibrate ({feature})", disable=not progress)):
-                rows += collect(engine, [item], rerank, top_k, qi)
+                rows += collect(engine, item.question, squad_correct(item.answers), rerank, top_k, qi)
             check_fittable(rows, f"{', '.join(str(d) for d in datasets)} over {index}")
             cal, report[feature], feature_bins = fit_report(rows)
             block[feature] = cal.to_dict()
@@ -354,7 +344,7 @@ def calibrate(index: Path | None, datasets: Sequence[Path], reader: str | None, 
             for feature, rerank in features:
                 rows = []
                 for qi, pq in enumerate(tqdm(questions, desc=f"calibrate {prefix} ({feature})", disable=not progress)):
-                    rows += collect_patterns(engine_over(set_index), [pq], rerank, top_k, qi, prefix)
+                    rows += collect(engine_over(set_index), pq.question, pq.judge, rerank, top_k, qi, prefix)
                 check_fittable(rows, f"source {prefix!r} over {set_index} ({questions_file})")
                 cal, feature_report, feature_bins = fit_report(rows)
                 # Each feature's report names its own data: a later refit of one feature keeps the other's.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,24 +106,24 @@ def load_into(model, state: dict[str, np.ndarray]) -> list[str]:
     return [k for k in own if k in params and k not in state]
 
 
-def qa_model_from_int8(model_dir: str | Path, word_embeddings_from: str | Path | None = None):
-    """(tokenizer, fp32 AutoModelForQuestionAnswering) rebuilt from `model_dir`'s model_int8.onnx,
-    config.json and tokenizer (a reader exported with `python -m reader.export DIR --no-torch-weights`).
+def float_model_from_int8(model_dir: str | Path, auto_class: Any,
+                         word_embeddings_from: str | Path | None = None) -> Any:
+    """A float32 `auto_class` model (e.g. AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification) rebuilt from `model_dir`'s model_int8.onnx and config.json.
 
     word_embeddings_from: a Hugging Face model directory whose word-embedding matrix replaces the
-    dequantised one; use the base for readers trained with --freeze-embeddings (the int8 copy of a
+    dequantised one; use the base for models trained with --freeze-embeddings (the int8 copy of a
     Gather is per-tensor and coarse, the frozen matrix is the base's exactly).
     Raises OSError when a file cannot be read, ValueError when a weight is missing or mis-shaped.
     """
     import torch
-    from transformers import AutoConfig, AutoModel, AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import AutoConfig, AutoModel
 
     path = Path(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    state = dequantized_state(path / ONNX_INT8_FILE)
     config = AutoConfig.from_pretrained(str(path))
     config.dtype = "float32"
-    model = AutoModelForQuestionAnswering.from_config(config, attn_implementation="eager")
-    state = dequantized_state(path / ONNX_INT8_FILE)
+    model = auto_class.from_config(config, attn_implementation="eager")
     if word_embeddings_from is not None:
         base = AutoModel.from_pretrained(str(word_embeddings_from), dtype=torch.float32)
         prefix = model.base_model_prefix
@@ -130,7 +131,17 @@ def qa_model_from_int8(model_dir: str | Path, word_embeddings_from: str | Path |
     missing = load_into(model, state)
     if missing:
         raise ValueError(f"{len(missing)} weights not found in {ONNX_INT8_FILE}, e.g. {missing[:3]}")
-    return tokenizer, model
+    return model
+
+
+def qa_model_from_int8(model_dir: str | Path, word_embeddings_from: str | Path | None = None):
+    """(tokenizer, fp32 AutoModelForQuestionAnswering) rebuilt from `model_dir`'s model_int8.onnx,
+    config.json and tokenizer (a reader exported with `python -m reader.export DIR --no-torch-weights`);
+    `word_embeddings_from` and errors as in float_model_from_int8."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    return tokenizer, float_model_from_int8(model_dir, AutoModelForQuestionAnswering, word_embeddings_from)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,8 @@ With `--base`, the word-embedding matrix is taken from that model (for runs trai
 `--freeze-embeddings`: the int8 copy is per-tensor and coarse); without it, it is dequantised
 like the position / token-type embeddings.
 
-The weights are read by reader.onnx_weights (one reader of the int8 export format for the
-reader, the reranker and the task models).
+The model is rebuilt by reader.onnx_weights.float_model_from_int8 (one reader of the int8 export
+format for the reader, the reranker and the task models).
 Checked by comparing logits with the ONNX model on sample pairs (printed; the int8 model
 itself differs from fp32 by up to ~0.9 logits, export.json).
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.dense import resolve_encoder_path
-from reader.onnx_weights import dequantized_state, load_into
+from reader.onnx_weights import float_model_from_int8
 from tasks.errors import TaskError
 from tasks.runtime import ONNX_INT8_FILE, OnnxTaskModel, batch_logits
 
@@ -38,26 +38,18 @@ def onnx_to_torch(onnx_dir: str | Path, out_dir: str | Path, base: str | None = 
 
     Raises TaskError when a weight of the config is missing from the graph or has another shape.
     """
-    import torch
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     src = Path(onnx_dir)
     if not (src / ONNX_INT8_FILE).is_file():
         raise TaskError(f"{src / ONNX_INT8_FILE} not found", hint="pass a directory written by python -m tasks.export")
-    state = dequantized_state(src / ONNX_INT8_FILE)
-    cfg = AutoConfig.from_pretrained(src)
-    cfg.dtype = "float32"
-    model = AutoModelForSequenceClassification.from_config(cfg)
-    if base:
-        emb = AutoModel.from_pretrained(resolve_encoder_path(base), dtype=torch.float32).embeddings.word_embeddings
-        state["bert.embeddings.word_embeddings.weight"] = emb.weight.detach().numpy()
     try:
-        missing = load_into(model, state)
+        model = float_model_from_int8(src, AutoModelForSequenceClassification,
+                                      resolve_encoder_path(base) if base else None)
     except ValueError as exc:
-        raise TaskError(str(exc), hint="the config.json next to the ONNX file must be the exported model's") from exc
-    if missing:
-        raise TaskError(f"not found in the ONNX graph: {missing[:5]} ({len(missing)} in all)",
-                        hint="only models exported by python -m tasks.export are supported")
+        raise TaskError(str(exc), hint="only models exported by python -m tasks.export are supported, with the "
+                                       "config.json next to the ONNX file being the exported model's") from exc
+    cfg = model.config
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

@@ -258,8 +258,8 @@ def test_calibrate_fits_a_source_collection_on_pattern_judged_questions(index_an
     engine = calibrate_mod.QAEngine(calibrate_mod.EngineConfig(index_dir=index_dir, reader=calibrate_mod.ReaderConfig(
         model=str(reader_dir)))).warm_up()
     try:  # only passages of the named source become rows
-        assert calibrate_mod.collect_patterns(engine, calibrate_mod.load_pattern_questions(questions)[:2], False, 4, 0,
-                                              "other") == []
+        for qi, pq in enumerate(calibrate_mod.load_pattern_questions(questions)[:2]):
+            assert calibrate_mod.collect(engine, pq.question, pq.judge, False, 4, qi, "other") == []
     finally:
         engine.close()
     # A prefix no passage has is refused with the way to list the index's sources, and nothing is written.

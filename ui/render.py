@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipeline.ranking import LITERATURE, UNCALIBRATED
+
 NOTICE = (
     "Decision support from the indexed literature, not a diagnosis. Answers are extracted from "
     "the documents below by a machine-reading model and may be wrong or incomplete: check the "
@@ -112,9 +114,9 @@ def render_source(passage: Any) -> str:
 
 def calibration_label(name: str) -> str:
     """Which dev questions the answer probability was fitted on (pipeline.ranking.Scored.calibration)."""
-    if name == "literature":
+    if name == LITERATURE:
         return "calibrated on literature dev questions"
-    if name == "uncalibrated":
+    if name == UNCALIBRATED:
         return "not calibrated: reader x relevance"
     return f"calibrated on our dev questions over {name} pages" if name else ""
 
