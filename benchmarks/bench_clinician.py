@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import PatternQuestion, load_pattern_questions
+from pipeline.evaluation.metrics import expected_calibration_error
 from retriever.rerank import DEFAULT_RERANKER_DIR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,6 +53,8 @@ def run(index: Path, configs: list[str], questions: list[PatternQuestion]) -> di
             "right_and_confident": sum(r["right"] and r["confident"] for r in rows),
             "confident_wrong": sum(r["confident"] and not r["right"] for r in rows),
             "not_confident": sum(not r["confident"] for r in rows),
+            # Top-answer ECE (percent) of the shown probability against the pattern judge.
+            "ece": expected_calibration_error([r["probability"] or 0.0 for r in rows], [r["right"] for r in rows]),
             "n": n, "rows": rows,
         }
     return out
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         c = res["configs"][n]
         print(f"{n}: right {c['right']}/{c['n']}, right and confident {c['right_and_confident']}, "
-              f"confident but wrong {c['confident_wrong']}, not confident {c['not_confident']}")
+              f"confident but wrong {c['confident_wrong']}, not confident {c['not_confident']}, ECE {c['ece']:.1f}")
     return 0
 
 
