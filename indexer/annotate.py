@@ -21,8 +21,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from common.paths import BUNDLED_ANNOTATIONS, check_home
+from common.paths import BUNDLED_ANNOTATIONS, HOME, check_home
 from indexer.errors import IndexerError
+from indexer.manifest import IndexMismatchError, rebuild_hint
 from store import Category, Document, Mention, Passage
 from tasks.classify import Classifier
 from tasks.ner import NerTagger
@@ -31,6 +32,7 @@ from tasks import shipped
 log = logging.getLogger(__name__)
 
 SHIPPED = "shipped"
+SHIPPED_PREFIX = SHIPPED + ":"  # "shipped:ner-mpnet" = the shipped models folder's ner-mpnet
 
 
 def bundled_cache_path() -> Path:
@@ -67,7 +69,10 @@ class AnnotateConfig:
         return bool(self.ner_model or self.classifier_model)
 
     def to_manifest(self) -> dict[str, Any]:
-        return {"ner_model": self.ner_model, "classifier_model": self.classifier_model}
+        """The models as manifest.json records them: `manifest_model_ref` of each, so that
+        `index add` finds them again from any working directory."""
+        return {"ner_model": manifest_model_ref(self.ner_model),
+                "classifier_model": manifest_model_ref(self.classifier_model)}
 
     @classmethod
     def from_manifest(cls, data: dict[str, Any] | None) -> "AnnotateConfig":
@@ -75,19 +80,71 @@ class AnnotateConfig:
         return cls(ner_model=data.get("ner_model"), classifier_model=data.get("classifier_model"))
 
 
-def resolve_model(name: str, kind: str) -> Path:
-    """The directory of a model named "shipped" or by path; actionable error when absent."""
+def manifest_model_ref(name: str | None) -> str | None:
+    """How a model named at build time is written into manifest.json: "shipped" and None stay;
+    a directory inside the shipped models folder (common.paths.SHIPPED_MODELS) becomes
+    "shipped:FOLDER" (`models/ner-mpnet` -> "shipped:ner-mpnet"), found again under any checkout
+    or CLINQA_HOME; any other path becomes absolute. A relative path as typed would only be
+    found again from the directory the build ran in (`index add` from elsewhere failed)."""
+    if name is None or name == SHIPPED or name.startswith(SHIPPED_PREFIX):
+        return name
+    path = Path(os.path.abspath(Path(name).expanduser()))  # ".." folded, symlinks kept
+    try:
+        inside = path.resolve().relative_to(shipped.MODELS_DIR.resolve())
+    except ValueError:
+        return str(path)
+    return SHIPPED_PREFIX + inside.as_posix()
 
-    path = (shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR) if name == SHIPPED else Path(name).expanduser()
+
+def resolve_model(name: str, kind: str) -> Path:
+    """The directory of a model named "shipped" (models/ner or models/classifier),
+    "shipped:FOLDER" (a folder of the shipped models directory) or by path; a relative path
+    not found from the working directory is also looked up in the checkout / CLINQA_HOME
+    (manifests written before paths were recorded absolute). Actionable error when absent."""
+
+    if name == SHIPPED:
+        path = shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR
+    elif name.startswith(SHIPPED_PREFIX):
+        path = shipped.MODELS_DIR / name[len(SHIPPED_PREFIX):]
+    else:
+        path = Path(name).expanduser()
+        if not path.is_absolute() and not (path / "config.json").is_file() and (HOME / path / "config.json").is_file():
+            path = HOME / path
     if not (path / "config.json").is_file():
-        if name == SHIPPED:
+        if name == SHIPPED or name.startswith(SHIPPED_PREFIX):
             check_home(IndexerError, also="or index without entities and categories (--no-annotate)")
         train = "clinqa train ner" if kind == "ner" else "clinqa train classify"
         raise IndexerError(
             f"{kind} model not found: {path} has no config.json",
-            f"pass a model directory written by `{train}`, use the shipped one, or index without it (--no-annotate)",
+            f"index build: pass a model directory written by `{train}`, use the shipped one, or index without it "
+            "(--no-annotate); index add uses the models the index was built with (manifest.json \"annotations\"): "
+            "put that model back, or rebuild the index",
         )
     return path
+
+
+def check_add_annotators(manifest: dict[str, Any], ner_model: str | None, classifier_model: str | None,
+                         no_annotate: bool, index_dir: Path | str) -> None:
+    """`index add` tags new documents with the models the index was built with (manifest.json
+    "annotations"), so its entity filters mean one thing for every document. Options naming
+    other models (or none, `no_annotate`) are refused with IndexMismatchError and a rebuild hint
+    instead of being ignored; naming the index's own models is accepted."""
+    built = AnnotateConfig.from_manifest(manifest.get("annotations"))
+    asked = {"--ner-model": (ner_model, built.ner_model), "--classifier": (classifier_model, built.classifier_model)}
+    for flag, (value, recorded) in asked.items():
+        if value is not None and manifest_model_ref(value) != recorded:
+            raise IndexMismatchError(
+                f"index add tags new documents with the models the index was built with ({flag[2:]}: "
+                f"{recorded or 'none'}), not {value}",
+                f"drop {flag}, or {rebuild_hint(index_dir)} {flag} {value}",
+            )
+    if no_annotate and built.enabled:
+        raise IndexMismatchError(
+            f"the index was built with annotations (ner: {built.ner_model or 'none'}, classifier: "
+            f"{built.classifier_model or 'none'}); adding documents without them would leave entity and "
+            "category filters blind to them",
+            f"drop --no-annotate, or {rebuild_hint(index_dir)} --no-annotate",
+        )
 
 
 def label_names(model_dir: Path) -> dict[str, str]:

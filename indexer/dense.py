@@ -37,6 +37,16 @@ def resolve_encoder_path(name: str) -> str:
     return name
 
 
+def encoder_ref(name: str) -> str:
+    """How an encoder named at build time is recorded in manifest.json (and compared with a
+    later `--encoder`): a relative path to an existing local folder becomes absolute, so search
+    and `index add` find it from any working directory; packaged and hub names stay as given."""
+    path = Path(name).expanduser()
+    if name.lower() in _PACKAGED_ENCODERS or path.is_absolute() or not path.exists():
+        return name
+    return os.path.abspath(path)
+
+
 @functools.lru_cache(maxsize=1)
 def _cpu_has_bf16() -> bool:
     import torch

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.backends import make_backend
+from indexer.dense import encoder_ref
 from indexer.manifest import IndexMismatchError, index_tokenizer, manifest_hash, read_manifest, rebuild_hint
 from indexer.writer import IndexConfig
 from retriever.backend import SearchBackend
@@ -38,7 +39,7 @@ def open_index(index_dir: Path | str, encoder: str | None = None) -> LoadedIndex
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     built_with = manifest["encoder"]["model"]
-    if encoder is not None and encoder != built_with:
+    if encoder is not None and encoder_ref(encoder) != built_with:
         raise IndexMismatchError(
             f"the index in {index_dir} was built with encoder {built_with!r}, not {encoder!r}",
             f"drop --encoder (the index's encoder is used by default), or {rebuild_hint(index_dir)} --encoder {encoder}",

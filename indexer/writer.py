@@ -34,7 +34,7 @@ from indexer.backend import StoreBackedBackend, backend_kind, check_dimension
 from indexer.backends import make_backend
 from indexer.bm25 import BM25Config
 from indexer.chunking import ChunkingConfig
-from indexer.dense import DenseEncoder, EncoderConfig, FaissConfig
+from indexer.dense import DenseEncoder, EncoderConfig, FaissConfig, encoder_ref
 from indexer.distributed import process_with_ray
 from indexer.embcache import EmbeddingCache, embed_with_cache, encoder_fingerprint
 from indexer.errors import EmptyCorpusError, IndexerError
@@ -385,7 +385,7 @@ class IndexWriter:
         """Changes to an existing index use the settings it was built with."""
         wanted = self.config.encoder.model
         built = manifest["encoder"]["model"]
-        if self._explicit_encoder and wanted != built:
+        if self._explicit_encoder and encoder_ref(wanted) != built:
             raise IndexMismatchError(
                 f"the index was built with encoder {built!r}, not {wanted!r}",
                 f"drop --encoder to use {built!r}, or {rebuild_hint(self.index_dir)} with --encoder {wanted}",
@@ -419,7 +419,7 @@ class IndexWriter:
             "updated_at": now,
             "backend": backend.name,
             "encoder": {
-                "model": self.config.encoder.model,
+                "model": encoder_ref(self.config.encoder.model),
                 "dimension": backend.dimension,
                 "max_seq_length": self.config.encoder.max_seq_length,
                 "precision": self._encoder_ready().precision if self._encoder else self.config.encoder.precision,
@@ -433,7 +433,7 @@ class IndexWriter:
             "chunking": {
                 "max_tokens": self.config.chunking.max_tokens,
                 "overlap_tokens": self.config.chunking.overlap_tokens,
-                "tokenizer": self.config.chunk_tokenizer or self.config.encoder.model,
+                "tokenizer": encoder_ref(self.config.chunk_tokenizer or self.config.encoder.model),
             },
             "database_url": self.config.database_url,
             "annotations": self.config.annotate.to_manifest(),

