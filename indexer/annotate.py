@@ -71,8 +71,8 @@ class AnnotateConfig:
     def to_manifest(self) -> dict[str, Any]:
         """The models as manifest.json records them: `manifest_model_ref` of each, so that
         `index add` finds them again from any working directory."""
-        return {"ner_model": manifest_model_ref(self.ner_model),
-                "classifier_model": manifest_model_ref(self.classifier_model)}
+        return {"ner_model": manifest_model_ref(self.ner_model, "ner"),
+                "classifier_model": manifest_model_ref(self.classifier_model, "classifier")}
 
     @classmethod
     def from_manifest(cls, data: dict[str, Any] | None) -> "AnnotateConfig":
@@ -80,15 +80,38 @@ class AnnotateConfig:
         return cls(ner_model=data.get("ner_model"), classifier_model=data.get("classifier_model"))
 
 
-def manifest_model_ref(name: str | None) -> str | None:
-    """How a model named at build time is written into manifest.json: "shipped" and None stay;
-    a directory inside the shipped models folder (common.paths.SHIPPED_MODELS) becomes
-    "shipped:FOLDER" (`models/ner-mpnet` -> "shipped:ner-mpnet"), found again under any checkout
-    or CLINQA_HOME; any other path becomes absolute. A relative path as typed would only be
-    found again from the directory the build ran in (`index add` from elsewhere failed)."""
+def _model_path(name: str, kind: str) -> Path:
+    """Where a model name points, before any check: "shipped" -> models/ner or
+    models/classifier, "shipped:FOLDER" -> that folder of the shipped models directory, a path
+    as given; a relative path with no model under the working directory but one under the
+    checkout / CLINQA_HOME (`models/ner-mpnet` typed outside the checkout, or recorded by an
+    older manifest) -> that one."""
+    if name == SHIPPED:
+        return shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR
+    if name.startswith(SHIPPED_PREFIX):
+        return shipped.MODELS_DIR / name[len(SHIPPED_PREFIX):]
+    path = Path(name).expanduser()
+    if not path.is_absolute() and not (path / "config.json").is_file() and (HOME / path / "config.json").is_file():
+        return HOME / path
+    return path
+
+
+def manifest_model_ref(name: str | None, kind: str) -> str | None:
+    """How a model named at build time is written into manifest.json, so that `index add` finds
+    it again from any working directory (a relative path as typed was found only from the
+    build's directory): None, "shipped" and "shipped:FOLDER" stay; the default model's folder
+    becomes "shipped"; another folder of the shipped models directory (common.paths.SHIPPED_MODELS)
+    becomes "shipped:FOLDER" (`models/ner-mpnet` -> "shipped:ner-mpnet"), found under any checkout
+    or CLINQA_HOME; any other existing folder becomes absolute; a name that points nowhere stays
+    as given (recording a guess would lose it)."""
     if name is None or name == SHIPPED or name.startswith(SHIPPED_PREFIX):
         return name
-    path = Path(os.path.abspath(Path(name).expanduser()))  # ".." folded, symlinks kept
+    path = _model_path(name, kind)
+    if not path.exists():
+        return name
+    path = Path(os.path.abspath(path))  # ".." folded, symlinks kept
+    if path.resolve() == _model_path(SHIPPED, kind).resolve():
+        return SHIPPED
     try:
         inside = path.resolve().relative_to(shipped.MODELS_DIR.resolve())
     except ValueError:
@@ -96,20 +119,22 @@ def manifest_model_ref(name: str | None) -> str | None:
     return SHIPPED_PREFIX + inside.as_posix()
 
 
+def describe_model(name: str | None, kind: str) -> str:
+    """A recorded model name as a reader can find it: "shipped:ner-mpnet (models/ner-mpnet)"."""
+    if name is None:
+        return "none"
+    if name == SHIPPED or name.startswith(SHIPPED_PREFIX):
+        path = _model_path(name, kind)
+        shown = path.relative_to(HOME) if path.is_relative_to(HOME) else path
+        return f"{name} ({shown.as_posix()})"
+    return name
+
+
 def resolve_model(name: str, kind: str) -> Path:
     """The directory of a model named "shipped" (models/ner or models/classifier),
-    "shipped:FOLDER" (a folder of the shipped models directory) or by path; a relative path
-    not found from the working directory is also looked up in the checkout / CLINQA_HOME
-    (manifests written before paths were recorded absolute). Actionable error when absent."""
-
-    if name == SHIPPED:
-        path = shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR
-    elif name.startswith(SHIPPED_PREFIX):
-        path = shipped.MODELS_DIR / name[len(SHIPPED_PREFIX):]
-    else:
-        path = Path(name).expanduser()
-        if not path.is_absolute() and not (path / "config.json").is_file() and (HOME / path / "config.json").is_file():
-            path = HOME / path
+    "shipped:FOLDER" (a folder of the shipped models directory) or by path (a relative one is
+    also looked up in the checkout / CLINQA_HOME). Actionable error when absent."""
+    path = _model_path(name, kind)
     if not (path / "config.json").is_file():
         if name == SHIPPED or name.startswith(SHIPPED_PREFIX):
             check_home(IndexerError, also="or index without entities and categories (--no-annotate)")
@@ -118,7 +143,7 @@ def resolve_model(name: str, kind: str) -> Path:
             f"{kind} model not found: {path} has no config.json",
             f"index build: pass a model directory written by `{train}`, use the shipped one, or index without it "
             "(--no-annotate); index add uses the models the index was built with (manifest.json \"annotations\"): "
-            "put that model back, or rebuild the index",
+            "put that model back, point \"annotations\" at its new folder, or rebuild the index",
         )
     return path
 
@@ -128,22 +153,28 @@ def check_add_annotators(manifest: dict[str, Any], ner_model: str | None, classi
     """`index add` tags new documents with the models the index was built with (manifest.json
     "annotations"), so its entity filters mean one thing for every document. Options naming
     other models (or none, `no_annotate`) are refused with IndexMismatchError and a rebuild hint
-    instead of being ignored; naming the index's own models is accepted."""
+    instead of being ignored; naming the index's own models, by any path, is accepted."""
     built = AnnotateConfig.from_manifest(manifest.get("annotations"))
-    asked = {"--ner-model": (ner_model, built.ner_model), "--classifier": (classifier_model, built.classifier_model)}
-    for flag, (value, recorded) in asked.items():
-        if value is not None and manifest_model_ref(value) != recorded:
+    asked = {"ner": ("--ner-model", ner_model, built.ner_model),
+             "classifier": ("--classifier", classifier_model, built.classifier_model)}
+    for kind, (flag, value, recorded) in asked.items():
+        if value is None:
+            continue
+        same = recorded is not None and (manifest_model_ref(value, kind) == recorded or (
+            _model_path(value, kind).exists() and _model_path(recorded, kind).exists()
+            and _model_path(value, kind).resolve() == _model_path(recorded, kind).resolve()))
+        if not same:
             raise IndexMismatchError(
                 f"index add tags new documents with the models the index was built with ({flag[2:]}: "
-                f"{recorded or 'none'}), not {value}",
-                f"drop {flag}, or {rebuild_hint(index_dir)} {flag} {value}",
+                f"{describe_model(recorded, kind)}), not {value}",
+                f"drop {flag}; to tag with {value}, rebuild the index with {flag} {value}: {rebuild_hint(index_dir)}",
             )
     if no_annotate and built.enabled:
         raise IndexMismatchError(
-            f"the index was built with annotations (ner: {built.ner_model or 'none'}, classifier: "
-            f"{built.classifier_model or 'none'}); adding documents without them would leave entity and "
-            "category filters blind to them",
-            f"drop --no-annotate, or {rebuild_hint(index_dir)} --no-annotate",
+            f"the index was built with annotations (ner: {describe_model(built.ner_model, 'ner')}, classifier: "
+            f"{describe_model(built.classifier_model, 'classifier')}); adding documents without them would leave "
+            "entity and category filters blind to them",
+            f"drop --no-annotate; to index without annotations, rebuild with --no-annotate: {rebuild_hint(index_dir)}",
         )
 
 

@@ -180,23 +180,43 @@ def test_add_refuses_when_the_build_model_is_gone(tmp_path, tiny_models):
     assert (tmp_path / "index" / "manifest.json").read_text() == before  # old index still serving
 
 
-@pytest.mark.unit
-def test_manifest_records_models_so_add_finds_them_from_anywhere(tmp_path, monkeypatch):
+@pytest.fixture
+def fake_checkout(tmp_path, monkeypatch):
+    """A checkout (HOME) whose models/ holds the default NER folder and one more, and a working
+    directory outside it."""
+    import indexer.annotate
     import tasks.shipped
-    from indexer.annotate import manifest_model_ref, resolve_model
 
-    models = tmp_path / "models"
-    (models / "ner-x").mkdir(parents=True)
-    (models / "ner-x" / "config.json").write_text("{}")
-    monkeypatch.setattr(tasks.shipped, "MODELS_DIR", models)
+    home = tmp_path / "checkout"
+    for folder in ("ner", "ner-x"):
+        (home / "models" / folder).mkdir(parents=True)
+        (home / "models" / folder / "config.json").write_text("{}")
+    monkeypatch.setattr(tasks.shipped, "MODELS_DIR", home / "models")
+    monkeypatch.setattr(tasks.shipped, "SHIPPED_NER_DIR", home / "models" / "ner")
+    monkeypatch.setattr(indexer.annotate, "HOME", home)
+    (tmp_path / "outside").mkdir()
+    return home
+
+
+@pytest.mark.unit
+def test_manifest_records_models_so_add_finds_them_from_anywhere(tmp_path, fake_checkout, monkeypatch):
+    from indexer.annotate import describe_model, manifest_model_ref, resolve_model
+
+    models = fake_checkout / "models"
+    (tmp_path / "runs" / "ner").mkdir(parents=True)
+    for where in (fake_checkout, tmp_path / "outside"):  # typed inside the checkout or outside it
+        monkeypatch.chdir(where)
+        assert manifest_model_ref(None, "ner") is None and manifest_model_ref("shipped", "ner") == "shipped"
+        assert manifest_model_ref("models/ner-x", "ner") == "shipped:ner-x"  # shipped folder: portable
+        assert manifest_model_ref("models/ner", "ner") == "shipped"  # the default, by its path
+        assert manifest_model_ref(str(models / "ner-x"), "ner") == "shipped:ner-x"
+        assert AnnotateConfig(ner_model="models/ner-x").to_manifest()["ner_model"] == "shipped:ner-x"
+        assert resolve_model("shipped:ner-x", "ner") == models / "ner-x"
+        assert resolve_model("models/ner-x", "ner").resolve() == (models / "ner-x").resolve()  # old manifests
     monkeypatch.chdir(tmp_path)
-    assert manifest_model_ref(None) is None and manifest_model_ref("shipped") == "shipped"
-    assert manifest_model_ref("models/ner-x") == "shipped:ner-x"  # inside the shipped folder: portable
-    assert manifest_model_ref(str(models / "ner-x")) == "shipped:ner-x"
-    assert manifest_model_ref("runs/ner") == str(tmp_path / "runs" / "ner")  # elsewhere: absolute
-    assert AnnotateConfig(ner_model="models/ner-x").to_manifest()["ner_model"] == "shipped:ner-x"
-    monkeypatch.chdir(tmp_path / "models")
-    assert resolve_model("shipped:ner-x", "ner") == models / "ner-x"
+    assert manifest_model_ref("runs/ner", "ner") == str(tmp_path / "runs" / "ner")  # elsewhere: absolute
+    assert manifest_model_ref("gone/ner", "ner") == "gone/ner"  # points nowhere: kept, not guessed
+    assert describe_model("shipped:ner-x", "ner") == "shipped:ner-x (models/ner-x)"
     with pytest.raises(IndexerError) as err:
         resolve_model("shipped:gone", "ner")
     assert "index add uses the models the index was built with" in err.value.hint
@@ -234,6 +254,41 @@ def test_add_from_another_directory_uses_the_build_models(tmp_path, tiny_models,
                  "--quiet", str(_jsonl(tmp_path / "b.jsonl", DOCS[1:2]))]) == 0  # the index's own model: fine
     counts = json.loads((tmp_path / "index" / "manifest.json").read_text())["counts"]
     assert counts["documents"] == 2 and counts["categorised_documents"] == 2
+
+
+@pytest.mark.integration
+def test_build_outside_the_checkout_and_old_relative_manifests_keep_working(tmp_path, tiny_models, monkeypatch):
+    """Second fresh-clone check: `--ner-model models/X` typed outside the checkout (found there via
+    the checkout / CLINQA_HOME) was recorded as a path under the working directory, and an old
+    manifest's relative path was rewritten that way by the first `add`: every later add failed."""
+    import shutil
+
+    import indexer.annotate
+    import tasks.shipped
+    from ui.cli import main
+
+    ner, cls = tiny_models
+    home = tmp_path / "checkout"
+    shutil.copytree(ner, home / "models" / "ner-tiny")
+    shutil.copytree(cls, home / "models" / "classifier")
+    monkeypatch.setattr(tasks.shipped, "MODELS_DIR", home / "models")
+    monkeypatch.setattr(tasks.shipped, "SHIPPED_CLASSIFIER_DIR", home / "models" / "classifier")
+    monkeypatch.setattr(indexer.annotate, "HOME", home)
+    monkeypatch.chdir(tmp_path)
+    index_dir = str(tmp_path / "index")
+    assert main(["index", "build", "--index", index_dir, "--ner-model", "models/ner-tiny", "--classifier",
+                 "models/classifier", "--quiet", str(_jsonl(tmp_path / "a.jsonl", DOCS[:1]))]) == 0
+    manifest_path = tmp_path / "index" / "manifest.json"
+    assert json.loads(manifest_path.read_text())["annotations"] == {"ner_model": "shipped:ner-tiny",
+                                                                      "classifier_model": "shipped"}
+    manifest = json.loads(manifest_path.read_text())
+    manifest["annotations"]["ner_model"] = "models/ner-tiny"  # as an older clinqa recorded it
+    manifest_path.write_text(json.dumps(manifest))
+    for i, doc in enumerate(DOCS[1:]):  # twice: the first add must not leave a path the second cannot find
+        assert main(["index", "add", "--index", index_dir, "--classifier", "models/classifier", "--quiet",
+                     str(_jsonl(tmp_path / f"more{i}.jsonl", [doc]))]) == 0  # the default classifier, by path
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["annotations"]["ner_model"] == "shipped:ner-tiny" and manifest["counts"]["documents"] == 3
 
 
 @pytest.mark.integration
