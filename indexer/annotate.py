@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from common.paths import BUNDLED_ANNOTATIONS, HOME, check_home
 from indexer.errors import IndexerError
-from indexer.manifest import IndexMismatchError, rebuild_hint
+from indexer.manifest import IndexMismatchError
 from store import Category, Document, Mention, Passage
 from tasks.classify import Classifier
 from tasks.ner import NerTagger
@@ -120,13 +120,12 @@ def manifest_model_ref(name: str | None, kind: str) -> str | None:
 
 
 def describe_model(name: str | None, kind: str) -> str:
-    """A recorded model name as a reader can find it: "shipped:ner-mpnet (models/ner-mpnet)"."""
+    """A recorded model name as a reader can find it from anywhere:
+    "shipped:ner-mpnet = /path/to/checkout/models/ner-mpnet"."""
     if name is None:
         return "none"
     if name == SHIPPED or name.startswith(SHIPPED_PREFIX):
-        path = _model_path(name, kind)
-        shown = path.relative_to(HOME) if path.is_relative_to(HOME) else path
-        return f"{name} ({shown.as_posix()})"
+        return f"{name} = {_model_path(name, kind)}"
     return name
 
 
@@ -167,14 +166,16 @@ def check_add_annotators(manifest: dict[str, Any], ner_model: str | None, classi
             raise IndexMismatchError(
                 f"index add tags new documents with the models the index was built with ({flag[2:]}: "
                 f"{describe_model(recorded, kind)}), not {value}",
-                f"drop {flag}; to tag with {value}, rebuild the index with {flag} {value}: {rebuild_hint(index_dir)}",
+                f"drop {flag}, or rebuild the index to tag with it: clinqa index build --index {index_dir} "
+                f"{flag} {value} SOURCE...",
             )
     if no_annotate and built.enabled:
         raise IndexMismatchError(
             f"the index was built with annotations (ner: {describe_model(built.ner_model, 'ner')}, classifier: "
             f"{describe_model(built.classifier_model, 'classifier')}); adding documents without them would leave "
             "entity and category filters blind to them",
-            f"drop --no-annotate; to index without annotations, rebuild with --no-annotate: {rebuild_hint(index_dir)}",
+            f"drop --no-annotate, or rebuild the index without annotations: clinqa index build --index {index_dir} "
+            "--no-annotate SOURCE...",
         )
 
 
