@@ -109,13 +109,13 @@ def manifest_model_ref(name: str | None, kind: str) -> str | None:
     path = _model_path(name, kind)
     if not path.exists():
         return name
-    path = Path(os.path.abspath(path))  # ".." folded, symlinks kept
-    if path.resolve() == _model_path(SHIPPED, kind).resolve():
+    real = path.resolve()
+    if real == _model_path(SHIPPED, kind).resolve():
         return SHIPPED
     try:
-        inside = path.resolve().relative_to(shipped.MODELS_DIR.resolve())
+        inside = real.relative_to(shipped.MODELS_DIR.resolve())
     except ValueError:
-        return str(path)
+        return os.path.abspath(path)  # ".." folded, symlinks kept
     return SHIPPED_PREFIX + inside.as_posix()
 
 
@@ -147,6 +147,15 @@ def resolve_model(name: str, kind: str) -> Path:
     return path
 
 
+def _same_model(a: str, b: str, kind: str) -> bool:
+    """Whether two model names point at one folder (by its real path when both exist, else by
+    their manifest form)."""
+    pa, pb = _model_path(a, kind), _model_path(b, kind)
+    if pa.exists() and pb.exists():
+        return pa.resolve() == pb.resolve()
+    return manifest_model_ref(a, kind) == manifest_model_ref(b, kind)
+
+
 def check_add_annotators(manifest: dict[str, Any], ner_model: str | None, classifier_model: str | None,
                          no_annotate: bool, index_dir: Path | str) -> None:
     """`index add` tags new documents with the models the index was built with (manifest.json
@@ -157,12 +166,7 @@ def check_add_annotators(manifest: dict[str, Any], ner_model: str | None, classi
     asked = {"ner": ("--ner-model", ner_model, built.ner_model),
              "classifier": ("--classifier", classifier_model, built.classifier_model)}
     for kind, (flag, value, recorded) in asked.items():
-        if value is None:
-            continue
-        same = recorded is not None and (manifest_model_ref(value, kind) == recorded or (
-            _model_path(value, kind).exists() and _model_path(recorded, kind).exists()
-            and _model_path(value, kind).resolve() == _model_path(recorded, kind).resolve()))
-        if not same:
+        if value is not None and (recorded is None or not _same_model(value, recorded, kind)):
             raise IndexMismatchError(
                 f"index add tags new documents with the models the index was built with ({flag[2:]}: "
                 f"{describe_model(recorded, kind)}), not {value}",
