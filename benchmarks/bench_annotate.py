@@ -23,7 +23,7 @@ set_offline_defaults()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=600)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ner-model", action="append", default=[], metavar="DIR",

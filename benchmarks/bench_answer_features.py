@@ -97,7 +97,7 @@ RULES = [("first-stage top 10, [span, fused]", False, 10, ["span", "fused"]),
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path)
     ap.add_argument("--dataset", type=Path, action="append", default=[])
     ap.add_argument("--dump", type=Path, help="write the dump here (needs --index and --dataset)")

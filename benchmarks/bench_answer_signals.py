@@ -58,7 +58,7 @@ def sentence_of(text: str, start: int, end: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path, required=True)
     ap.add_argument("--questions", type=Path, action="append", required=True, help="pattern question file (repeatable)")
     ap.add_argument("--config", default="shipped=:rerank=", help="NAME=READER[:rerank=DIR] (bench_ask syntax)")

@@ -46,7 +46,7 @@ def questions(n: int) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=50)
     args = ap.parse_args()

@@ -61,7 +61,7 @@ def run(index: Path, configs: list[str], questions: list[PatternQuestion]) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path, required=True)
     ap.add_argument("--config", action="append", default=[], help="NAME=READER_DIR[:rerank=RERANKER_DIR]")
     ap.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)

@@ -115,7 +115,7 @@ def run(backend: str, docs: list[dict], root: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=20, help="documents in the first build (one more is added)")
     ap.add_argument("--backends", nargs="+", default=["local", "milvus"], choices=["local", "milvus"])
     ap.add_argument("--json", action="store_true")

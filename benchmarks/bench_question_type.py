@@ -73,7 +73,7 @@ def score(items: list[tuple[str, str]]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=["dev", "train", "both"], default="dev")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--errors", type=int, default=0, help="print this many misclassified questions")

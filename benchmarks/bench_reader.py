@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     from reader.reader import ExtractiveReader
     from reader.squad import load_squad
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=str(DEFAULT_MODEL_DIR))
     ap.add_argument("--dev", default="/work/shared/data/covidqa/dev.json")
     ap.add_argument("--threads", type=int, default=2)

@@ -20,7 +20,7 @@ from reader.config import ReaderConfig
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", type=Path, required=True, help="SQuAD-format dev file")
     ap.add_argument("--reader", default=None, help="reader directory (default: the shipped one)")
     ap.add_argument("--windows", nargs="+", default=["384/128", "256/64", "320/96"], metavar="LENGTH/STRIDE")

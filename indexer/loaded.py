@@ -39,7 +39,7 @@ def open_index(index_dir: Path | str, encoder: str | None = None) -> LoadedIndex
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     built_with = manifest["encoder"]["model"]
-    if encoder is not None and encoder_ref(encoder) != built_with:
+    if encoder is not None and encoder_ref(encoder) != encoder_ref(built_with):
         raise IndexMismatchError(
             f"the index in {index_dir} was built with encoder {built_with!r}, not {encoder!r}",
             f"drop --encoder (the index's encoder is used by default), or {rebuild_hint(index_dir)} --encoder {encoder}",

@@ -385,7 +385,7 @@ class IndexWriter:
         """Changes to an existing index use the settings it was built with."""
         wanted = self.config.encoder.model
         built = manifest["encoder"]["model"]
-        if self._explicit_encoder and encoder_ref(wanted) != built:
+        if self._explicit_encoder and encoder_ref(wanted) != encoder_ref(built):
             raise IndexMismatchError(
                 f"the index was built with encoder {built!r}, not {wanted!r}",
                 f"drop --encoder to use {built!r}, or {rebuild_hint(self.index_dir)} with --encoder {wanted}",

@@ -383,7 +383,7 @@ def merge_open_domain(old: dict, new: dict, fitted_on: dict | None) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pipeline.calibrate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m pipeline.calibrate", description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path, help="dev index with distractors (required unless --source-sets-only)")
     ap.add_argument("--dataset", type=Path, nargs="+", default=[], help="dev QA files (SQuAD/BioASQ-in-SQuAD)")
     ap.add_argument("--reader", help="reader directory (default: the shipped reader)")

@@ -158,7 +158,7 @@ def calibrate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m reader.calibration", description="fit calibration.json on dev files")
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m reader.calibration", description="fit calibration.json on dev files")
     ap.add_argument("--model", required=True)
     ap.add_argument("--dev", nargs="+", required=True)
     ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
 
     set_offline_defaults()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ap = argparse.ArgumentParser(prog="python -m reader.evaluate", description="score a reader on dev files")
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m reader.evaluate", description="score a reader on dev files")
     ap.add_argument("--model", required=True, help="reader dir/name (or a base encoder with --raw)")
     ap.add_argument("--backend", default="torch", choices=["torch", "onnx"])
     ap.add_argument("--raw", action="store_true",

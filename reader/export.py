@@ -143,7 +143,7 @@ def export_reader(model_dir: str | Path, *, keep_fp32_onnx: bool = False, fp16: 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m reader.export", description="export a reader to ONNX + int8")
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m reader.export", description="export a reader to ONNX + int8")
     ap.add_argument("model_dir")
     ap.add_argument("--keep-fp32-onnx", action="store_true")
     ap.add_argument("--no-fp16", action="store_true", help="keep fp32 safetensors")

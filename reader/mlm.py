@@ -259,7 +259,7 @@ def mlm_config_from_args(a: argparse.Namespace) -> MLMConfig:
 
 
 def main(argv=None) -> int:
-    p = add_train_mlm_args(argparse.ArgumentParser(prog="python -m reader.mlm", description="continued MLM pretraining"))
+    p = add_train_mlm_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m reader.mlm", description="continued MLM pretraining"))
     return run_entry_point(lambda args: print(json.dumps(train_mlm(mlm_config_from_args(args)), indent=2)),
                            p.parse_args(argv))
 

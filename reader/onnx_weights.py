@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     as a float32 Hugging Face model directory, e.g. to warm-start `clinqa train reader --base DIR`."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m reader.onnx_weights",
+    ap = argparse.ArgumentParser(allow_abbrev=False, prog="python -m reader.onnx_weights",
                                  description="Float32 Hugging Face reader from an int8 ONNX reader (warm start).")
     ap.add_argument("model_dir", help="reader directory with model_int8.onnx, config.json and tokenizer files")
     ap.add_argument("--out", required=True, help="output Hugging Face model directory")

@@ -364,7 +364,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_train_reader_args(argparse.ArgumentParser(prog="python -m reader.train", description=__doc__.split("\n")[0]))
+    parser = add_train_reader_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m reader.train", description=__doc__.split("\n")[0]))
     return run_entry_point(_train_and_print, parser.parse_args(argv))
 
 

@@ -30,7 +30,7 @@ def main() -> None:
     from indexer.writer import IndexWriter
     from common.paths import BUNDLED_CORPUS
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=BUNDLED_CORPUS)
     ap.add_argument("--out", type=Path, default=bundled_cache_path())
     ap.add_argument("--threads", type=int, default=2)

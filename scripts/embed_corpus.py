@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from indexer.writer import IndexWriter, embedding_text
     from common.paths import BUNDLED_CORPUS
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=BUNDLED_CORPUS)
     ap.add_argument("--out", type=Path, default=bundled_embeddings_path())
     ap.add_argument("--fp32", type=Path, default=Path("/tmp/clinqa-bundled-fp32.npy"),

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default=str(ROOT / "data" / "corpus" / "medquad.jsonl.gz"))
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=300, help="questions (default %(default)s)")

@@ -51,7 +51,7 @@ def small_index(folder: Path, keyword: str = "glaucoma", limit: int = 40) -> Pat
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path)
     parser.add_argument("--reader", help="reader model directory (default: models/reader-mpnet, else a tiny random one)")
     parser.add_argument("--question", default="Who is at risk for glaucoma?")

@@ -536,7 +536,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_train_classify_args(argparse.ArgumentParser(prog="python -m tasks.classify",
+    parser = add_train_classify_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.classify",
                                                              description=__doc__.split("\n")[0]))
     return run_entry_point(cmd_train_classify, parser.parse_args(argv))
 

@@ -287,7 +287,7 @@ def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m tasks.cli train reranker|yesno|ner|classify|retriever ...` and `eval ner|classify`."""
-    parser = argparse.ArgumentParser(prog="python -m tasks.cli", description="clinqa task commands")
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.cli", description="clinqa task commands")
     sub = parser.add_subparsers(dest="command", required=True)
     register_train(sub.add_parser("train", help="fine-tune a task model").add_subparsers(dest="task", required=True))
     register_eval(sub.add_parser("eval", help="evaluate a task model").add_subparsers(dest="task", required=True))

@@ -72,7 +72,7 @@ SAMPLE_PAIRS = (("What are the symptoms of gout?", "Gout causes sudden severe pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--onnx-dir", required=True, help="exported model dir with model_int8.onnx, config.json, tokenizer")
     ap.add_argument("--base", help="base model (name or dir) whose word embeddings were frozen in training")
     ap.add_argument("--out", required=True)

@@ -331,7 +331,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_export_args(argparse.ArgumentParser(prog="python -m tasks.export",
+    parser = add_export_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.export",
                                                      description="export a NER model or classifier to int8 ONNX + fp16"))
     return run_entry_point(cmd_export, parser.parse_args(argv))
 

@@ -377,7 +377,7 @@ def cmd_train_ner(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_train_ner_args(argparse.ArgumentParser(prog="python -m tasks.ner", description=__doc__.split("\n")[0]))
+    parser = add_train_ner_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.ner", description=__doc__.split("\n")[0]))
     return run_entry_point(cmd_train_ner, parser.parse_args(argv))
 
 

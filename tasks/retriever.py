@@ -393,7 +393,7 @@ def cmd_train_retriever(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_retriever_args(
-        argparse.ArgumentParser(prog="python -m tasks.retriever", description=__doc__.split("\n")[0]))
+        argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.retriever", description=__doc__.split("\n")[0]))
     return run_entry_point(cmd_train_retriever, parser.parse_args(argv))
 
 

