@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from indexer.annotate import AnnotateConfig, Annotator
+from indexer.annotate import AnnotateConfig, Annotator, check_add_annotators
 from indexer.backend import StoreBackedBackend, backend_kind, check_dimension
 from indexer.backends import make_backend
 from indexer.bm25 import BM25Config
@@ -203,7 +203,10 @@ class IndexWriter:
 
     def add(self, sources: Sequence[str | Path], format: str | None = None,
             transform: Callable[[Document], Document] | None = None) -> ChangeReport:
-        """Add or update documents without re-embedding unchanged chunks."""
+        """Add or update documents without re-embedding unchanged chunks, with the encoder, chunking
+        and annotation models the index was built with (manifest.json). Raises IndexMismatchError
+        when the writer's config names another encoder, encoder backend, NER model or classifier
+        (leave them at their defaults / None to use the index's own)."""
         report = self._load(sources, format)
         docs = _dedupe(report.documents)
         if transform is not None:
@@ -393,6 +396,10 @@ class IndexWriter:
         # Like --encoder: a backend other than the default must be the index's own.
         backend = self.config.encoder.backend
         index_encoder_backend(manifest, backend if backend != EncoderConfig().backend else None, self.index_dir)
+        # And annotation models: None adopts the index's own; another one would tag the new
+        # documents differently from the old, so entity filters would mean two things.
+        asked = self.config.annotate
+        check_add_annotators(manifest, asked.ner_model, asked.classifier_model, False, self.index_dir)
         self.config = IndexConfig.from_manifest(manifest)
         self._dim = int(manifest["encoder"]["dimension"])
         self._tokenizer_name, _ = index_tokenizer(manifest, self.index_dir)

@@ -7,7 +7,9 @@ import pytest
 
 from indexer.annotate import AnnotateConfig
 from indexer.errors import IndexerError
+from indexer.manifest import IndexMismatchError
 from indexer.loaded import open_index
+from indexer.manifest import read_manifest
 from indexer.writer import IndexConfig, IndexWriter
 from retriever import SearchFilter
 from store import Category, Document, DocumentStore, Mention, Passage, StoreConfig, chunk_id_for
@@ -140,6 +142,27 @@ def test_entity_and_category_filters(annotated):
 
 
 @pytest.mark.integration
+def test_a_library_add_naming_other_annotation_models_is_refused(annotated, tiny_models, tmp_path):
+    """The writer, not only the CLI, refuses an `add` whose config names models other than the
+    index's own (before, a library caller's models were silently replaced by the index's)."""
+    import shutil
+
+    root, _ = annotated
+    index_dir = tmp_path / "index"
+    shutil.copytree(root / "index", index_dir)
+    ner, cls = tiny_models
+    other = tmp_path / "other-ner"
+    shutil.copytree(ner, other)
+    more = _jsonl(tmp_path / "more.jsonl", DOCS[2:])
+    for wrong in (AnnotateConfig(ner_model=str(other)), AnnotateConfig(classifier_model=str(other))):
+        with pytest.raises(IndexMismatchError, match="built with"):
+            IndexWriter(index_dir, IndexConfig(annotate=wrong), show_progress=False).add([more])
+    assert read_manifest(index_dir)["counts"]["documents"] == 2  # nothing was added
+    own = AnnotateConfig(ner_model=str(ner), classifier_model=str(cls))
+    report = IndexWriter(index_dir, IndexConfig(annotate=own), show_progress=False).add([more])
+    assert report.added == ("glaucoma",)
+
+
 def test_add_and_remove_keep_annotations_in_step(annotated, tmp_path):
     import shutil
 

@@ -12,6 +12,7 @@ handlers that need them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import logging
@@ -80,7 +81,7 @@ def _index_config(args: argparse.Namespace) -> Any:
 
 def _annotate_config(args: argparse.Namespace) -> Any:
     """Index-time NER + classification: the shipped models unless told otherwise.
-    (`index add` reuses the models the index was built with; cmd_index_add refuses others.)"""
+    (`index add` passes only the models named on its command line: the index's own are used.)"""
 
     if args.no_annotate:
         return AnnotateConfig()
@@ -166,7 +167,10 @@ def cmd_index_add(args: argparse.Namespace) -> int:
     if args.ner_model or args.classifier or args.no_annotate:
         annotate.check_add_annotators(read_manifest(Path(args.index)), args.ner_model, args.classifier,
                                       args.no_annotate, args.index)
-    writer = IndexWriter(args.index, _index_config(args), show_progress=not args.quiet)
+    # Only models named on the command line; None adopts the index's own (the writer refuses others too).
+    config = dataclasses.replace(_index_config(args), annotate=AnnotateConfig(ner_model=args.ner_model,
+                                                                              classifier_model=args.classifier))
+    writer = IndexWriter(args.index, config, show_progress=not args.quiet)
     phi = PhiCheck(deidentify=args.deidentify)
     report = writer.add(args.sources, format=args.format, transform=phi)
     _print_change(report, args.json)
