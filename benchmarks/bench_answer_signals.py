@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="shipped=:rerank=", help="NAME=READER[:rerank=DIR] (bench_ask syntax)")
     ap.add_argument("--top", type=int, default=8, help="candidates per question (default 8)")
     args = ap.parse_args(argv)
-    _, reader, rerank = parse_config(args.config)
-    engine = QAEngine(EngineConfig(index_dir=args.index, reader=reader, reranker=rerank)).warm_up()
+    _, reader, rerank, extra = parse_config(args.config)
+    engine = QAEngine(EngineConfig(index_dir=args.index, reader=reader, reranker=rerank, **extra)).warm_up()
     scorer = CrossEncoderReranker(RerankerConfig()).warm_up()
     questions = [q for path in args.questions for q in load_pattern_questions(path)]
     per_question = []

@@ -4,7 +4,8 @@ pipeline configurations side by side in one run, on the same index and questions
     python benchmarks/bench_ask.py --index DIR [--questions N] \
         [--config shipped=models/reader] [--config old=runs/r3:rerank=runs/s3/reranker] ...
 
-Each --config is NAME=READER_DIR[:rerank=RERANKER_DIR[:depth=N]]; the default compares the
+Each --config is NAME=READER_DIR[:rerank=RERANKER_DIR[:depth=N]][:read=N] (depth: hits reranked;
+read: reranked hits the reader reads, EngineConfig.read_depth); the default compares the
 shipped reader without reranking and, when models/reranker exists, with it. Questions are
 MedQuAD titles of the bundled corpus (fixed seed) unless --queries FILE.jsonl is given. Each
 configuration warms up on 3 questions first; the timings are wall-clock seconds of
@@ -38,18 +39,24 @@ def questions(n: int, seed: int, queries: Path | None) -> list[str]:
     return titles[:n]
 
 
-def parse_config(spec: str) -> tuple[str, ReaderConfig, RerankerConfig | None]:
+def parse_config(spec: str) -> tuple[str, ReaderConfig, RerankerConfig | None, dict]:
+    """NAME=READER[:rerank=DIR[:depth=N]][:read=N] -> (name, reader, reranker, other EngineConfig fields)."""
     name, _, rest = spec.partition("=")
     parts = rest.split(":")
     reader = ReaderConfig(model=parts[0]) if parts[0] else ReaderConfig()
     rerank = None
+    engine: dict = {}
     for p in parts[1:]:
         k, _, v = p.partition("=")
         if k == "rerank":
             rerank = RerankerConfig(model=v) if v else RerankerConfig()
         elif k == "depth" and rerank is not None:
             rerank = RerankerConfig(model=rerank.model, depth=int(v))
-    return name, reader, rerank
+        elif k == "read":
+            engine["read_depth"] = int(v)
+        else:
+            raise SystemExit(f"bench: unknown --config part {p!r} in {spec!r} (rerank=DIR, depth=N, read=N)")
+    return name, reader, rerank, engine
 
 
 def pct(values: list[float], q: float) -> float:
@@ -70,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     qs = questions(args.questions, args.seed, args.queries)
     rows = {}
     for spec in specs:
-        name, reader, rerank = parse_config(spec)
-        engine = QAEngine(EngineConfig(index_dir=args.index, reader=reader, reranker=rerank)).warm_up()
+        name, reader, rerank, extra = parse_config(spec)
+        engine = QAEngine(EngineConfig(index_dir=args.index, reader=reader, reranker=rerank, **extra)).warm_up()
         for q in qs[:3]:
             engine.ask(q)
         times = []

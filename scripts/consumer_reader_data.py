@@ -7,7 +7,8 @@ SQuAD v1.1 train and dev files for `clinqa train reader` / `clinqa eval reader`.
 Input: one JSON object per line, {"id", "doc_id", "chunk_id", "title", "context", "question",
 "answers": [exact substrings of context, best first], "kind": "factoid"|"list"}
 (data/train/SOURCE.md says how the bundled file was made). A record whose answers are not
-verbatim in its context, or that lacks a field, is reported with its line number and skipped.
+verbatim in its context, or that lacks a field, is reported with its line number and skipped;
+exit status 1 when no record is usable (nothing is written then).
 
 Split by document (a hash of doc_id, so one page never sits on both sides): `dev-share` of the
 documents give dev.json, where a list question is one item with every answer as gold (SQuAD
@@ -34,12 +35,13 @@ def check_record(rec: dict) -> str | None:
     """Why `rec` cannot be used (a sentence), or None when it is valid (pure)."""
     missing = [k for k in REQUIRED if not rec.get(k)]
     if missing:
-        return f"missing or empty field(s) {', '.join(missing)}"
+        return f"missing or empty field(s) {', '.join(missing)} (every record needs {', '.join(REQUIRED)})"
     if not isinstance(rec["answers"], list) or not all(isinstance(a, str) and a.strip() for a in rec["answers"]):
-        return "answers must be a list of non-empty strings"
+        return 'answers must be a list of non-empty strings, e.g. "answers": ["levothyroxine"]'
     absent = [a for a in rec["answers"] if a not in rec["context"]]
     if absent:
-        return f"answer(s) not verbatim in the context: {absent!r}"
+        return (f"answer(s) not verbatim in the context: {absent!r} (copy each span exactly as the context has it: "
+                "case, spacing and punctuation)")
     return None
 
 
@@ -88,7 +90,7 @@ def read_records(path: Path) -> tuple[list[dict], list[str]]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                problems.append(f"{path}:{n}: not JSON ({exc.msg}); skipped")
+                problems.append(f"{path}:{n}: not JSON ({exc.msg} at column {exc.colno}); skipped")
                 continue
             why = check_record(rec) if isinstance(rec, dict) else "not a JSON object"
             if why:
@@ -113,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     records, problems = read_records(path)
     for p in problems:
         print(p, file=sys.stderr)
+    if not records:
+        print(f"consumer_reader_data: error: no usable record in {path}; nothing written\n"
+              "consumer_reader_data: hint: fix the lines reported above (one JSON object per line with "
+              f"{', '.join(REQUIRED)})", file=sys.stderr)
+        return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for split in ("train", "dev"):

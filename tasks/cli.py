@@ -249,34 +249,34 @@ def cmd_annotations_export(args: argparse.Namespace) -> int:
 
 def register_train(train: Any) -> None:
     """Add `ner`, `classify`, `retriever`, `reranker` and `yesno` to the `train` subparsers."""
-    p = train.add_parser("ner", help="fine-tune a medical NER model on token<TAB>tag (BIO) files")
+    p = train.add_parser("ner", allow_abbrev=False, help="fine-tune a medical NER model on token<TAB>tag (BIO) files")
     add_train_ner_args(p).set_defaults(func=cmd_train_ner)
-    p = train.add_parser("classify", help="fine-tune a document classifier (CSV/JSONL/folder per label)")
+    p = train.add_parser("classify", allow_abbrev=False, help="fine-tune a document classifier (CSV/JSONL/folder per label)")
     add_train_classify_args(p).set_defaults(func=cmd_train_classify)
-    p = train.add_parser("retriever", help="contrastive fine-tuning of the dense encoder on question/passage pairs")
+    p = train.add_parser("retriever", allow_abbrev=False, help="contrastive fine-tuning of the dense encoder on question/passage pairs")
     add_train_retriever_args(p).set_defaults(func=cmd_train_retriever)
-    p = train.add_parser("reranker", help="cross-encoder reranker on question/passage groups with mined hard negatives")
+    p = train.add_parser("reranker", allow_abbrev=False, help="cross-encoder reranker on question/passage groups with mined hard negatives")
     add_train_reranker_args(p).set_defaults(func=cmd_train_reranker)
 
-    p = train.add_parser("yesno", help="fine-tune the yes/no/maybe question + passage classifier (PubMedQA, BioASQ)")
+    p = train.add_parser("yesno", allow_abbrev=False, help="fine-tune the yes/no/maybe question + passage classifier (PubMedQA, BioASQ)")
     add_train_yesno_args(p).set_defaults(func=cmd_train_yesno)
 
 
 def register_eval(ev: Any) -> None:
     """Add `ner` and `classify` to the `eval` subparsers."""
-    p = ev.add_parser("ner", help="entity-level precision/recall/F1 of a NER model on a BIO file")
+    p = ev.add_parser("ner", allow_abbrev=False, help="entity-level precision/recall/F1 of a NER model on a BIO file")
     add_eval_ner_args(p).set_defaults(func=cmd_eval_ner)
-    p = ev.add_parser("classify", help="accuracy/F1 (+ confusion matrix) of a classifier")
+    p = ev.add_parser("classify", allow_abbrev=False, help="accuracy/F1 (+ confusion matrix) of a classifier")
     add_eval_classify_args(p).set_defaults(func=cmd_eval_classify)
 
 
 def register_annotations(sub: Any) -> None:
     """Add `annotations import|export` to the top-level subparsers."""
-    ann = sub.add_parser("annotations", help="doccano/BRAT <-> training data; pre-annotate with a model")
+    ann = sub.add_parser("annotations", allow_abbrev=False, help="doccano/BRAT <-> training data; pre-annotate with a model")
     acts = ann.add_subparsers(dest="annotations_command", metavar="ACTION")
-    p = acts.add_parser("import", help="doccano/BRAT annotations -> BIO or classification JSONL")
+    p = acts.add_parser("import", allow_abbrev=False, help="doccano/BRAT annotations -> BIO or classification JSONL")
     add_annotations_import_args(p).set_defaults(func=cmd_annotations_import)
-    p = acts.add_parser("export", help="model predictions (or a BIO file) -> doccano JSONL / BRAT for correction")
+    p = acts.add_parser("export", allow_abbrev=False, help="model predictions (or a BIO file) -> doccano JSONL / BRAT for correction")
     add_annotations_export_args(p).set_defaults(func=cmd_annotations_export)
 
 
@@ -289,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m tasks.cli train reranker|yesno|ner|classify|retriever ...` and `eval ner|classify`."""
     parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.cli", description="clinqa task commands")
     sub = parser.add_subparsers(dest="command", required=True)
-    register_train(sub.add_parser("train", help="fine-tune a task model").add_subparsers(dest="task", required=True))
-    register_eval(sub.add_parser("eval", help="evaluate a task model").add_subparsers(dest="task", required=True))
+    register_train(sub.add_parser("train", allow_abbrev=False, help="fine-tune a task model")
+                   .add_subparsers(dest="task", required=True))
+    register_eval(sub.add_parser("eval", allow_abbrev=False, help="evaluate a task model")
+                  .add_subparsers(dest="task", required=True))
     args = parser.parse_args(argv)
     return run_handler(args.func, args)
 

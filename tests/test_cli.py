@@ -305,12 +305,19 @@ def test_a_content_free_question_is_refused_before_any_model_loads(tmp_path, cap
     assert code == 1 and "hint:" in err and "models were loaded" not in err
 
 
-@pytest.mark.parametrize("argv, unknown", [
-    (["search", "--encoder", "some-encoder", "gout"], "--encoder"),   # was read as --encoder-backend
-    (["ask", "--top", "3", "gout"], "--top"),                          # was read as --top-k
+@pytest.mark.parametrize("argv, unknown, usage, guess", [
+    (["search", "--encoder", "some-encoder", "gout"], "--encoder", "clinqa search", "--encoder-backend"),  # was read as --encoder-backend
+    (["ask", "--top", "3", "gout"], "--top", "clinqa ask", "--top-k"),                                    # was read as --top-k
+    (["ask", "--rerank-dept", "5", "gout"], "--rerank-dept", "clinqa ask", "--rerank-depth"),             # a typo
+    (["index", "info", "--bogus"], "--bogus", "clinqa index info", None),
 ])
-def test_option_prefixes_are_not_expanded_into_other_options(argv, unknown, capsys):
+def test_option_prefixes_are_not_expanded_into_other_options(argv, unknown, usage, guess, capsys):
+    """An unknown option is refused against its own subcommand's usage, with the option it may
+    have meant as the hint (never silently read as that option)."""
     with pytest.raises(SystemExit) as exc:
         main(argv)
     err = capsys.readouterr().err
-    assert exc.value.code == 2 and "unrecognized arguments:" in err and unknown in err and "invalid choice" not in err
+    assert exc.value.code == 2 and "invalid choice" not in err
+    assert f"usage: {usage} " in err and f"{usage}: error: unrecognized arguments: {unknown}" in err
+    hint = next(line for line in err.splitlines() if line.startswith("clinqa: hint:"))
+    assert (f"did you mean {guess}?" in hint) if guess else ("did you mean" not in hint and f"`{usage} --help`" in hint)

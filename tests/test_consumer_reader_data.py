@@ -81,3 +81,12 @@ def test_answer_start_prefers_a_whole_word_occurrence():
     ctx = "Complications include an abscessa painful lump. An abscess needs drainage."
     assert ctx[crd.answer_start(ctx, "abscess"):].startswith("abscess needs")
     assert crd.answer_start("xabscessx", "abscess") == 1
+
+
+def test_a_file_without_one_usable_record_fails_and_writes_nothing(tmp_path, capsys):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"id": "q1"}\n')
+    assert crd.main(["--annotations", str(src), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "missing or empty field(s) doc_id, context, question, answers" in err and "no usable record" in err
+    assert not (tmp_path / "out").exists()
