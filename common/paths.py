@@ -85,9 +85,10 @@ def local_or_home(name: str, found: Callable[[Path], bool], home: Path, what: st
         if (under_home is not None and found(under_home) and under_home.resolve() != path.resolve()
                 and (what, name) not in _warned_shadowed):
             _warned_shadowed.add((what, name))
-            log.warning("%s %r: using %s from the working directory, not %s under the checkout / %s; "
-                        "name the folder by its absolute path to choose", what, name, path.resolve(), under_home,
-                        HOME_VARIABLE)
+            log.warning("%s %r: using %s from the working directory, not %s under the checkout / %s; to use "
+                        "the other, name it by its absolute path (on the command line, or in the index's "
+                        "manifest.json when the name comes from there: an `index add` records the folder it used)",
+                        what, name, path.resolve(), under_home, HOME_VARIABLE)
         return path
     if under_home is not None and found(under_home):
         return under_home

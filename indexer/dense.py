@@ -27,7 +27,12 @@ def _local_encoder_dir(name: str) -> Path | None:
     """The folder a relative encoder path names: under the working directory, else under the
     checkout / CLINQA_HOME (a manifest written before encoder paths were recorded absolute
     holds the path as typed there); None when neither exists (`common.paths.local_or_home`)."""
-    return local_or_home(name, Path.exists, HOME, "encoder")
+    return local_or_home(name, _is_model_dir, HOME, "encoder")
+
+
+def _is_model_dir(path: Path) -> bool:
+    """A folder holding a model (an empty folder or a file of that name must not win the lookup)."""
+    return path.is_dir() and ((path / "config.json").is_file() or (path / "modules.json").is_file())
 
 
 def resolve_encoder_path(name: str) -> str:

@@ -45,3 +45,18 @@ def test_a_shadowing_folder_in_the_working_directory_wins_with_one_warning(tmp_p
     with caplog.at_level(logging.WARNING, logger="common.paths"):
         local_or_home("models/enc", has_config, home, "encoder")
     assert caplog.records == []
+
+
+def test_an_empty_folder_or_a_file_does_not_shadow_the_checkouts_encoder(tmp_path, monkeypatch):
+    import indexer.dense
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    _model(home / "models" / "enc")
+    (work / "models" / "enc").mkdir(parents=True)  # empty
+    (work / "models" / "file").parent.mkdir(exist_ok=True)
+    (work / "models" / "file").write_text("not a model")
+    _model(home / "models" / "file")
+    monkeypatch.setattr(indexer.dense, "HOME", home)
+    monkeypatch.chdir(work)
+    assert indexer.dense.resolve_encoder_path("models/enc") == str(home / "models" / "enc")
+    assert indexer.dense.resolve_encoder_path("models/file") == str(home / "models" / "file")
