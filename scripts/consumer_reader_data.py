@@ -19,12 +19,13 @@ its first whole-word occurrence.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Iterable
+
+from tasks.reranker import is_corpus_dev_document
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ANNOTATIONS = ROOT / "data" / "train" / "consumer_reader.jsonl"
@@ -46,10 +47,9 @@ def check_record(rec: dict) -> str | None:
 
 
 def is_dev_document(doc_id: str, dev_share: float) -> bool:
-    """A stable `dev_share` of documents, by a salted hash of the id (pure). The salt keeps
-    this split independent of the reranker's corpus dev split (tasks.reranker)."""
-    h = int.from_bytes(hashlib.sha256(b"consumer-reader:" + doc_id.encode("utf-8")).digest()[:8], "big")
-    return h / 2**64 < dev_share
+    """A stable `dev_share` of documents (pure): `tasks.reranker.is_corpus_dev_document` with a
+    salt of its own, so this split is independent of the reranker's corpus dev split."""
+    return is_corpus_dev_document(doc_id, dev_share, salt=b"consumer-reader:")
 
 
 def answer_start(context: str, answer: str) -> int:

@@ -201,11 +201,12 @@ def _read_jsonl(path: Path, pool: _Pool, tag: str, max_corpus_questions: int, se
     return out
 
 
-def is_corpus_dev_document(doc_id: str, dev_share: float = 0.1) -> bool:
+def is_corpus_dev_document(doc_id: str, dev_share: float = 0.1, salt: bytes = b"") -> bool:
     """Held out of reranker training: a stable `dev_share` of corpus documents, by a hash of
     the id (the same documents on every machine and run). Their questions are the dev check
-    of `--dev CORPUS`, in the dev templates' wording (pure)."""
-    h = int.from_bytes(hashlib.sha256(doc_id.encode("utf-8")).digest()[:8], "big")
+    of `--dev CORPUS`, in the dev templates' wording (pure). Another `salt` gives another
+    split of the same kind, independent of this one (scripts/consumer_reader_data.py)."""
+    h = int.from_bytes(hashlib.sha256(salt + doc_id.encode("utf-8")).digest()[:8], "big")
     return h / 2**64 < dev_share
 
 

@@ -31,6 +31,9 @@ def test_working_directory_then_home_then_none(tmp_path, monkeypatch):
 
 
 def test_a_shadowing_folder_in_the_working_directory_wins_with_one_warning(tmp_path, monkeypatch, caplog):
+    import common.paths
+
+    monkeypatch.setattr(common.paths, "_warned_shadowed", set())  # another test may have warned for this name
     home, work = tmp_path / "home", tmp_path / "work"
     _model(home / "models" / "enc")
     _model(work / "models" / "enc")
