@@ -40,7 +40,7 @@ import logging
 import random
 import re
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -87,6 +87,9 @@ class RerankQuestion:
     answers: tuple[str, ...] = ()  # answer strings: a passage containing one is not a negative
     title_exclude: str = ""  # corpus sources: passages titled like this are not negatives
     hide_titles: bool = False  # the group is read without passage titles (corpus sources, a share)
+    # Whitespace-normalised texts of the positives: the same passage reached through another
+    # source (a SQuAD context cut from a corpus page that is in the pool too) is never a negative.
+    positive_texts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ class CorpusQuestions:
         for name in ("paraphrase_share", "hide_title_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise TaskError(f"{name} must be within [0, 1], got {getattr(self, name)}", hint="e.g. 0.8")
+
+
+def passage_key(text: str) -> str:
+    """Whitespace-normalised passage text, for recognising one passage in two sources (pure)."""
+    return " ".join(text.split())
 
 
 def normalize_title(s: str) -> str:
@@ -228,7 +236,8 @@ def load_sources(paths: Sequence[str], pool: _Pool, max_corpus_questions: int, s
         else:
             qs = _read_jsonl(path, pool, tag, max_corpus_questions, seed, split, corpus)
         logger.info("%s: %d questions", path, len(qs))
-        out.extend(qs)
+        out.extend(replace(q, positive_texts=frozenset(passage_key(pool.passages[p].text) for p in q.positives))
+                   for q in qs)
     return out
 
 
@@ -236,9 +245,9 @@ def load_sources(paths: Sequence[str], pool: _Pool, max_corpus_questions: int, s
 
 
 def is_valid_negative(q: RerankQuestion, p: PoolPassage) -> bool:
-    """A candidate may serve as a negative: not the question's own context, no answer string
-    inside, not a document titled with the question itself (pure)."""
-    if p.pid in q.exclude:
+    """A candidate may serve as a negative: not the question's own context nor a copy of a
+    positive, no answer string inside, not a document titled with the question itself (pure)."""
+    if p.pid in q.exclude or passage_key(p.text) in q.positive_texts:
         return False
     if q.title_exclude and normalize_title(p.title) == q.title_exclude:
         return False
@@ -474,7 +483,8 @@ def prepare(config: RerankTrainConfig, tokenizer) -> tuple[list[dict], list[tupl
         for q in dev_q:
             cand = [i for i, _ in index.search(bm25_tokenize(q.question), config.dev_depth)]
             dev_lists.append((q.question, [passage_input(pool.passages[c].title, pool.passages[c].text) for c in cand],
-                              [c in q.positives for c in cand], q.qid.split(":")[1]))
+                              [c in q.positives or passage_key(pool.passages[c].text) in q.positive_texts
+                               for c in cand], q.qid.split(":")[1]))
     stats = {"train_questions": len(train_q), "dev_questions": len(dev_lists), "pool_passages": len(pool.passages),
              "dense_negatives": bool(embed)}
     logger.info("reranker data: %s", stats)

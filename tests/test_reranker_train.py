@@ -112,3 +112,27 @@ def test_unusable_jsonl_files_are_refused_with_file_line_and_hint(tmp_path):
         with pytest.raises(DataFormatError, match=where) as err:
             load_sources([str(path)], pool, 10, 0)
         assert err.value.hint
+
+
+@pytest.mark.unit
+def test_a_copy_of_the_positive_from_another_source_is_never_a_negative(tmp_path):
+    """A SQuAD context cut from a corpus page that is in the pool too (our consumer-page
+    annotations): the page's copy of the passage must not become its own hard negative, even
+    when the answer is too short to be matched as a string ("5%")."""
+    import gzip
+
+    from tasks.reranker import _Pool, load_sources
+
+    text = "About 5% of adults in the survey had gout."
+    corpus = tmp_path / "pages.jsonl.gz"
+    with gzip.open(corpus, "wt") as f:
+        for i, (title, body) in enumerate([("What is Gout ?", text), ("What is Asthma ?", "Asthma narrows airways.")]):
+            f.write(json.dumps({"id": f"d{i}", "title": title, "text": body}) + "\n")
+    squad = write_squad(tmp_path / "annotated.json", [(text, "What share of adults had gout?", "5%")])
+    pool = _Pool(lambda t: [(m.start(), m.end()) for m in __import__("re").finditer(r"\S+", t)])
+    qs = [q for q in load_sources([str(corpus), str(squad)], pool, 10, 0) if q.question.startswith("What share")]
+    assert len(qs) == 1 and qs[0].answers == ()  # too short to exclude by answer string
+    copies = [p.pid for p in pool.passages.values() if p.text == text and p.pid not in qs[0].positives]
+    assert copies and not is_valid_negative(qs[0], pool.passages[copies[0]])
+    negs = mine_negatives(qs, pool.passages, depth=5, embed=None, progress=False)[qs[0].qid]
+    assert copies[0] not in negs["bm25"]
