@@ -17,6 +17,7 @@ import json
 import time
 from pathlib import Path
 
+from common.cliparse import parse_args
 from common.env import set_offline_defaults
 
 set_offline_defaults()
@@ -28,7 +29,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ner-model", action="append", default=[], metavar="DIR",
                     help="another NER model timed beside the shipped one (repeatable)")
-    args = ap.parse_args()
+    args = parse_args(ap)
     import torch
 
     torch.set_num_threads(args.threads)

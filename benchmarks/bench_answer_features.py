@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cliparse import parse_args
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import load_qa_dataset
 from pipeline.evaluation.metrics import expected_calibration_error, squad_scores
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dump", type=Path, help="write the dump here (needs --index and --dataset)")
     ap.add_argument("--rows", type=Path, help="a dump to compare the rules on")
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     if args.dump:
         if not (args.index and args.dataset):
             ap.error("--dump needs --index and --dataset")

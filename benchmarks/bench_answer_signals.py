@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
 
+from common.cliparse import parse_args  # noqa: E402
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import load_pattern_questions
 from retriever.rerank import CrossEncoderReranker, RerankerConfig
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=Path, action="append", required=True, help="pattern question file (repeatable)")
     ap.add_argument("--config", default="shipped=:rerank=", help="NAME=READER[:rerank=DIR] (bench_ask syntax)")
     ap.add_argument("--top", type=int, default=8, help="candidates per question (default 8)")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     _, reader, rerank, extra = parse_config(args.config)
     engine = QAEngine(EngineConfig(index_dir=args.index, reader=reader, reranker=rerank, **extra)).warm_up()
     scorer = CrossEncoderReranker(RerankerConfig()).warm_up()

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from common.cliparse import parse_args
 from pipeline.engine import EngineConfig, QAEngine
 from reader.config import ReaderConfig
 from retriever.rerank import DEFAULT_RERANKER_DIR, RerankerConfig
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=Path)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config", action="append", default=[])
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     specs = args.config or ["shipped="] + ([f"shipped+rerank=:rerank={DEFAULT_RERANKER_DIR}"]
                                             if DEFAULT_RERANKER_DIR.is_dir() else [])
     qs = questions(args.questions, args.seed, args.queries)

@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.cliparse import parse_args  # noqa: E402
 from benchmarks.bench_bm25 import passages_from_corpus, questions  # noqa: E402
 from indexer.backends import make_backend  # noqa: E402
 from indexer.bm25 import BM25Config  # noqa: E402
@@ -202,7 +203,7 @@ def main() -> None:
     ap.add_argument("--ray-actors", type=int, default=2)
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    args = parse_args(ap)
     # One thread per query, as QAEngine does: OpenMP spin-waiting next to busy threads turns
     # millisecond FAISS searches into hundreds of milliseconds on a loaded machine.
     import faiss

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cliparse import parse_args
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.tokenize import tokenize
 
@@ -49,7 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=50)
-    args = ap.parse_args()
+    args = parse_args(ap)
     from rank_bm25 import BM25Okapi
 
     texts = passages_from_corpus(args.passages)

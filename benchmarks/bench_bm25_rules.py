@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from common.cliparse import parse_args
 from indexer.bm25 import BM25Config, TermIndex
 from indexer.loaded import open_index
 from indexer.tokenize import BiomedicalTokenizer, TokenizerConfig
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index", type=Path, required=True)
     ap.add_argument("--dataset", type=Path, action="append", required=True)
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     res = run(args.index, args.dataset)
     if args.json:
         print(json.dumps(res, indent=2))

@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from common.cliparse import parse_args  # noqa: E402
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import PatternQuestion, load_pattern_questions
 from pipeline.evaluation.metrics import expected_calibration_error
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", action="append", default=[], help="NAME=READER_DIR[:rerank=RERANKER_DIR]")
     ap.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     configs = args.config or ["first-stage=", *(["reranked=:rerank="] if DEFAULT_RERANKER_DIR.is_dir() else [])]
     questions = load_pattern_questions(args.questions)
     res = run(args.index, configs, questions)

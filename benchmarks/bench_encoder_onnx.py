@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.cliparse import parse_args  # noqa: E402
 from common.env import set_offline_defaults  # noqa: E402
 
 set_offline_defaults()
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--passages", type=int, default=1000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
 
     import torch
     from sentence_transformers import SentenceTransformer

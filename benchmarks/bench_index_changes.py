@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.cliparse import parse_args  # noqa: E402
 from indexer.dense import EncoderConfig  # noqa: E402
 from indexer.embcache import bundled_embeddings_path  # noqa: E402
 from indexer.loaded import open_index  # noqa: E402
@@ -119,7 +120,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=20, help="documents in the first build (one more is added)")
     ap.add_argument("--backends", nargs="+", default=["local", "milvus"], choices=["local", "milvus"])
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    args = parse_args(ap)
     docs = first_docs(args.docs + 1)
     results = []
     with tempfile.TemporaryDirectory(prefix="clinqa-bench-changes-") as tmp:

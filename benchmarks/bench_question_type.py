@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.cliparse import parse_args  # noqa: E402
 from common.datasets import SquadFile, group_bioasq, iter_jsonl, read_bioasq, read_squad  # noqa: E402
 from pipeline.question_type import QUESTION_TYPES, detect_question_type  # noqa: E402
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["dev", "train", "both"], default="dev")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--errors", type=int, default=0, help="print this many misclassified questions")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     splits = {"dev": dev_questions, "train": train_questions}
     names = ["train", "dev"] if args.split == "both" else [args.split]
     res = {}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common.cliparse import parse_args  # noqa: E402
 from common.env import set_offline_defaults  # noqa: E402
 
 set_offline_defaults()
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", help="write the JSON result here")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
 
     readers = {
         "torch_fp32": ExtractiveReader(ReaderConfig(model=args.model, backend="torch", num_threads=args.threads)),

@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from common.cliparse import parse_args
 from pipeline.evaluation.datasets import load_qa_dataset
 from pipeline.evaluation.runners import evaluate_reader, load_reader
 from reader.config import ReaderConfig
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reader", default=None, help="reader directory (default: the shipped one)")
     ap.add_argument("--windows", nargs="+", default=["384/128", "256/64", "320/96"], metavar="LENGTH/STRIDE")
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     ds = load_qa_dataset(args.dataset)
     model = {"model": args.reader} if args.reader else {}
     for spec in args.windows:

@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from common.cliparse import parse_args
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import load_retrieval_dataset
 from pipeline.evaluation.metrics import doc_ranking, retrieval_metrics
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                          "[0, 1] to re-fuse the legs with (RerankerConfig.blend_dense_weight; default: the "
                          "product's %(default)s)")
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     for w in args.first_stage_weights:  # RerankerConfig's own bounds, before any model loads
         for b in args.blend_dense_weights:
             try:

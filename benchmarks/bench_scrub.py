@@ -18,6 +18,7 @@ import json
 import time
 from pathlib import Path
 
+from common.cliparse import parse_args
 from privacy.scrub import Scrubber
 from privacy.synthetic import generate_notes, evaluate
 
@@ -40,7 +41,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--questions", type=int, default=2000, help="MedQuAD questions for the false-alarm count (0: skip)")
     ap.add_argument("--show", type=int, default=0, help="print this many missed gold spans and changed questions")
-    args = ap.parse_args()
+    args = parse_args(ap)
 
     scrubber = Scrubber()
     t = time.perf_counter()

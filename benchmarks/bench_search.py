@@ -14,6 +14,8 @@ import statistics
 import time
 from pathlib import Path
 
+from common.cliparse import parse_args
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "corpus" / "medquad.jsonl.gz"
 
@@ -22,7 +24,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--index", type=Path, required=True)
     ap.add_argument("--queries", type=int, default=200)
-    args = ap.parse_args()
+    args = parse_args(ap)
     from indexer.writer import IndexWriter
     from pipeline.engine import EngineConfig, QAEngine
 

@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from common.cliparse import parse_args
 from common.env import set_offline_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="timed runs of each command (median reported; default 3)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     if args.runs < 1:
         ap.error("--runs must be at least 1")
     set_offline_defaults()  # inherited by every child, as `clinqa` would set them itself

@@ -19,6 +19,8 @@ import threading
 import time
 import urllib.request
 
+from common.cliparse import parse_args
+
 QUESTIONS = [
     "What are the symptoms of glaucoma?",
     "What causes gout?",
@@ -57,7 +59,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--top-k", type=int, default=5)
-    args = ap.parse_args()
+    args = parse_args(ap)
     from gradio_client import Client
 
     port = free_port()

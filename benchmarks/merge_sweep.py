@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from common.cliparse import parse_args
 from common.env import set_offline_defaults
 
 set_offline_defaults()
@@ -26,7 +27,7 @@ def main() -> None:
     ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     ap.add_argument("--dataset", default="/work/shared/data/bioasq/BioASQ-val-factoid.json")
     ap.add_argument("--temperatures", type=float, nargs="+", default=[1, 2, 4, 8, 16, 32])
-    args = ap.parse_args()
+    args = parse_args(ap)
     reader = ExtractiveReader(ReaderConfig(model=args.model, backend=args.backend, num_threads=2))
     reader.warm_up()
     examples = load_squad(args.dataset)

@@ -44,6 +44,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from common.cliparse import parse_args
 from common.errors import run_entry_point
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.errors import PipelineError
@@ -406,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                              "(default: the reader directory's); the reranker's own "
                                              "calibration.json is written into its directory")
     ap.add_argument("--plot", type=Path, help="reliability plot PNG")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     source_sets = [(prefix, Path(index), Path(questions)) for prefix, index, questions in args.source_set]
     for prefix, _, _ in source_sets:
         if not prefix.strip() or prefix != prefix.strip().rstrip("/"):

@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 
+from common.cliparse import parse_args
 from common.errors import run_entry_point
 from reader.config import CALIBRATION_FILE, ReaderConfig
 from reader.errors import ReaderError
@@ -163,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dev", nargs="+", required=True)
     ap.add_argument("--backend", default="onnx", choices=["onnx", "torch"])
     ap.add_argument("--threads", type=int, default=2)
-    return run_entry_point(_fit_and_write, ap.parse_args(argv))
+    return run_entry_point(_fit_and_write, parse_args(ap, argv))
 
 
 def _fit_and_write(args: argparse.Namespace) -> int:

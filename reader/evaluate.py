@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+from common.cliparse import parse_args
 from reader.bioasq import factoid_metrics
 from reader.config import ReaderConfig
 from common.env import set_offline_defaults
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
     ap.add_argument("--merge", default="support", choices=["support", "best"],
                     help="how BioASQ snippet answers are merged (support: at the calibration temperature)")
     ap.add_argument("--out", help="write the JSON here too")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     t0 = time.time()
     if args.raw:
         import torch

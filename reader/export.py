@@ -23,6 +23,7 @@ import os
 import sys
 from pathlib import Path
 
+from common.cliparse import parse_args
 from common.errors import run_entry_point
 from common.onnx_int8 import quantize_dynamic_int8, store_fp32_weights_as_fp16
 from reader.config import ONNX_FP32_FILE, ONNX_INT8_FILE
@@ -152,7 +153,7 @@ def main(argv=None) -> int:
     return run_entry_point(lambda args: print(json.dumps(
         export_reader(args.model_dir, keep_fp32_onnx=args.keep_fp32_onnx, fp16=not args.no_fp16,
                       torch_weights=not args.no_torch_weights), indent=2)),
-        ap.parse_args(argv))
+        parse_args(ap, argv))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from common.cliparse import parse_args
 from common.datasets import (Problem, is_pubmedqa, is_squad, iter_medquad, load_json, pubmedqa_from_json, read_text,
                              squad_from_json)
 from common.errors import run_entry_point
@@ -261,7 +262,7 @@ def mlm_config_from_args(a: argparse.Namespace) -> MLMConfig:
 def main(argv=None) -> int:
     p = add_train_mlm_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m reader.mlm", description="continued MLM pretraining"))
     return run_entry_point(lambda args: print(json.dumps(train_mlm(mlm_config_from_args(args)), indent=2)),
-                           p.parse_args(argv))
+                           parse_args(p, argv))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from common.cliparse import parse_args
 from common.errors import run_entry_point
 from reader.config import ONNX_INT8_FILE
 from reader.errors import ReaderModelError
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model_dir", help="reader directory with model_int8.onnx, config.json and tokenizer files")
     ap.add_argument("--out", required=True, help="output Hugging Face model directory")
     ap.add_argument("--word-embeddings-from", help="base model directory whose word embeddings the reader kept frozen")
-    return run_entry_point(_write_float_reader, ap.parse_args(argv), prog="python -m reader.onnx_weights")
+    return run_entry_point(_write_float_reader, parse_args(ap, argv), prog="python -m reader.onnx_weights")
 
 
 def _write_float_reader(args) -> int:

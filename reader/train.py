@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
+from common.cliparse import parse_args
 from common.errors import run_entry_point
 from common.training import (TrainingConfig, add_training_args, epoch_batches, model_device, run_training,
                              seed_everything, to_device, training_kwargs)
@@ -365,7 +366,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_reader_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m reader.train", description=__doc__.split("\n")[0]))
-    return run_entry_point(_train_and_print, parser.parse_args(argv))
+    return run_entry_point(_train_and_print, parse_args(parser, argv))
 
 
 def _train_and_print(args: argparse.Namespace) -> int:

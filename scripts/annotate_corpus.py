@@ -19,6 +19,7 @@ import logging
 import time
 from pathlib import Path
 
+from common.cliparse import parse_args
 from common.env import set_offline_defaults
 
 set_offline_defaults()
@@ -36,7 +37,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reuse", type=Path, metavar="OLD_JSONL_GZ",
                     help="keep this cache's results for unchanged chunks/documents (may be --out itself)")
-    args = ap.parse_args()
+    args = parse_args(ap)
     logging.basicConfig(format="%(message)s")
     logging.getLogger("indexer.annotate").setLevel(logging.INFO)  # says how many came from --reuse
     t0 = time.perf_counter()

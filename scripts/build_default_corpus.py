@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from common.cliparse import parse_args  # noqa: E402
 from indexer.loaders import document_to_json, load_documents  # noqa: E402
 
 DEFAULT_SOURCE = "/work/shared/data/medquad/medquad-xml.tar.gz"
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", default=DEFAULT_SOURCE, help="MedQuAD XML .tar.gz (or folder of XML files)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
     report = load_documents([args.source], format="medquad")

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Iterable
 
+from common.cliparse import parse_args
 from tasks.reranker import is_corpus_dev_document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="folder for train.json and dev.json")
     ap.add_argument("--dev-share", type=float, default=0.15)
     ap.add_argument("--max-list-items", type=int, default=3)
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     if not 0.0 <= args.dev_share < 1.0:
         ap.error(f"--dev-share must be in [0, 1), got {args.dev_share}")
     path = Path(args.annotations)

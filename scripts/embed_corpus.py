@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.cliparse import parse_args  # noqa: E402
 from common.env import set_offline_defaults  # noqa: E402
 
 set_offline_defaults()
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", type=Path, metavar="OLD_NPZ",
                     help="keep this cache's vectors of unchanged chunks; embed only new/changed chunk ids "
                          "(may be --out itself; no recall check)")
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     if args.reuse and args.check_only:
         ap.error("--reuse embeds; --check-only does not: use one of them")
 

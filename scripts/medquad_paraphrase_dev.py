@@ -19,6 +19,7 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+from common.cliparse import parse_args
 from tasks.paraphrase import paraphrase_question
 from tasks.reranker import is_corpus_dev_document, normalize_title
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=300, help="questions (default %(default)s)")
     ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
 
     with gzip.open(args.corpus, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]

@@ -23,6 +23,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from common.cliparse import parse_args
+
 WEIGHTS = "model.safetensors"
 MANIFEST = "delta.json"
 SKIP_FILES = {WEIGHTS, MANIFEST}
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("--base", required=True, type=Path)
     u.add_argument("--delta", required=True, type=Path)
     u.add_argument("--out", required=True, type=Path)
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         if args.cmd == "pack":
             m = pack(args.base, args.model, args.out, args.max_part_mb)

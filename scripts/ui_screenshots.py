@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.cliparse import parse_args  # noqa: E402
 from common.env import set_offline_defaults  # noqa: E402
 
 set_offline_defaults()
@@ -56,7 +57,7 @@ def main() -> int:
     parser.add_argument("--reader", help="reader model directory (default: models/reader-mpnet, else a tiny random one)")
     parser.add_argument("--question", default="Who is at risk for glaucoma?")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args()
+    args = parse_args(parser)
 
     from playwright.sync_api import sync_playwright
 

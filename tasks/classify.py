@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from common.cliparse import parse_args
 from common.datasets import iter_jsonl, read_label_folder
 from common.errors import run_entry_point
 from tasks.errors import DataFormatError, TaskError
@@ -538,7 +539,7 @@ def cmd_train_classify(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_classify_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.classify",
                                                              description=__doc__.split("\n")[0]))
-    return run_entry_point(cmd_train_classify, parser.parse_args(argv))
+    return run_entry_point(cmd_train_classify, parse_args(parser, argv))
 
 
 if __name__ == "__main__":

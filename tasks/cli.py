@@ -29,6 +29,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
+from common.cliparse import parse_args
 from common.errors import run_entry_point
 from common.paths import check_home
 from tasks import shipped
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                    .add_subparsers(dest="task", required=True))
     register_eval(sub.add_parser("eval", allow_abbrev=False, help="evaluate a task model")
                   .add_subparsers(dest="task", required=True))
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     return run_handler(args.func, args)
 
 

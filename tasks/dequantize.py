@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cliparse import parse_args
 from indexer.dense import resolve_encoder_path
 from reader.onnx_weights import float_model_from_int8
 from tasks.errors import TaskError
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--onnx-dir", required=True, help="exported model dir with model_int8.onnx, config.json, tokenizer")
     ap.add_argument("--base", help="base model (name or dir) whose word embeddings were frozen in training")
     ap.add_argument("--out", required=True)
-    args = ap.parse_args(argv)
+    args = parse_args(ap, argv)
     print(json.dumps(onnx_to_torch(args.onnx_dir, args.out, args.base)))
     return 0
 

@@ -35,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from common.cliparse import parse_args
 from common.errors import run_entry_point
 from common.onnx_int8 import quantize_dynamic_int8, store_fp32_weights_as_fp16
 from tasks.errors import TaskError
@@ -333,7 +334,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_export_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.export",
                                                      description="export a NER model or classifier to int8 ONNX + fp16"))
-    return run_entry_point(cmd_export, parser.parse_args(argv))
+    return run_entry_point(cmd_export, parse_args(parser, argv))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from common.cliparse import parse_args
 from common.datasets import BioSentence, read_conll
 from common.errors import run_entry_point
 from tasks.errors import TaskError
@@ -378,7 +379,7 @@ def cmd_train_ner(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_ner_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.ner", description=__doc__.split("\n")[0]))
-    return run_entry_point(cmd_train_ner, parser.parse_args(argv))
+    return run_entry_point(cmd_train_ner, parse_args(parser, argv))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from common.cliparse import parse_args
 from common.datasets import (is_pubmedqa, is_squad, iter_jsonl, load_json, pubmedqa_from_json,
                              squad_from_json)
 from common.errors import run_entry_point
@@ -394,7 +395,7 @@ def cmd_train_retriever(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_retriever_args(
         argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.retriever", description=__doc__.split("\n")[0]))
-    return run_entry_point(cmd_train_retriever, parser.parse_args(argv))
+    return run_entry_point(cmd_train_retriever, parse_args(parser, argv))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
+from common.cliparse import parse_args
 from common.datasets import iter_jsonl
 from common.datasets import read_bioasq as read_bioasq_questions
 from common.datasets import read_pubmedqa as read_pubmedqa_records
@@ -541,7 +542,7 @@ def cmd_train_yesno(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = add_train_yesno_args(argparse.ArgumentParser(allow_abbrev=False, prog="python -m tasks.yesno",
                                                           description=__doc__.split("\n")[0]))
-    return run_entry_point(cmd_train_yesno, parser.parse_args(argv))
+    return run_entry_point(cmd_train_yesno, parse_args(parser, argv))
 
 
 if __name__ == "__main__":

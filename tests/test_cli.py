@@ -321,3 +321,19 @@ def test_option_prefixes_are_not_expanded_into_other_options(argv, unknown, usag
     assert f"usage: {usage} " in err and f"{usage}: error: unrecognized arguments: {unknown}" in err
     hint = next(line for line in err.splitlines() if line.startswith("clinqa: hint:"))
     assert (f"did you mean {guess}?" in hint) if guess else ("did you mean" not in hint and f"`{usage} --help`" in hint)
+
+
+@pytest.mark.parametrize("argv, error, hint", [
+    (["--top-k", "3", "ask", "gout"], "clinqa ask: error: options before the command: --top-k",
+     "put --top-k after `clinqa ask`"),                                            # was "invalid choice: '3'"
+    (["eval", "reader", "--datset", "x.json"], "clinqa eval reader: error: unrecognized arguments: --datset",
+     "did you mean --dataset?"),                                                   # was "--dataset is required"
+    (["ask", "what", "treats", "gout"], "clinqa ask: error: unrecognized arguments: treats gout",
+     "put a question of several words in quotes"),
+])
+def test_usage_errors_name_the_fix(argv, error, hint, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and error in err.splitlines()
+    assert hint in next(line for line in err.splitlines() if line.startswith("clinqa: hint:"))

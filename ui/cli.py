@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import functools
 import json
 import logging
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from common.cliparse import parse_args
 from common.env import set_offline_defaults
 from common.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, HintedError, run_command
 from common.paths import BUNDLED_CORPUS, check_home
@@ -680,27 +680,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = where.add_parser(cmd.path[-1], help=cmd.help, description=cmd.description, parents=[shared],
                              allow_abbrev=False)
         cmd.add_args(p)
-        p.set_defaults(func=cmd.run, command_parser=p)
+        p.set_defaults(func=cmd.run)
     return parser
-
-
-def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """parse_args, except that an unknown option is reported against its subcommand (usage,
-    the closest real option as a hint) instead of the top-level usage. Exits 2 like argparse."""
-    args, extra = parser.parse_known_args(argv)
-    if not extra:
-        return args
-    p = getattr(args, "command_parser", parser)
-    options = [o for a in p._actions for o in a.option_strings]  # noqa: SLF001 (argparse has no public list)
-    guesses = []
-    for word in (w.split("=")[0] for w in extra if w.startswith("-")):
-        # An abbreviation names the options it begins; a typo, the closest one.
-        guesses += [o for o in options if o.startswith(word)] or difflib.get_close_matches(word, options, n=1, cutoff=0.75)
-    p.print_usage(sys.stderr)
-    print(f"{p.prog}: error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
-    hint = f"did you mean {' or '.join(dict.fromkeys(guesses))}? " if guesses else ""
-    print(f"clinqa: hint: {hint}(options are spelled out in full; see `{p.prog} --help`)", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def _quiet_libraries() -> None:
@@ -717,7 +698,8 @@ def _quiet_libraries() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = _parse(parser, argv)
+    args = parse_args(parser, argv, leftover_hint='put a question of several words in quotes '
+                                                  '(`clinqa ask "what treats gout?"`)')
     logging.basicConfig(
         level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

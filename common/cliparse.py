@@ -1,0 +1,112 @@
+"""Command-line parsing with the one usage-error policy: argparse's own checks, plus a hint.
+
+argparse alone reports a subcommand's option given before the subcommand (`clinqa --top-k 3
+ask x`) as an unrelated "invalid choice: '3'", a mistyped option after a missing required one,
+and an unknown option against the top-level usage. `parse_args` reports them first, against
+the subcommand they belong to, with the fix: a `PROG: error:` line and a `clinqa: hint:` line
+(the policy of common.errors), exit status 2 like argparse. Every parser of the repository is
+built with allow_abbrev=False (tests/test_cli_options.py), so a prefix is never read as
+another option; the hint names the options it begins instead.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from typing import Sequence
+
+from common.errors import EXIT_USAGE
+
+__all__ = ["parse_args", "option_guesses"]
+
+
+def _subcommands(p: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next((dict(a.choices) for a in p._actions if isinstance(a, argparse._SubParsersAction)), {})  # noqa: SLF001
+
+
+def _options(p: argparse.ArgumentParser) -> list[str]:
+    return [o for a in p._actions for o in a.option_strings]  # noqa: SLF001 (argparse has no public list)
+
+
+def _leaf_parsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = _subcommands(p)
+    return [leaf for sp in subs.values() for leaf in _leaf_parsers(sp)] if subs else [p]
+
+
+def _is_option_word(word: str) -> bool:
+    # argparse reads "-1" / "-0.5" as values and "-" as standard input.
+    return word.startswith("-") and word != "-" and not re.fullmatch(r"-\d[\d.]*", word)
+
+
+def _usage_error(p: argparse.ArgumentParser, message: str, hint: str) -> None:
+    p.print_usage(sys.stderr)
+    print(f"{p.prog}: error: {message}", file=sys.stderr)
+    print(f"clinqa: hint: {hint}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def option_guesses(words: Sequence[str], options: Sequence[str]) -> list[str]:
+    """The options unknown `words` may have meant (pure): for an abbreviation, the options it
+    begins; for a typo, the closest one (difflib ratio >= 0.75). `--x=1` is read as `--x`."""
+    out: list[str] = []
+    for word in (w.split("=")[0] for w in words):
+        out += [o for o in options if o.startswith(word)] or difflib.get_close_matches(word, options, n=1, cutoff=0.75)
+    return list(dict.fromkeys(out))
+
+
+def _known(word: str, p: argparse.ArgumentParser) -> bool:
+    """`word` names an option of `p`: `--x`, `--x=1`, or combined short flags (`-vv`, `-vq`)."""
+    options = _options(p)
+    if word.split("=")[0] in options:
+        return True
+    return bool(re.fullmatch(r"-\w+", word)) and all(f"-{c}" in options for c in word[1:])
+
+
+def _check_option_words(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub)command `argv` names; exits 2 on an option before it or an unknown one after."""
+    before: list[str] = []
+    p, i = parser, 0
+    while i < len(argv) and (subs := _subcommands(p)):
+        word = argv[i]
+        if word in subs:
+            p = subs[word]
+        elif _is_option_word(word) and not _known(word, p):
+            before.append(word)
+        elif not _is_option_word(word) and not before:
+            break  # not a command: argparse says "invalid choice" and lists them
+        i += 1  # (a word after a misplaced option is taken for its value)
+    if before:
+        names = [w.split("=")[0] for w in before]
+        if _subcommands(p):
+            owners = [c.prog for c in _leaf_parsers(p) if set(names) & set(_options(c))]
+            fix = (f"put them after the command ({', '.join(owners[:6])} take {' '.join(names)})" if owners
+                   else f"see `{p.prog} --help` for the commands")
+            _usage_error(p, f"unrecognized arguments: {' '.join(before)}", fix)
+        known = [w for w in before if _known(w, p)]
+        fix = f"put {' '.join(known)} after `{p.prog}`" if known else f"see `{p.prog} --help` for its options"
+        _usage_error(p, f"options before the command: {' '.join(before)}", fix)
+    if _subcommands(p):
+        return p  # no (complete) command given: argparse says what is required
+    rest = argv[i:argv.index("--", i)] if "--" in argv[i:] else argv[i:]
+    unknown = [w for w in rest if _is_option_word(w) and not _known(w, p)]
+    if unknown:
+        guesses = option_guesses(unknown, _options(p))
+        hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
+        _usage_error(p, f"unrecognized arguments: {' '.join(unknown)}",
+                     f"{hint}(options are spelled out in full; see `{p.prog} --help`)")
+    return p
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None, *,
+               leftover_hint: str = "") -> argparse.Namespace:
+    """argparse's parse_args with the checks above made first, for a parser with or without
+    subcommands. `leftover_hint`: the hint for words left over once every option was read
+    (e.g. an unquoted question). Exits 2 on a usage error, like argparse."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _check_option_words(parser, argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _usage_error(command, f"unrecognized arguments: {' '.join(extra)}",
+                     (leftover_hint + "; " if leftover_hint else "") + f"see `{command.prog} --help`")
+    return args
