@@ -1,0 +1,100 @@
+"""Which passages the reader gets: over one index, the share of questions whose top-k hits
+hold a gold answer string (answer recall@k, the "paragraph recall" of BERTserini, Yang et
+al. 2019) for several retrieval configurations side by side in one run.
+
+    python benchmarks/bench_read_passages.py --index INDEX --dataset SQUAD.json [--dataset ...]
+                                             [--config NAME=[rerank=DIR]] ... [--ks 1 3 5 20] [--json]
+
+Unlike `bench_rerank.py` (document level: a dataset's own contexts are its documents), the
+index here can be any corpus, e.g. our consumer-page span annotations (scripts/
+consumer_reader_data.py dev.json) over the bundled corpus: the measure is then whether the
+passage *inside a long page* that holds the answer is among the ones read (the product reads
+the top 3, EngineConfig.read_depth). A passage holding the answer string by chance counts as
+found; answers shorter than 3 characters are ignored. Configurations: `first-stage=` (no
+reranker), `NAME=rerank=` (the shipped reranker), `NAME=rerank=DIR`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from common.cliparse import parse_args
+from pipeline.engine import EngineConfig, QAEngine
+from pipeline.evaluation.datasets import load_qa_dataset
+from retriever.rerank import DEFAULT_RERANKER_DIR, RerankerConfig
+
+
+def parse_config(spec: str) -> tuple[str, RerankerConfig | None]:
+    """NAME=[rerank=[DIR]] -> (name, reranker config or None for the first stage alone)."""
+    name, _, rest = spec.partition("=")
+    if not name or (rest and not rest.startswith("rerank=")):
+        raise SystemExit(f"bench: --config {spec!r}: expected NAME= or NAME=rerank=[DIR]")
+    if not rest:
+        return name, None
+    model = rest.removeprefix("rerank=")
+    return name, RerankerConfig(model=model) if model else RerankerConfig()
+
+
+def answer_recall(hit_texts: list[list[str]], answers: list[tuple[str, ...]], ks: list[int]) -> dict[str, float]:
+    """Percent of questions with a gold answer (casefolded substring) in their top k hit texts,
+    per k, and the MRR (percent) of the first such hit (pure)."""
+    out: dict[str, float] = {}
+    first: list[int | None] = []
+    for texts, golds in zip(hit_texts, answers):
+        g = [a.casefold() for a in golds if len(a.strip()) >= 3]
+        first.append(next((i for i, t in enumerate(texts) if any(a in t.casefold() for a in g)), None))
+    n = max(len(first), 1)
+    for k in ks:
+        out[f"recall@{k}"] = 100.0 * sum(f is not None and f < k for f in first) / n
+    out["mrr"] = 100.0 * sum(1.0 / (f + 1) for f in first if f is not None) / n
+    return out
+
+
+def run(index: Path, datasets: list[Path], configs: list[str], ks: list[int]) -> dict:
+    sets = {p.stem if p.stem not in ("dev", "train") else f"{p.parent.name}/{p.stem}": load_qa_dataset(p)
+            for p in datasets}
+    depth = max(ks)
+    out: dict = {"index": str(index), "ks": ks, "configs": {}}
+    for spec in configs:
+        name, reranker = parse_config(spec)
+        engine = QAEngine(EngineConfig(index_dir=index, reranker=reranker)).warm_up(with_reader=False)
+        try:
+            per_set = {}
+            for set_name, ds in sets.items():
+                texts, golds = [], []
+                for item in ds.items:
+                    res = engine.search(item.question, top_k=depth, rerank=reranker is not None)
+                    texts.append([h.passage.text for h in res.hits])
+                    golds.append(item.answers)
+                per_set[set_name] = {"n": len(texts), **answer_recall(texts, golds, ks)}
+        finally:
+            engine.close()
+        out["configs"][name] = per_set
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
+    ap.add_argument("--index", type=Path, required=True)
+    ap.add_argument("--dataset", type=Path, action="append", required=True, help="SQuAD JSON (repeatable)")
+    ap.add_argument("--config", action="append", default=[], help="NAME= (first stage) or NAME=rerank=[DIR]")
+    ap.add_argument("--ks", type=int, nargs="+", default=[1, 3, 5, 20])
+    ap.add_argument("--json", action="store_true")
+    args = parse_args(ap, argv)
+    configs = args.config or ["first-stage=", *(["reranked=rerank="] if DEFAULT_RERANKER_DIR.is_dir() else [])]
+    res = run(args.index, args.dataset, configs, sorted(set(args.ks)))
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"index {res['index']}: answer recall@k (percent of questions) and MRR of the first answer-bearing hit")
+    for name, sets in res["configs"].items():
+        for set_name, r in sets.items():
+            cells = "".join(f"{k:>4}:{r[f'recall@{k}']:5.1f}" for k in res["ks"])
+            print(f"{name:<16}{set_name:<28}n={r['n']:<5}{cells}  MRR {r['mrr']:5.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
