@@ -45,3 +45,18 @@ def test_task_cli_refuses_a_prefix(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["eval", "ner", "--mod", "m", "--dataset", "d"])
     assert exc.value.code == 2 and "unrecognized arguments: --mod" in capsys.readouterr().err
+
+
+def test_every_entry_point_parses_through_common_cliparse():
+    """argparse's own parse_args answers a misplaced option with "invalid choice" and a typo
+    with a missing required option; common.cliparse.parse_args reports them with the fix."""
+    offenders = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if SKIP & set(rel.parts) or rel == Path("common/cliparse.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("parse_args", "parse_known_args", "parse_intermixed_args")):
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == [], "use common.cliparse.parse_args(parser, argv) in: " + ", ".join(offenders)
