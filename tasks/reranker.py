@@ -218,6 +218,14 @@ def is_corpus_dev_document(doc_id: str, dev_share: float = 0.1, salt: bytes = b"
     return h / 2**64 < dev_share
 
 
+def source_labels(paths: Sequence[str]) -> list[str]:
+    """A name per file for the per-source dev report: its stem, or `folder/stem` where two
+    files share a stem (covidqa/dev.json beside consumer-squad/dev.json) (pure)."""
+    stems = [Path(p).stem for p in paths]
+    return [(f"{Path(p).parent.name}/{st}" if stems.count(st) > 1 else st).replace(":", "_")
+            for p, st in zip(paths, stems)]
+
+
 def load_sources(paths: Sequence[str], pool: _Pool, max_corpus_questions: int, seed: int, split: Split = "train",
                  corpus: CorpusQuestions | None = None) -> list[RerankQuestion]:
     """Questions (with positives in `pool`) from SQuAD JSON and JSONL files; see the module docstring.
@@ -226,11 +234,12 @@ def load_sources(paths: Sequence[str], pool: _Pool, max_corpus_questions: int, s
     held-out share (`is_corpus_dev_document`), "dev" from inside it."""
     corpus = corpus or CorpusQuestions()
     out: list[RerankQuestion] = []
+    labels = source_labels(paths)
     for k, p in enumerate(paths):
         path = Path(p)
         if not path.is_file():
             raise TaskError(f"training file not found: {path}", hint="pass existing SQuAD JSON or JSONL files")
-        tag = f"{k}:{path.stem}"
+        tag = f"{k}:{labels[k]}"
         if path.suffix == ".json":
             qs = _read_squad(path, pool, tag)
         else:

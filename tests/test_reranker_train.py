@@ -136,3 +136,12 @@ def test_a_copy_of_the_positive_from_another_source_is_never_a_negative(tmp_path
     assert copies and not is_valid_negative(qs[0], pool.passages[copies[0]])
     negs = mine_negatives(qs, pool.passages, depth=5, embed=None, progress=False)[qs[0].qid]
     assert copies[0] not in negs["bm25"]
+
+
+@pytest.mark.unit
+def test_dev_sources_sharing_a_file_stem_are_reported_apart():
+    """covidqa/dev.json and consumer-squad/dev.json were merged into one "dev" row of the report."""
+    from tasks.reranker import source_labels
+
+    assert source_labels(["a/covidqa/dev.json", "b/consumer-squad/dev.json", "c/medquad.jsonl.gz"]) == [
+        "covidqa/dev", "consumer-squad/dev", "medquad.jsonl"]
