@@ -14,7 +14,7 @@ import argparse
 import difflib
 import re
 import sys
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from common.errors import EXIT_USAGE
 
@@ -35,8 +35,19 @@ def _leaf_parsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 
 
 def _is_option_word(word: str) -> bool:
-    # argparse reads "-1" / "-0.5" as values and "-" as standard input.
-    return word.startswith("-") and word != "-" and not re.fullmatch(r"-\d[\d.]*", word)
+    """argparse's rule (ArgumentParser._parse_optional, parsers without negative-number-like
+    options): "-" (standard input), negative numbers ("-1", "-.5") and words holding a space
+    ("- what treats gout?") are values, not options."""
+    return (word.startswith("-") and word != "-" and " " not in word
+            and not re.fullmatch(r"-\d+|-\d*\.\d+", word))
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _usage_error(p: argparse.ArgumentParser, message: str, hint: str) -> None:
@@ -48,10 +59,13 @@ def _usage_error(p: argparse.ArgumentParser, message: str, hint: str) -> None:
 
 def option_guesses(words: Sequence[str], options: Sequence[str]) -> list[str]:
     """The options unknown `words` may have meant (pure): for an abbreviation, the options it
-    begins; for a typo, the closest one (difflib ratio >= 0.75). `--x=1` is read as `--x`."""
+    begins; for a typo, the closest one (difflib ratio >= 0.75). `--x=1` is read as `--x`; a
+    bare `-` or `--` names nothing."""
     out: list[str] = []
     for word in (w.split("=")[0] for w in words):
-        out += [o for o in options if o.startswith(word)] or difflib.get_close_matches(word, options, n=1, cutoff=0.75)
+        if word.strip("-"):
+            out += [o for o in options if o.startswith(word)] or difflib.get_close_matches(word, options, n=1,
+                                                                                             cutoff=0.75)
     return list(dict.fromkeys(out))
 
 
@@ -63,13 +77,20 @@ def _known(word: str, p: argparse.ArgumentParser) -> bool:
     return bool(re.fullmatch(r"-\w+", word)) and all(f"-{c}" in options for c in word[1:])
 
 
+def _owners(p: argparse.ArgumentParser, names: Sequence[str]) -> str:
+    owners = [c.prog for c in _leaf_parsers(p) if set(names) & set(_options(c))]
+    return ", ".join(owners[:6]) + (f" and {len(owners) - 6} more" if len(owners) > 6 else "")
+
+
 def _check_option_words(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
     """The (sub)command `argv` names; exits 2 on an option before it or an unknown one after."""
     before: list[str] = []
     p, i = parser, 0
-    while i < len(argv) and (subs := _subcommands(p)):
+    while i < len(argv) and argv[i] != "--" and (subs := _subcommands(p)):
         word = argv[i]
-        if word in subs:
+        # After a misplaced option, a command name followed by another one is that option's
+        # value (`clinqa --index index ask x`: the folder is called "index").
+        if word in subs and not (before and i + 1 < len(argv) and argv[i + 1] in subs):
             p = subs[word]
         elif _is_option_word(word) and not _known(word, p):
             before.append(word)
@@ -79,17 +100,21 @@ def _check_option_words(parser: argparse.ArgumentParser, argv: list[str]) -> arg
     if before:
         names = [w.split("=")[0] for w in before]
         if _subcommands(p):
-            owners = [c.prog for c in _leaf_parsers(p) if set(names) & set(_options(c))]
-            fix = (f"put them after the command ({', '.join(owners[:6])} take {' '.join(names)})" if owners
+            owners = _owners(p, names)
+            fix = (f"put them after the command ({owners} take {' '.join(names)})" if owners
                    else f"see `{p.prog} --help` for the commands")
             _usage_error(p, f"unrecognized arguments: {' '.join(before)}", fix)
         known = [w for w in before if _known(w, p)]
-        fix = f"put {' '.join(known)} after `{p.prog}`" if known else f"see `{p.prog} --help` for its options"
-        _usage_error(p, f"options before the command: {' '.join(before)}", fix)
+        unknown = [w for w in before if not _known(w, p)]
+        fixes = ([f"put {' '.join(known)} after `{p.prog}`"] if known else []) + (
+            [f"{' '.join(unknown)}: not an option of `{p.prog}` (see `{p.prog} --help`)"] if unknown else [])
+        _usage_error(p, f"options before the command: {' '.join(before)}", "; ".join(fixes))
     if _subcommands(p):
         return p  # no (complete) command given: argparse says what is required
     rest = argv[i:argv.index("--", i)] if "--" in argv[i:] else argv[i:]
-    unknown = [w for w in rest if _is_option_word(w) and not _known(w, p)]
+    # A number such as "-3e-5" after an option is a value argparse cannot read: it says
+    # "expected one argument" itself, the better message.
+    unknown = [w for w in rest if _is_option_word(w) and not _known(w, p) and not _is_number(w)]
     if unknown:
         guesses = option_guesses(unknown, _options(p))
         hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
@@ -99,14 +124,19 @@ def _check_option_words(parser: argparse.ArgumentParser, argv: list[str]) -> arg
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None, *,
-               leftover_hint: str = "") -> argparse.Namespace:
+               leftover_hints: Mapping[str, str] | None = None) -> argparse.Namespace:
     """argparse's parse_args with the checks above made first, for a parser with or without
-    subcommands. `leftover_hint`: the hint for words left over once every option was read
-    (e.g. an unquoted question). Exits 2 on a usage error, like argparse."""
+    subcommands. `leftover_hints`: per command (its prog, e.g. "clinqa ask"), the hint for
+    words left over once every option was read (an unquoted question). `-h`/`--help` anywhere
+    shows help as argparse does. Exits 2 on a usage error, like argparse."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    head = argv[:argv.index("--")] if "--" in argv else argv
+    if any(w == "--help" or re.fullmatch(r"-[vqh]*h[vqh]*", w) for w in head):
+        return parser.parse_args(argv)  # help wins over any other problem, as in argparse
     command = _check_option_words(parser, argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
+        leftover = (leftover_hints or {}).get(command.prog, "")
         _usage_error(command, f"unrecognized arguments: {' '.join(extra)}",
-                     (leftover_hint + "; " if leftover_hint else "") + f"see `{command.prog} --help`")
+                     (leftover + "; " if leftover else "") + f"see `{command.prog} --help`")
     return args

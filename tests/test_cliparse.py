@@ -25,9 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     return top
 
 
-def _error(argv, capsys, **kw) -> tuple[str, str]:
+def _error(argv, capsys, parser=None, **kw) -> tuple[str, str]:
     with pytest.raises(SystemExit) as exc:
-        parse_args(_parser(), argv, **kw)
+        parse_args(parser or _parser(), argv, **kw)
     assert exc.value.code == 2
     err = capsys.readouterr().err
     error = next(line for line in err.splitlines() if ": error: " in line)
@@ -65,7 +65,7 @@ def test_an_abbreviation_is_refused_with_the_options_it_begins(capsys):
 
 
 def test_words_left_over_get_the_callers_hint(capsys):
-    error, hint = _error(["ask", "what", "is", "gout"], capsys, leftover_hint="quote the question")
+    error, hint = _error(["ask", "what", "is", "gout"], capsys, leftover_hints={"tool ask": "quote the question"})
     assert error == "tool ask: error: unrecognized arguments: is gout" and "quote the question" in hint
 
 
@@ -75,3 +75,49 @@ def test_option_guesses():
     assert option_guesses(["--rer"], opts) == ["--rerank-depth", "--rerank"]
     assert option_guesses(["--top=3"], opts) == ["--top-k"]
     assert option_guesses(["--zzz"], opts) == []
+
+
+def _parser_with_index() -> argparse.ArgumentParser:
+    top = _parser()
+    sub = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    sub.choices["ask"].add_argument("--index")
+    return top
+
+
+def test_values_argparse_reads_as_values_stay_values():
+    """A fresh-clone check found these refused by the first version: argparse reads negative
+    numbers ("-.5") and words holding a space (a pasted bullet "- what treats gout?") as values."""
+    for argv, field, want in ((["ask", "--shift", "-.5", "x"], "shift", -0.5),
+                              (["ask", "- what treats gout?"], "question", "- what treats gout?"),
+                              (["ask", "--index", "-my idx", "x"], "question", "x"),
+                              (["ask", "--", "--x"], "question", "--x")):
+        assert getattr(parse_args(_parser_with_index(), argv), field) == want
+
+
+def test_a_number_argparse_cannot_read_keeps_argparses_message(capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(_parser(), ["ask", "--shift", "-3e-5", "x"])
+    assert exc.value.code == 2 and "argument --shift: expected one argument" in capsys.readouterr().err
+
+
+def test_help_wins_over_an_unknown_option(capsys):
+    for argv in (["ask", "--foo", "--help"], ["--foo", "-h"], ["-vh"]):
+        with pytest.raises(SystemExit) as exc:
+            parse_args(_parser(), argv)
+        assert exc.value.code == 0 and "usage:" in capsys.readouterr().out
+
+
+def test_a_misplaced_options_value_may_be_a_command_name(capsys):
+    error, hint = _error(["--index", "index", "ask", "x"], capsys, _parser_with_index())  # the default index folder is called "index"
+    assert error.startswith("tool ask: error:") and "put --index after `tool ask`" in hint
+    error, hint = _error(["--top-k", "3", "--bogus", "ask", "x"], capsys)
+    assert "put --top-k after `tool ask`" in hint and "--bogus: not an option of `tool ask`" in hint
+
+
+def test_leftover_hints_are_per_command(capsys):
+    _, hint = _error(["index", "build", "--dataset", "d", "extra"], capsys, leftover_hints={"tool ask": "quote it"})
+    assert "quote it" not in hint
+
+
+def test_a_bare_dash_names_no_option():
+    assert option_guesses(["--=3", "-"], ["--top-k", "--shift"]) == []

@@ -698,8 +698,8 @@ def _quiet_libraries() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parse_args(parser, argv, leftover_hint='put a question of several words in quotes '
-                                                  '(`clinqa ask "what treats gout?"`)')
+    quote = 'put a question of several words in quotes (`clinqa ask "what treats gout?"`)'
+    args = parse_args(parser, argv, leftover_hints={"clinqa ask": quote, "clinqa search": quote})
     logging.basicConfig(
         level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
