@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 
 from common.errors import EXIT_USAGE
 
-__all__ = ["parse_args", "option_guesses"]
+__all__ = ["command_parser", "option_guesses", "parse_args"]
 
 
 def _subcommands(p: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -120,6 +120,19 @@ def _check_option_words(parser: argparse.ArgumentParser, argv: list[str]) -> arg
         hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
         _usage_error(p, f"unrecognized arguments: {' '.join(unknown)}",
                      f"{hint}(options are spelled out in full; see `{p.prog} --help`)")
+    return p
+
+
+def command_parser(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The deepest (sub)command parser the words of a valid `argv` name (`clinqa index` → the
+    `index` group's parser), for showing that command's help when no subcommand follows (pure)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = parser
+    for word in argv:
+        if word == "--" or not (subs := _subcommands(p)):
+            break
+        if word in subs:
+            p = subs[word]
     return p
 
 

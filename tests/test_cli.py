@@ -217,6 +217,14 @@ def test_help_lists_every_command(capsys):
         assert cmd in out
 
 
+@pytest.mark.parametrize("argv, usage", [(["index"], "usage: clinqa index "), (["-q", "user"], "usage: clinqa user "),
+                                         ([], "usage: clinqa ")])
+def test_a_group_without_its_subcommand_shows_that_groups_help(argv, usage, capsys):
+    """`clinqa index` printed the top-level help instead of listing build/add/remove/info."""
+    assert main(argv) == 2
+    assert capsys.readouterr().out.startswith(usage)
+
+
 def test_index_add_warns_about_phi_and_deidentifies(index_dir, tmp_path, capsys):
     import shutil
 

@@ -121,3 +121,12 @@ def test_leftover_hints_are_per_command(capsys):
 
 def test_a_bare_dash_names_no_option():
     assert option_guesses(["--=3", "-"], ["--top-k", "--shift"]) == []
+
+
+def test_command_parser_is_the_deepest_command_named():
+    from common.cliparse import command_parser
+
+    top = _parser()
+    assert command_parser(top, ["-v", "index"]).prog == "tool index"
+    assert command_parser(top, ["index", "build", "--dataset", "d"]).prog == "tool index build"
+    assert command_parser(top, []).prog == "tool" and command_parser(top, ["--", "index"]).prog == "tool"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from common.cliparse import parse_args
+from common.cliparse import command_parser, parse_args
 from common.env import set_offline_defaults
 from common.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, HintedError, run_command
 from common.paths import BUNDLED_CORPUS, check_home
@@ -711,8 +711,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.quiet:
         _quiet_libraries()
-    if not getattr(args, "func", None):
-        parser.print_help()
+    if not getattr(args, "func", None):  # `clinqa` or a group such as `clinqa index`: that level's help
+        command_parser(parser, argv).print_help()
         return EXIT_USAGE
     return run_command(lambda: args.func(args), "clinqa", interrupted="the index was not changed")
 
