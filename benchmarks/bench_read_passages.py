@@ -1,6 +1,7 @@
 """Which passages the reader gets: over one index, the share of questions whose top-k hits
-hold a gold answer string (answer recall@k, the "paragraph recall" of BERTserini, Yang et
-al. 2019) for several retrieval configurations side by side in one run.
+hold the gold passage (strict) or a gold answer string (lenient: answer recall@k, the
+"paragraph recall" of BERTserini, Yang et al. 2019), for several retrieval configurations
+side by side in one run.
 
     python benchmarks/bench_read_passages.py --index INDEX --dataset SQUAD.json [--dataset ...]
                                              [--config NAME=[rerank=DIR]] ... [--ks 1 3 5 20] [--json]
@@ -9,8 +10,9 @@ Unlike `bench_rerank.py` (document level: a dataset's own contexts are its docum
 index here can be any corpus, e.g. our consumer-page span annotations (scripts/
 consumer_reader_data.py dev.json) over the bundled corpus: the measure is then whether the
 passage *inside a long page* that holds the answer is among the ones read (the product reads
-the top 3, EngineConfig.read_depth). A passage holding the answer string by chance counts as
-found; answers shorter than 3 characters are ignored. Configurations: `first-stage=` (no
+the top 3, EngineConfig.read_depth). Answer recall counts a passage holding the answer string
+by chance (a list item such as "kidney failure" occurs on many pages), so it reads higher than
+passage recall; answers shorter than 3 characters are ignored. Configurations: `first-stage=` (no
 reranker), `NAME=rerank=` (the shipped reranker), `NAME=rerank=DIR`.
 """
 from __future__ import annotations
@@ -37,19 +39,36 @@ def parse_config(spec: str) -> tuple[str, RerankerConfig | None]:
     return name, RerankerConfig(model=model) if model else RerankerConfig()
 
 
+def _recall(first: list[int | None], ks: list[int], prefix: str) -> dict[str, float]:
+    n = max(len(first), 1)
+    out = {f"{prefix}recall@{k}": 100.0 * sum(f is not None and f < k for f in first) / n for k in ks}
+    out[f"{prefix}mrr"] = 100.0 * sum(1.0 / (f + 1) for f in first if f is not None) / n
+    return out
+
+
 def answer_recall(hit_texts: list[list[str]], answers: list[tuple[str, ...]], ks: list[int]) -> dict[str, float]:
     """Percent of questions with a gold answer (casefolded substring) in their top k hit texts,
-    per k, and the MRR (percent) of the first such hit (pure)."""
-    out: dict[str, float] = {}
+    per k, and the MRR (percent) of the first such hit (pure). Lenient: a common answer
+    ("kidney failure") also counts in passages other than the gold one."""
     first: list[int | None] = []
     for texts, golds in zip(hit_texts, answers):
         g = [a.casefold() for a in golds if len(a.strip()) >= 3]
         first.append(next((i for i, t in enumerate(texts) if any(a in t.casefold() for a in g)), None))
-    n = max(len(first), 1)
-    for k in ks:
-        out[f"recall@{k}"] = 100.0 * sum(f is not None and f < k for f in first) / n
-    out["mrr"] = 100.0 * sum(1.0 / (f + 1) for f in first if f is not None) / n
-    return out
+    return _recall(first, ks, "")
+
+
+def passage_recall(hit_texts: list[list[str]], contexts: list[tuple[str, ...]], ks: list[int]) -> dict[str, float]:
+    """Strict: the same for the gold passage itself, a hit counting when its text and a gold
+    context (whitespace-normalised) are equal or one holds the other (a gold context may be
+    a whole article cut into several passages) (pure). Keys `passage_recall@k`, `passage_mrr`."""
+    def norm(t: str) -> str:
+        return " ".join(t.split())
+
+    first: list[int | None] = []
+    for texts, ctxs in zip(hit_texts, contexts):
+        gold = [norm(c) for c in ctxs if c.strip()]
+        first.append(next((i for i, t in enumerate(map(norm, texts)) if any(t in c or c in t for c in gold)), None))
+    return _recall(first, ks, "passage_")
 
 
 def run(index: Path, datasets: list[Path], configs: list[str], ks: list[int]) -> dict:
@@ -63,12 +82,14 @@ def run(index: Path, datasets: list[Path], configs: list[str], ks: list[int]) ->
         try:
             per_set = {}
             for set_name, ds in sets.items():
-                texts, golds = [], []
+                texts, golds, contexts = [], [], []
                 for item in ds.items:
                     res = engine.search(item.question, top_k=depth, rerank=reranker is not None)
                     texts.append([h.passage.text for h in res.hits])
                     golds.append(item.answers)
-                per_set[set_name] = {"n": len(texts), **answer_recall(texts, golds, ks)}
+                    contexts.append(tuple(c.text for c in item.contexts))
+                per_set[set_name] = {"n": len(texts), **passage_recall(texts, contexts, ks),
+                                     **answer_recall(texts, golds, ks)}
         finally:
             engine.close()
         out["configs"][name] = per_set
@@ -88,11 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
-    print(f"index {res['index']}: answer recall@k (percent of questions) and MRR of the first answer-bearing hit")
+    print(f"index {res['index']}: percent of questions whose top k hits hold the gold passage (strict) / a gold "
+          "answer string (lenient), and the MRR of the first such hit")
     for name, sets in res["configs"].items():
         for set_name, r in sets.items():
-            cells = "".join(f"{k:>4}:{r[f'recall@{k}']:5.1f}" for k in res["ks"])
-            print(f"{name:<16}{set_name:<28}n={r['n']:<5}{cells}  MRR {r['mrr']:5.1f}")
+            for label, prefix in (("passage", "passage_"), ("answer", "")):
+                cells = "".join(f"{k:>4}:{r[f'{prefix}recall@{k}']:5.1f}" for k in res["ks"])
+                print(f"{name:<16}{set_name:<28}{label:<9}n={r['n']:<5}{cells}  MRR {r[f'{prefix}mrr']:5.1f}")
     return 0
 
 

@@ -25,6 +25,18 @@ def test_answer_recall_counts_the_first_hit_holding_an_answer():
 
 
 @pytest.mark.unit
+def test_passage_recall_counts_only_the_gold_passage():
+    hits = [["Colchicine treats gout.", "Gout   attacks hurt.\nColchicine helps."],  # gold at rank 2 (spacing differs)
+            ["Part two of the article.", "x"]]                                       # a passage of a gold article
+    ctxs = [("Gout attacks hurt. Colchicine helps.",), ("Part one. Part two of the article. Part three.",)]
+    r = bench.passage_recall(hits, ctxs, [1, 2])
+    assert r["passage_recall@1"] == 50.0 and r["passage_recall@2"] == 100.0
+    assert r["passage_mrr"] == pytest.approx(100 * (0.5 + 1) / 2)
+    # the lenient measure finds "colchicine" at rank 1 of the first question
+    assert bench.answer_recall(hits[:1], [("colchicine",)], [1])["recall@1"] == 100.0
+
+
+@pytest.mark.unit
 def test_config_specs():
     assert bench.parse_config("first-stage=") == ("first-stage", None)
     name, rr = bench.parse_config("c2=rerank=runs/c2")
@@ -46,4 +58,4 @@ def test_run_over_an_index(tmp_path):
                                                "What treats acute gout attacks?", "Colchicine")])
     res = bench.run(tmp_path / "idx", [data], ["first-stage="], [1, 2])
     r = res["configs"]["first-stage"]["qs"]
-    assert r["n"] == 1 and r["recall@1"] == 100.0 and r["mrr"] == 100.0
+    assert r["n"] == 1 and r["recall@1"] == 100.0 and r["mrr"] == 100.0 and r["passage_recall@1"] == 100.0
