@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from common.cliparse import parse_args
+from common.cliparse import parse_args, usage_error
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import load_retrieval_dataset
 from pipeline.evaluation.metrics import doc_ranking, retrieval_metrics
@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         for b in args.blend_dense_weights:
             try:
                 RerankerConfig(first_stage_weight=w, blend_dense_weight=b)
-            except RetrieverError as exc:
-                ap.error(str(exc).replace("\n", " "))
+            except RetrieverError as exc:  # the config's hint names Python values (None); say the flags' ones
+                usage_error(ap, exc.message, "--first-stage-weights take numbers in [0, 1); --blend-dense-weights "
+                                             "take 'fused' or numbers in [0, 1]")
     res = run(args.index, args.dataset, args.depths, args.limit, args.reranker, args.first_stage_weights,
               args.blend_dense_weights)
     if args.json:

@@ -14,11 +14,11 @@ import argparse
 import difflib
 import re
 import sys
-from typing import Mapping, Sequence
+from typing import Mapping, NoReturn, Sequence
 
 from common.errors import EXIT_USAGE
 
-__all__ = ["command_parser", "option_guesses", "parse_args"]
+__all__ = ["command_parser", "option_guesses", "parse_args", "usage_error"]
 
 
 def _subcommands(p: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -50,7 +50,8 @@ def _is_number(word: str) -> bool:
     return True
 
 
-def _usage_error(p: argparse.ArgumentParser, message: str, hint: str) -> None:
+def usage_error(p: argparse.ArgumentParser, message: str, hint: str) -> NoReturn:
+    """Print `p`'s usage, a `PROG: error:` line and a `clinqa: hint:` line; exit 2 (argparse's code)."""
     p.print_usage(sys.stderr)
     print(f"{p.prog}: error: {message}", file=sys.stderr)
     print(f"clinqa: hint: {hint}", file=sys.stderr)
@@ -103,12 +104,12 @@ def _check_option_words(parser: argparse.ArgumentParser, argv: list[str]) -> arg
             owners = _owners(p, names)
             fix = (f"put them after the command ({owners} take {' '.join(names)})" if owners
                    else f"see `{p.prog} --help` for the commands")
-            _usage_error(p, f"unrecognized arguments: {' '.join(before)}", fix)
+            usage_error(p, f"unrecognized arguments: {' '.join(before)}", fix)
         known = [w for w in before if _known(w, p)]
         unknown = [w for w in before if not _known(w, p)]
         fixes = ([f"put {' '.join(known)} after `{p.prog}`"] if known else []) + (
             [f"{' '.join(unknown)}: not an option of `{p.prog}` (see `{p.prog} --help`)"] if unknown else [])
-        _usage_error(p, f"options before the command: {' '.join(before)}", "; ".join(fixes))
+        usage_error(p, f"options before the command: {' '.join(before)}", "; ".join(fixes))
     if _subcommands(p):
         return p  # no (complete) command given: argparse says what is required
     rest = argv[i:argv.index("--", i)] if "--" in argv[i:] else argv[i:]
@@ -118,7 +119,7 @@ def _check_option_words(parser: argparse.ArgumentParser, argv: list[str]) -> arg
     if unknown:
         guesses = option_guesses(unknown, _options(p))
         hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
-        _usage_error(p, f"unrecognized arguments: {' '.join(unknown)}",
+        usage_error(p, f"unrecognized arguments: {' '.join(unknown)}",
                      f"{hint}(options are spelled out in full; see `{p.prog} --help`)")
     return p
 
@@ -150,6 +151,6 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = Non
     args, extra = parser.parse_known_args(argv)
     if extra:
         leftover = (leftover_hints or {}).get(command.prog, "")
-        _usage_error(command, f"unrecognized arguments: {' '.join(extra)}",
+        usage_error(command, f"unrecognized arguments: {' '.join(extra)}",
                      (leftover + "; " if leftover else "") + f"see `{command.prog} --help`")
     return args
