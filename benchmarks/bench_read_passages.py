@@ -4,7 +4,7 @@ hold the gold passage (strict) or a gold answer string (lenient: answer recall@k
 side by side in one run.
 
     python benchmarks/bench_read_passages.py --index INDEX --dataset SQUAD.json [--dataset ...]
-                                             [--config NAME=[rerank=DIR]] ... [--ks 1 3 5 20] [--json]
+                                             [--config NAME=[:rerank=[DIR]]] ... [--ks 1 3 5 20] [--json]
 
 Unlike `bench_rerank.py` (document level: a dataset's own contexts are its documents), the
 index here can be any corpus, e.g. our consumer-page span annotations (scripts/
@@ -12,8 +12,9 @@ consumer_reader_data.py dev.json) over the bundled corpus: the measure is then w
 passage *inside a long page* that holds the answer is among the ones read (the product reads
 the top 3, EngineConfig.read_depth). Answer recall counts a passage holding the answer string
 by chance (a list item such as "kidney failure" occurs on many pages), so it reads higher than
-passage recall; answers shorter than 3 characters are ignored. Configurations: `first-stage=` (no
-reranker), `NAME=rerank=` (the shipped reranker), `NAME=rerank=DIR`.
+passage recall; answers shorter than 3 characters are ignored. Configurations use the bench_ask
+syntax without a reader (nothing is read): `first-stage=` (no reranker), `NAME=:rerank=` (the
+shipped reranker), `NAME=:rerank=DIR[:depth=N]`.
 """
 from __future__ import annotations
 
@@ -25,18 +26,20 @@ from pathlib import Path
 from common.cliparse import parse_args
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import load_qa_dataset
+from reader.config import ReaderConfig
 from retriever.rerank import DEFAULT_RERANKER_DIR, RerankerConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ask import parse_config as bench_ask_config  # noqa: E402  (sibling benchmark script)
 
 
 def parse_config(spec: str) -> tuple[str, RerankerConfig | None]:
-    """NAME=[rerank=[DIR]] -> (name, reranker config or None for the first stage alone)."""
-    name, _, rest = spec.partition("=")
-    if not name or (rest and not rest.startswith("rerank=")):
-        raise SystemExit(f"bench: --config {spec!r}: expected NAME= or NAME=rerank=[DIR]")
-    if not rest:
-        return name, None
-    model = rest.removeprefix("rerank=")
-    return name, RerankerConfig(model=model) if model else RerankerConfig()
+    """bench_ask's NAME=READER[:rerank=DIR[:depth=N]] with READER empty -> (name, reranker config
+    or None for the first stage alone). A reader or `read=` is refused: this benchmark reads nothing."""
+    name, reader, reranker, extra = bench_ask_config(spec)
+    if reader != ReaderConfig() or extra:
+        raise SystemExit(f"bench: --config {spec!r}: no reader here (nothing is read); use NAME= or NAME=:rerank=[DIR]")
+    return name, reranker
 
 
 def _recall(first: list[int | None], ks: list[int], prefix: str) -> dict[str, float]:
@@ -71,13 +74,13 @@ def passage_recall(hit_texts: list[list[str]], contexts: list[tuple[str, ...]], 
     return _recall(first, ks, "passage_")
 
 
-def run(index: Path, datasets: list[Path], configs: list[str], ks: list[int]) -> dict:
+def run(index: Path, datasets: list[Path], configs: list[tuple[str, RerankerConfig | None]], ks: list[int]) -> dict:
+    """Per configuration (name, reranker or None) and dataset: passage_recall and answer_recall."""
     sets = {p.stem if p.stem not in ("dev", "train") else f"{p.parent.name}/{p.stem}": load_qa_dataset(p)
             for p in datasets}
     depth = max(ks)
     out: dict = {"index": str(index), "ks": ks, "configs": {}}
-    for spec in configs:
-        name, reranker = parse_config(spec)
+    for name, reranker in configs:
         engine = QAEngine(EngineConfig(index_dir=index, reranker=reranker)).warm_up(with_reader=False)
         try:
             per_set = {}
@@ -100,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--index", type=Path, required=True)
     ap.add_argument("--dataset", type=Path, action="append", required=True, help="SQuAD JSON (repeatable)")
-    ap.add_argument("--config", action="append", default=[], help="NAME= (first stage) or NAME=rerank=[DIR]")
+    ap.add_argument("--config", action="append", default=[], help="NAME= (first stage) or NAME=:rerank=[DIR]")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 3, 5, 20])
     ap.add_argument("--json", action="store_true")
     args = parse_args(ap, argv)
-    configs = args.config or ["first-stage=", *(["reranked=rerank="] if DEFAULT_RERANKER_DIR.is_dir() else [])]
+    specs = args.config or ["first-stage=", *(["reranked=:rerank="] if DEFAULT_RERANKER_DIR.is_dir() else [])]
+    configs = [parse_config(spec) for spec in specs]  # a bad spec stops before any data or model loads
     res = run(args.index, args.dataset, configs, sorted(set(args.ks)))
     if args.json:
         print(json.dumps(res, indent=2))

@@ -39,10 +39,11 @@ def test_passage_recall_counts_only_the_gold_passage():
 @pytest.mark.unit
 def test_config_specs():
     assert bench.parse_config("first-stage=") == ("first-stage", None)
-    name, rr = bench.parse_config("c2=rerank=runs/c2")
+    name, rr = bench.parse_config("c2=:rerank=runs/c2")
     assert name == "c2" and rr.model == "runs/c2"
-    with pytest.raises(SystemExit, match="expected NAME="):
-        bench.parse_config("x=runs/c2")
+    for spec in ("x=models/reader-mpnet:rerank=runs/c2", "x=:rerank=:read=3"):  # nothing is read here
+        with pytest.raises(SystemExit, match="no reader here"):
+            bench.parse_config(spec)
 
 
 @pytest.mark.integration
@@ -56,6 +57,6 @@ def test_run_over_an_index(tmp_path):
     assert main(["-q", "index", "build", "--index", str(tmp_path / "idx"), str(src)]) == 0
     data = write_squad(tmp_path / "qs.json", [("Colchicine and NSAIDs treat acute gout attacks.",
                                                "What treats acute gout attacks?", "Colchicine")])
-    res = bench.run(tmp_path / "idx", [data], ["first-stage="], [1, 2])
+    res = bench.run(tmp_path / "idx", [data], [("first-stage", None)], [1, 2])
     r = res["configs"]["first-stage"]["qs"]
     assert r["n"] == 1 and r["recall@1"] == 100.0 and r["mrr"] == 100.0 and r["passage_recall@1"] == 100.0
