@@ -225,7 +225,7 @@ def answer_candidates(per_passage: Sequence[Sequence[Answer]], hits: Sequence[Hi
         index = hit_indexes[i] if hit_indexes is not None else i
         for a in answers:
             out.append(Candidate(a.text, a.score, a.probability, index, float(feature), float(hit.relevance), a,
-                                 a.start, a.end, hit.passage.source or ""))
+                                 a.start, a.end, hit.passage.source or "", hit.passage.doc_id or ""))
     return out
 
 

@@ -48,6 +48,25 @@ def test_list_answer_keeps_distinct_items_above_threshold():
     assert list_answer(ranked, 1.01) == []
 
 
+def test_list_items_from_a_much_less_relevant_other_document_are_dropped():
+    # "What are the symptoms of glaucoma?": two items from the glaucoma page (relevance 0.86 and,
+    # in a later chunk, 0.40), then "Autosomal dominant inheritance" from a page on another condition
+    # that mentions glaucoma (0.60 < 0.8 x 0.86), and "eye pain" from another page about as relevant (0.75).
+    def c(text, span, rel, hit, doc):
+        return Candidate(text, span, 0.9, hit, 4.0, rel, doc_id=doc)
+    cands = [c("slowly lose their side vision", 9.0, 0.86, 0, "glaucoma"), c("halos", 8.0, 0.40, 2, "glaucoma"),
+             c("Autosomal dominant inheritance", 8.5, 0.60, 1, "tetralogy-and-glaucoma"),
+             c("eye pain", 7.5, 0.75, 3, "angle-closure")]
+    ranked = best_distinct(score_candidates(cands, CAL), 10)
+    assert [s.candidate.text for s in list_answer(ranked, CAL.threshold)] == [
+        "slowly lose their side vision", "halos", "eye pain"]
+    everything = [s.candidate.text for s in list_answer(ranked, CAL.threshold, min_relative_relevance=0.0)]
+    assert "Autosomal dominant inheritance" in everything
+    # Without document ids (gold passages in `eval reader --question-type list`), equal relevance keeps all.
+    plain = [Candidate(t, 0.0, 0.9, i, 0.0, 1.0) for i, t in enumerate(["a1", "b2", "c3"])]
+    assert len(list_answer(score_candidates(plain, None), 0.5)) == 3
+
+
 def test_calibration_round_trips_and_is_monotone():
     assert AnswerCalibration.from_dict(CAL.to_dict()) == CAL
     assert CAL.probability(10, 2) > CAL.probability(5, 2) and CAL.probability(5, 3) > CAL.probability(5, 2)
