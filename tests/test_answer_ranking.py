@@ -127,6 +127,7 @@ def test_reranked_answers_are_calibrated_on_the_key_the_hits_were_ordered_by():
     hit = Hit(p, 0.4, rerank_score=3.0, rerank_probability=0.9, rerank_blend=0.75)
     (cand,) = answer_candidates([(Answer("a", 7.0, 0.5, p, 0, 1),)], [hit])
     assert cand.relevance_feature == 0.75 and cand.relevance == 0.9
+    assert cand.doc_id == "d"  # list_answer's same-document rule needs it
     rng = random.Random(0)
     rows = []
     for q in range(300):
