@@ -44,6 +44,20 @@ def test_int8_graph_keeps_sensitive_matmuls_fp32(model_dir):
     assert sum(v == "MatMulInteger" for v in ops.values()) >= 8  # q, k, v, o, ffn-in of 2 layers
 
 
+def test_float_attention_export_quantises_only_the_ffn_input(model_dir, tmp_path):
+    import onnx
+
+    from common.onnx_int8 import quantize_dynamic_int8
+    from reader.export import sensitive_matmuls
+
+    out = quantize_dynamic_int8(model_dir / "model.onnx", tmp_path / "af.onnx",
+                                sensitive_matmuls(model_dir / "model.onnx", float_attention=True))
+    ops = {n.name: n.op_type for n in onnx.load(str(out)).graph.node}
+    quantised = [k for k, v in ops.items() if v == "MatMulInteger"]
+    assert len(quantised) == 2 and all("/intermediate/" in k for k in quantised)  # ffn-in of 2 layers
+    assert any("/attention/" in k and v == "MatMul" for k, v in ops.items())
+
+
 def test_onnx_matches_torch(model_dir):
     torch_r = ExtractiveReader(ReaderConfig(model=str(model_dir), backend="torch", top_k=3))
     onnx_r = ExtractiveReader(ReaderConfig(model=str(model_dir), backend="onnx", quantized=False, top_k=3))
