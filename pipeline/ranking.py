@@ -213,9 +213,10 @@ def best_distinct(scored: Sequence[Scored], limit: int) -> list[Scored]:
 
 # An item of a list answer from another document (for MedQuAD: one section of a page) than the first
 # item's needs a passage at least this share as relevant as the first item's. Chosen on reranked
-# relevance (the default; first-stage relevance, the fused score, was not measured). Measured on our annotations' dev list questions
-# (consumer pages, 97 answered): item precision 46.9 -> 53.8, recall 38.4 -> 36.4; BioASQ list dev
-# (64 answered over the dev index) F1 39.9 -> 40.2 (docs/experiments.md "Session 14").
+# relevance (the default; first-stage relevance, the fused score, was not measured), over our
+# annotations' dev list questions (consumer pages, 97 answered): item precision 46.9 -> 53.8, recall
+# 38.4 -> 36.4; BioASQ list dev (64 answered over the dev index) F1 39.9 -> 40.2 (docs/experiments.md
+# "Session 14").
 LIST_MIN_RELATIVE_RELEVANCE = 0.8
 
 
