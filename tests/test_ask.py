@@ -129,6 +129,27 @@ def test_cli_text_shows_the_best_candidate_when_nothing_is_confident(setup, caps
         < out.index("Closest passages:")
 
 
+def test_cli_text_prints_an_answer_that_crosses_line_breaks_on_one_line(setup, capsys, monkeypatch):
+    """A span across a bulleted page's lines ("Shortness of breath\n\nDizziness") stays on one
+    terminal line, in the list and in the numbered answers."""
+    from pipeline import engine as engine_module
+
+    index_dir, reader_dir = setup
+    real = engine_module.QAEngine.ask
+
+    def multiline(self, *a, **kw):
+        res = real(self, *a, **kw)
+        top = res.answers[0]
+        broken = dataclasses.replace(top, answer=dataclasses.replace(top.answer, text="Shortness of breath\n\nDizziness"))
+        return dataclasses.replace(res, confident=True, answers=(broken,), list_answer=(broken,))
+
+    monkeypatch.setattr(engine_module.QAEngine, "ask", multiline)
+    assert main(["ask", "--index", str(index_dir), "--reader", str(reader_dir), "--backend", "torch",
+                 "Which drugs treat gout attacks?"]) == 0
+    out = capsys.readouterr().out
+    assert "List answer: Shortness of breath Dizziness (" in out and "1. Shortness of breath Dizziness   (" in out
+
+
 def test_models_read_the_american_spelling_while_the_user_sees_their_own(setup, monkeypatch):
     index_dir, reader_dir = setup
     engine = QAEngine(EngineConfig(index_dir=index_dir, reader=ReaderConfig(model=str(reader_dir), backend="torch")))

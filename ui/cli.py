@@ -405,12 +405,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 print(f"  - {h.passage.title} ({h.passage.source}): {_snippet(h.passage.text, 160)}")
         else:
             if result.list_answer:
-                print("List answer: " + "; ".join(f"{r.answer.text} ({r.final_score:.0%})" for r in result.list_answer))
+                # A span can cross a line break (a bulleted page): one line per answer on a terminal.
+                print("List answer: " + "; ".join(f"{' '.join(r.answer.text.split())} ({r.final_score:.0%})"
+                                                  for r in result.list_answer))
             for i, r in enumerate(result.answers, 1):
                 a, p = r.answer, r.answer.passage
                 ctx_l = max(0, a.start - 100)
                 ctx = p.text[ctx_l:a.start] + "[[" + p.text[a.start:a.end] + "]]" + p.text[a.end:a.end + 100]
-                print(f"{i}. {a.text}   (confidence {r.final_score:.0%}; passage relevance {r.relevance:.0%})")
+                print(f"{i}. {' '.join(a.text.split())}   (confidence {r.final_score:.0%}; passage relevance {r.relevance:.0%})")
                 print(f"   source: {p.title} — {p.source}{', ' + p.license if p.license else ''}")
                 if p.url:
                     print(f"   {p.url}")
