@@ -363,8 +363,14 @@ def _empty_message(empty: Any) -> str:
     return f"Nothing found: {empty.message}\nhint: {empty.hint}"
 
 
+def _one_line(text: str) -> str:
+    """`text` with every run of whitespace, line breaks included, as one space (a span or passage
+    of a bulleted page crosses lines; a terminal answer stays on one)."""
+    return " ".join(text.split())
+
+
 def _snippet(text: str, width: int = 220) -> str:
-    text = " ".join(text.split())
+    text = _one_line(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -398,25 +404,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print("No answer in the indexed literature cleared the confidence threshold.")
             if result.answers:  # the best guess, plainly marked: a clinician may still recognise it
                 best = result.answers[0]
-                print(f"Best candidate (not confident, {best.final_score:.0%}): {' '.join(best.answer.text.split())}"
+                print(f"Best candidate (not confident, {best.final_score:.0%}): {_one_line(best.answer.text)}"
                       f" — {best.answer.passage.title}")
             print("Closest passages:")
             for h in result.hits[:3]:
                 print(f"  - {h.passage.title} ({h.passage.source}): {_snippet(h.passage.text, 160)}")
         else:
             if result.list_answer:
-                # A span can cross a line break (a bulleted page): one line per answer on a terminal.
-                print("List answer: " + "; ".join(f"{' '.join(r.answer.text.split())} ({r.final_score:.0%})"
+                print("List answer: " + "; ".join(f"{_one_line(r.answer.text)} ({r.final_score:.0%})"
                                                   for r in result.list_answer))
             for i, r in enumerate(result.answers, 1):
                 a, p = r.answer, r.answer.passage
                 ctx_l = max(0, a.start - 100)
                 ctx = p.text[ctx_l:a.start] + "[[" + p.text[a.start:a.end] + "]]" + p.text[a.end:a.end + 100]
-                print(f"{i}. {' '.join(a.text.split())}   (confidence {r.final_score:.0%}; passage relevance {r.relevance:.0%})")
+                print(f"{i}. {_one_line(a.text)}   (confidence {r.final_score:.0%}; passage relevance {r.relevance:.0%})")
                 print(f"   source: {p.title} — {p.source}{', ' + p.license if p.license else ''}")
                 if p.url:
                     print(f"   {p.url}")
-                print(f"   …{' '.join(ctx.split())}…")
+                print(f"   …{_one_line(ctx)}…")
         print(f"({result.timings_ms['total']:.0f} ms; decision support from indexed literature, not a diagnosis)")
     engine.close()
     return _batch_status(failed, len(questions))
