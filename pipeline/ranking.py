@@ -215,8 +215,8 @@ def best_distinct(scored: Sequence[Scored], limit: int) -> list[Scored]:
 # item's needs a passage at least this share as relevant as the first item's. Chosen on reranked
 # relevance (the default; first-stage relevance, the fused score, was not measured), over our
 # annotations' dev list questions (consumer pages, 97 answered): item precision 46.9 -> 53.8, recall
-# 38.4 -> 36.4; BioASQ list dev (64 answered over the dev index) F1 39.9 -> 40.2 (docs/experiments.md
-# "Session 14").
+# 38.4 -> 36.4; BioASQ list dev (64 answered over the dev index) F1 39.9 -> 40.2
+# (benchmarks/bench_list_items.py; docs/experiments.md "Session 14").
 LIST_MIN_RELATIVE_RELEVANCE = 0.8
 
 
