@@ -26,6 +26,9 @@ from pipeline.evaluation.metrics import squad_scores
 from pipeline.ranking import best_distinct, list_answer, score_candidates
 from retriever.rerank import RerankerConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_read_passages import dataset_label  # noqa: E402  (sibling benchmark script)
+
 
 def item_scores(items: list[str], golds: list[str]) -> tuple[float, float, float]:
     """(precision, recall, F1) in 0..1 of one list (pure): an item is right when its SQuAD F1
@@ -56,7 +59,7 @@ def run(index: Path, datasets: list[Path], ratios: list[float], limit: int | Non
                     kept = [s.candidate.text for s in list_answer(ranked, threshold, min_relative_relevance=r)]
                     if kept:
                         per_ratio[r].append((*item_scores(kept, list(it.answers)), len(kept)))
-            out["datasets"][path.stem if path.stem not in ("dev", "train") else f"{path.parent.name}/{path.stem}"] = {
+            out["datasets"][dataset_label(path)] = {
                 "questions": len(items),
                 "ratios": {str(r): {"answered": len(rows),
                                     "items_per_question": sum(x[3] for x in rows) / max(len(rows), 1),

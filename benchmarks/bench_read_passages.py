@@ -28,6 +28,7 @@ from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import load_qa_dataset
 from reader.config import ReaderConfig
 from retriever.rerank import DEFAULT_RERANKER_DIR, RerankerConfig
+from tasks.reranker import passage_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ask import parse_config as bench_ask_config  # noqa: E402  (sibling benchmark script)
@@ -60,24 +61,26 @@ def answer_recall(hit_texts: list[list[str]], answers: list[tuple[str, ...]], ks
     return _recall(first, ks, "")
 
 
+def dataset_label(path: Path) -> str:
+    """A dataset's name in reports: the file stem, or `folder/stem` for the generic dev/train names (pure)."""
+    return path.stem if path.stem not in ("dev", "train") else f"{path.parent.name}/{path.stem}"
+
+
 def passage_recall(hit_texts: list[list[str]], contexts: list[tuple[str, ...]], ks: list[int]) -> dict[str, float]:
     """Strict: the same for the gold passage itself, a hit counting when its text and a gold
     context (whitespace-normalised) are equal or one holds the other (a gold context may be
     a whole article cut into several passages) (pure). Keys `passage_recall@k`, `passage_mrr`."""
-    def norm(t: str) -> str:
-        return " ".join(t.split())
-
     first: list[int | None] = []
     for texts, ctxs in zip(hit_texts, contexts):
-        gold = [norm(c) for c in ctxs if c.strip()]
-        first.append(next((i for i, t in enumerate(map(norm, texts)) if any(t in c or c in t for c in gold)), None))
+        gold = [passage_key(c) for c in ctxs if c.strip()]
+        first.append(next((i for i, t in enumerate(map(passage_key, texts)) if any(t in c or c in t for c in gold)),
+                          None))
     return _recall(first, ks, "passage_")
 
 
 def run(index: Path, datasets: list[Path], configs: list[tuple[str, RerankerConfig | None]], ks: list[int]) -> dict:
     """Per configuration (name, reranker or None) and dataset: passage_recall and answer_recall."""
-    sets = {p.stem if p.stem not in ("dev", "train") else f"{p.parent.name}/{p.stem}": load_qa_dataset(p)
-            for p in datasets}
+    sets = {dataset_label(p): load_qa_dataset(p) for p in datasets}
     depth = max(ks)
     out: dict = {"index": str(index), "ks": ks, "configs": {}}
     for name, reranker in configs:

@@ -60,3 +60,10 @@ def test_run_over_an_index(tmp_path):
     res = bench.run(tmp_path / "idx", [data], [("first-stage", None)], [1, 2])
     r = res["configs"]["first-stage"]["qs"]
     assert r["n"] == 1 and r["recall@1"] == 100.0 and r["mrr"] == 100.0 and r["passage_recall@1"] == 100.0
+
+
+@pytest.mark.unit
+def test_dataset_label_names_generic_files_by_their_folder():
+    assert bench.dataset_label(Path("x/bioasq/BioASQ-val-list.json")) == "BioASQ-val-list"
+    assert bench.dataset_label(Path("runs/consumer-squad/dev.json")) == "consumer-squad/dev"
+    assert bench.dataset_label(Path("covidqa/train.json")) == "covidqa/train"
