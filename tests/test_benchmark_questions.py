@@ -1,0 +1,57 @@
+"""benchmarks/data/*_questions.jsonl: the pattern-judged question sets load, every pattern accepts
+the answer text of the bundled document it was written from and none accepts its own question
+(a pattern that matches the question passes answers that merely repeat it), and the fresh set's
+`annotated_topic` flags agree with the shipped consumer annotations."""
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.evaluation.datasets import load_pattern_questions
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).parents[1]
+DATA = ROOT / "benchmarks" / "data"
+CORPUS = ROOT / "data" / "corpus" / "medquad.jsonl.gz"
+ANNOTATIONS = ROOT / "data" / "train" / "consumer_reader.jsonl"
+WITH_DOCUMENTS = ("clinician_fresh_questions.jsonl", "consumer_dev_questions.jsonl")
+
+
+@pytest.fixture(scope="module")
+def corpus() -> dict[str, dict]:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
+        return {d["id"]: d for d in map(json.loads, fh)}
+
+
+def _records(name: str) -> list[dict]:
+    return [json.loads(x) for x in (DATA / name).read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+@pytest.mark.parametrize("name", ["clinician_questions.jsonl", *WITH_DOCUMENTS])
+def test_question_sets_load(name):
+    assert len(load_pattern_questions(DATA / name)) == len(_records(name))
+
+
+@pytest.mark.parametrize("name", WITH_DOCUMENTS)
+def test_patterns_accept_their_document_and_not_their_question(name, corpus):
+    for rec in _records(name):
+        doc = corpus[rec["doc_id"]]
+        assert re.search(rec["answer_pattern"], doc["text"], re.I), rec["question"]
+        assert not re.search(rec["answer_pattern"], rec["question"], re.I), rec["question"]
+
+
+def test_fresh_set_flags_the_topics_the_annotations_cover(corpus):
+    """A question's topic counts as annotated when any consumer annotation comes from its page or
+    from a page with the same MedQuAD focus; a new annotation round must update the flags."""
+    def focus(doc_id: str) -> str:
+        return corpus[doc_id]["metadata"].get("focus", "").lower().strip()
+
+    records = [json.loads(x) for x in ANNOTATIONS.read_text(encoding="utf-8").splitlines() if x.strip()]
+    covered = {focus(r["doc_id"]) for r in records} | {r["doc_id"] for r in records}
+    fresh = _records("clinician_fresh_questions.jsonl")
+    assert [q["annotated_topic"] for q in fresh] == [
+        q["doc_id"] in covered or focus(q["doc_id"]) in covered for q in fresh]
+    assert sum(not q["annotated_topic"] for q in fresh) >= 10
