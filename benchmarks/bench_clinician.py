@@ -10,6 +10,10 @@ symptom, ...), matched case-insensitively against the top answer (for list quest
 list). A dev check written by us, not a test set: it counts right-and-confident,
 confident-but-wrong and not-confident answers per configuration. Configurations use the
 bench_ask syntax; the default compares first stage and reranked with the shipped models.
+A question file whose records carry `"annotated_topic": false` (benchmarks/data/
+clinician_fresh_questions.jsonl: no consumer annotation covers the topic) also gets the counts over
+those questions alone (`unannotated_topics`), where readers trained on our annotations have no
+head start.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import sys
 from pathlib import Path
 
 from common.cliparse import parse_args  # noqa: E402
+from common.datasets import iter_jsonl
 from pipeline.engine import EngineConfig, QAEngine
 from pipeline.evaluation.datasets import PatternQuestion, load_pattern_questions
 from pipeline.evaluation.metrics import expected_calibration_error
@@ -30,7 +35,22 @@ from bench_ask import parse_config  # noqa: E402  (sibling benchmark script)
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "data" / "clinician_questions.jsonl"
 
 
-def run(index: Path, configs: list[str], questions: list[PatternQuestion]) -> dict:
+def unannotated_topics(path: Path) -> set[str]:
+    """Questions (stripped text) of `path` whose record says `"annotated_topic": false`."""
+    return {rec["question"].strip() for _, rec in iter_jsonl(path)
+            if isinstance(rec, dict) and rec.get("annotated_topic") is False}
+
+
+def counts(rows: list[dict]) -> dict:
+    """Right / right-and-confident / confident-but-wrong / not-confident counts of bench rows."""
+    return {"right": sum(r["right"] for r in rows),
+            "right_and_confident": sum(r["right"] and r["confident"] for r in rows),
+            "confident_wrong": sum(r["confident"] and not r["right"] for r in rows),
+            "not_confident": sum(not r["confident"] for r in rows), "n": len(rows)}
+
+
+def run(index: Path, configs: list[str], questions: list[PatternQuestion], unannotated: frozenset[str] = frozenset()
+        ) -> dict:
     out: dict = {"index": str(index), "questions": len(questions), "configs": {}}
     for spec in configs:
         name, reader, reranker, extra = parse_config(spec)
@@ -48,16 +68,14 @@ def run(index: Path, configs: list[str], questions: list[PatternQuestion]) -> di
                              "source": top.answer.passage.title if top else None})
         finally:
             engine.close()
-        n = len(rows)
         out["configs"][name] = {
-            "right": sum(r["right"] for r in rows),
-            "right_and_confident": sum(r["right"] and r["confident"] for r in rows),
-            "confident_wrong": sum(r["confident"] and not r["right"] for r in rows),
-            "not_confident": sum(not r["confident"] for r in rows),
+            **counts(rows),
             # Top-answer ECE (percent) of the shown probability against the pattern judge.
             "ece": expected_calibration_error([r["probability"] or 0.0 for r in rows], [r["right"] for r in rows]),
-            "n": n, "rows": rows,
+            "rows": rows,
         }
+        if unannotated:
+            out["configs"][name]["unannotated_topics"] = counts([r for r in rows if r["question"] in unannotated])
     return out
 
 
@@ -70,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(ap, argv)
     configs = args.config or ["first-stage=", *(["reranked=:rerank="] if DEFAULT_RERANKER_DIR.is_dir() else [])]
     questions = load_pattern_questions(args.questions)
-    res = run(args.index, configs, questions)
+    res = run(args.index, configs, questions, frozenset(unannotated_topics(args.questions)))
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
@@ -87,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         c = res["configs"][n]
         print(f"{n}: right {c['right']}/{c['n']}, right and confident {c['right_and_confident']}, "
               f"confident but wrong {c['confident_wrong']}, not confident {c['not_confident']}, ECE {c['ece']:.1f}")
+        if "unannotated_topics" in c:
+            u = c["unannotated_topics"]
+            print(f"{n}, topics no annotation covers: right {u['right']}/{u['n']}, right and confident "
+                  f"{u['right_and_confident']}, confident but wrong {u['confident_wrong']}")
     return 0
 
 
