@@ -35,7 +35,7 @@ from bench_ask import parse_config  # noqa: E402  (sibling benchmark script)
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent / "data" / "clinician_questions.jsonl"
 
 
-def unannotated_topics(path: Path) -> set[str]:
+def unannotated_questions(path: Path) -> set[str]:
     """Questions (stripped text) of `path` whose record says `"annotated_topic": false`."""
     return {rec["question"].strip() for _, rec in iter_jsonl(path)
             if isinstance(rec, dict) and rec.get("annotated_topic") is False}
@@ -49,8 +49,22 @@ def counts(rows: list[dict]) -> dict:
             "not_confident": sum(not r["confident"] for r in rows), "n": len(rows)}
 
 
-def run(index: Path, configs: list[str], questions: list[PatternQuestion], unannotated: frozenset[str] = frozenset()
-        ) -> dict:
+def summarize(rows: list[dict], unannotated: frozenset[str] = frozenset()) -> dict:
+    """One configuration's result: `counts(rows)`, the top-answer ECE (percent) of the shown
+    probability against the pattern judge, the rows, and, when `unannotated` is not empty,
+    `unannotated_topics` = the counts over the rows whose question is in it. Pure."""
+    out = {**counts(rows),
+           "ece": expected_calibration_error([r["probability"] or 0.0 for r in rows], [r["right"] for r in rows]),
+           "rows": rows}
+    if unannotated:
+        out["unannotated_topics"] = counts([r for r in rows if r["question"] in unannotated])
+    return out
+
+
+def run(index: Path, configs: list[str], questions: list[PatternQuestion],
+        unannotated: frozenset[str] = frozenset()) -> dict:
+    """Ask every question under each configuration (bench_ask syntax) over `index`; per configuration
+    `summarize` of the rows (question, answer text, probability, confident, right, source title)."""
     out: dict = {"index": str(index), "questions": len(questions), "configs": {}}
     for spec in configs:
         name, reader, reranker, extra = parse_config(spec)
@@ -68,14 +82,7 @@ def run(index: Path, configs: list[str], questions: list[PatternQuestion], unann
                              "source": top.answer.passage.title if top else None})
         finally:
             engine.close()
-        out["configs"][name] = {
-            **counts(rows),
-            # Top-answer ECE (percent) of the shown probability against the pattern judge.
-            "ece": expected_calibration_error([r["probability"] or 0.0 for r in rows], [r["right"] for r in rows]),
-            "rows": rows,
-        }
-        if unannotated:
-            out["configs"][name]["unannotated_topics"] = counts([r for r in rows if r["question"] in unannotated])
+        out["configs"][name] = summarize(rows, unannotated)
     return out
 
 
@@ -88,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(ap, argv)
     configs = args.config or ["first-stage=", *(["reranked=:rerank="] if DEFAULT_RERANKER_DIR.is_dir() else [])]
     questions = load_pattern_questions(args.questions)
-    res = run(args.index, configs, questions, frozenset(unannotated_topics(args.questions)))
+    res = run(args.index, configs, questions, frozenset(unannotated_questions(args.questions)))
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

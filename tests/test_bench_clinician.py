@@ -23,16 +23,29 @@ def test_counts_separate_right_confident_and_confidently_wrong():
     assert bench.counts([])["n"] == 0
 
 
-def test_unannotated_topics_reads_only_records_flagged_false(tmp_path):
+def test_summarize_adds_the_unannotated_subset_only_when_asked():
+    rows = [{"question": "How is gout treated?", "right": True, "confident": True, "probability": 0.9},
+            {"question": "What causes gout?", "right": False, "confident": True, "probability": 0.8},
+            {"question": "Who gets gout?", "right": False, "confident": False, "probability": None}]
+    whole = bench.summarize(rows)
+    assert "unannotated_topics" not in whole and whole["n"] == 3 and whole["confident_wrong"] == 1
+    assert whole["rows"] == rows and whole["ece"] > 0
+    sub = bench.summarize(rows, frozenset({"What causes gout?", "Who gets gout?"}))["unannotated_topics"]
+    assert sub == {"right": 0, "right_and_confident": 0, "confident_wrong": 1, "not_confident": 1, "n": 2}
+
+
+def test_unannotated_questions_reads_only_records_flagged_false(tmp_path):
     f = tmp_path / "q.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in [
         {"question": " How is gout treated? ", "answer_pattern": "NSAID", "annotated_topic": False},
         {"question": "What causes gout?", "answer_pattern": "uric", "annotated_topic": True},
         {"question": "Who gets gout?", "answer_pattern": "men"}]) + "\n")
-    assert bench.unannotated_topics(f) == {"How is gout treated?"}
+    assert bench.unannotated_questions(f) == {"How is gout treated?"}
 
 
-def test_the_fresh_set_has_an_unannotated_subset():
-    flagged = bench.unannotated_topics(ROOT / "benchmarks" / "data" / "clinician_fresh_questions.jsonl")
-    assert flagged and flagged <= {q.question for q in bench.load_pattern_questions(
-        ROOT / "benchmarks" / "data" / "clinician_fresh_questions.jsonl")}
+def test_the_fresh_set_subset_is_exactly_its_unflagged_questions():
+    path = ROOT / "benchmarks" / "data" / "clinician_fresh_questions.jsonl"
+    records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    expected = {r["question"].strip() for r in records if not r["annotated_topic"]}
+    assert len(expected) == 17 and bench.unannotated_questions(path) == expected
+    assert expected <= {q.question for q in bench.load_pattern_questions(path)}
