@@ -1,13 +1,11 @@
 """benchmarks/bench_clinician.py: the counts it reports and the unannotated-topic subset."""
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))  # bench_clinician imports its sibling bench_ask
 _spec = importlib.util.spec_from_file_location("bench_clinician", ROOT / "benchmarks" / "bench_clinician.py")
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
@@ -45,7 +43,6 @@ def test_unannotated_questions_reads_only_records_flagged_false(tmp_path):
 
 def test_the_fresh_set_subset_is_exactly_its_unflagged_questions():
     path = ROOT / "benchmarks" / "data" / "clinician_fresh_questions.jsonl"
-    records = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-    expected = {r["question"].strip() for r in records if not r["annotated_topic"]}
+    expected = {r["question"].strip() for _, r in bench.iter_jsonl(path) if not r["annotated_topic"]}
     assert len(expected) == 17 and bench.unannotated_questions(path) == expected
     assert expected <= {q.question for q in bench.load_pattern_questions(path)}

@@ -2,13 +2,12 @@
 the answer text of the bundled document it was written from and none accepts its own question
 (a pattern that matches the question passes answers that merely repeat it), and the fresh set's
 `annotated_topic` flags agree with the shipped consumer annotations."""
-import gzip
-import json
 import re
 from pathlib import Path
 
 import pytest
 
+from common.datasets import iter_jsonl
 from pipeline.evaluation.datasets import load_pattern_questions
 
 pytestmark = pytest.mark.unit
@@ -22,12 +21,11 @@ WITH_DOCUMENTS = ("clinician_fresh_questions.jsonl", "consumer_dev_questions.jso
 
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, dict]:
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
-        return {d["id"]: d for d in map(json.loads, fh)}
+    return {d["id"]: d for _, d in iter_jsonl(CORPUS)}
 
 
 def _records(name: str) -> list[dict]:
-    return [json.loads(x) for x in (DATA / name).read_text(encoding="utf-8").splitlines() if x.strip()]
+    return [rec for _, rec in iter_jsonl(DATA / name)]
 
 
 @pytest.mark.parametrize("name", ["clinician_questions.jsonl", *WITH_DOCUMENTS])
@@ -49,7 +47,7 @@ def test_fresh_set_flags_the_topics_the_annotations_cover(corpus):
     def focus(doc_id: str) -> str:
         return corpus[doc_id]["metadata"].get("focus", "").lower().strip()
 
-    records = [json.loads(x) for x in ANNOTATIONS.read_text(encoding="utf-8").splitlines() if x.strip()]
+    records = [rec for _, rec in iter_jsonl(ANNOTATIONS)]
     # A page without a focus names no topic, so it covers only itself.
     covered_focus = {focus(r["doc_id"]) for r in records} - {""}
     covered_docs = {r["doc_id"] for r in records}
