@@ -156,7 +156,9 @@ def fp32_matmuls(onnx_path: str | Path, which: str = "ffn-head") -> list[str]:
 
 def _compare(ref: np.ndarray, got: np.ndarray, mask: np.ndarray, kind: str, multi_label: bool) -> dict:
     """Max abs logit difference and prediction agreement (per real token for NER, per text
-    for classification) between reference logits and another runtime's."""
+    for classification) between reference logits and another runtime's. A one-logit model (the
+    reranker's relevance score) is compared as a sigmoid, like a multi-label one: a softmax over
+    one logit is always 1, so it would report a probability difference of 0 whatever the drift."""
     if kind == "ner":
         sel = mask.astype(bool)
         diff = float(np.abs(ref - got)[sel].max())
@@ -164,7 +166,7 @@ def _compare(ref: np.ndarray, got: np.ndarray, mask: np.ndarray, kind: str, mult
         pdiff = float(np.abs(softmax(ref) - softmax(got))[sel].max())
     else:
         diff = float(np.abs(ref - got).max())
-        if multi_label:
+        if multi_label or ref.shape[-1] == 1:
             agree = float(((sigmoid(ref) >= 0.5) == (sigmoid(got) >= 0.5)).all(axis=-1).mean())
             pdiff = float(np.abs(sigmoid(ref) - sigmoid(got)).max())
         else:

@@ -8,7 +8,7 @@ import pytest
 
 from tasks.classify import ClassDataset, ClassExample, Classifier, evaluate_classify
 from tasks.errors import TaskError
-from tasks.export import export_sequence_classifier, export_task_model, export_token_classifier, fp32_matmuls, main
+from tasks.export import _compare, export_sequence_classifier, export_task_model, export_token_classifier, fp32_matmuls, main
 from tasks.ner import NerSentence, NerTagger, evaluate_ner
 from tasks.runtime import ONNX_FP32_FILE, ONNX_INT8_FILE, resolve_backend
 from tasks.testing import make_tiny_sequence_classifier, make_tiny_token_classifier
@@ -199,3 +199,14 @@ def test_cli_onnx_only_with_label_names(exported, tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["--model", str(exported["cls_run"]), "--out", str(tmp_path / "c2"), "--label-names", str(bad)]) == 1
     assert "cannot read label names" in capsys.readouterr().err
+
+
+def test_a_one_logit_model_is_compared_as_a_sigmoid():
+    """A reranker's single relevance logit: the probability difference and the decision agreement are
+    measured on sigmoid(logit); a softmax over one logit is always 1 and hid a 3.7-logit drift."""
+    ref = np.array([[2.0], [-1.0], [0.5]])
+    got = np.array([[2.0], [1.0], [0.5]])  # the second text crosses the 0.5 decision
+    out = _compare(ref, got, np.ones((3, 4)), "classify", multi_label=False)
+    assert out["max_abs_logit_diff"] == 2.0
+    assert abs(out["max_abs_prob_diff"] - (1 / (1 + np.exp(-1.0)) - 1 / (1 + np.exp(1.0)))) < 1e-6
+    assert abs(out["prediction_agreement"] - 2 / 3) < 1e-4
