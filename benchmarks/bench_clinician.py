@@ -7,7 +7,8 @@ confident? Several pipeline configurations side by side in one run, on the same 
 Questions are our own wordings of common consumer-health questions (not MedQuAD's title
 templates); each has a regular expression of acceptable answer content (a drug class, a
 symptom, ...), matched case-insensitively against the top answer (for list questions: the
-list). A dev check written by us, not a test set: it counts right-and-confident,
+list, so one right item passes it; `first_item_right` also judges a list's first item alone,
+the answer a reader sees first). A dev check written by us, not a test set: it counts right-and-confident,
 confident-but-wrong and not-confident answers per configuration. Configurations use the
 bench_ask syntax; the default compares first stage and reranked with the shipped models.
 A question file whose records carry `"annotated_topic": false` (benchmarks/data/
@@ -42,8 +43,13 @@ def unannotated_questions(path: Path) -> set[str]:
 
 
 def counts(rows: list[dict]) -> dict:
-    """Right / right-and-confident / confident-but-wrong / not-confident counts of bench rows."""
+    """Right / right-and-confident / confident-but-wrong / not-confident counts of bench rows, and
+    `first_item_right` (right and confident) judging a list answer by its first item alone (rows
+    without `first_right` count as `right`)."""
+    first = [r.get("first_right", r["right"]) for r in rows]
     return {"right": sum(r["right"] for r in rows),
+            "first_item_right": sum(first),
+            "first_item_right_and_confident": sum(f and r["confident"] for f, r in zip(first, rows)),
             "right_and_confident": sum(r["right"] and r["confident"] for r in rows),
             "confident_wrong": sum(r["confident"] and not r["right"] for r in rows),
             "not_confident": sum(not r["confident"] for r in rows), "n": len(rows)}
@@ -76,9 +82,11 @@ def run(index: Path, configs: list[str], questions: list[PatternQuestion],
                 top = res.answers[0] if res.answers else None
                 text = "; ".join(r.answer.text for r in res.list_answer) if res.list_answer else (
                     top.answer.text if top else "")
+                first = res.list_answer[0].answer.text if res.list_answer else (top.answer.text if top else "")
                 rows.append({"question": q.question, "answer": text,
                              "probability": round(top.final_score, 3) if top else None,
                              "confident": bool(res.confident), "right": q.judge(text),
+                             "first_right": q.judge(first),
                              "source": top.answer.passage.title if top else None})
         finally:
             engine.close()
@@ -111,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         c = res["configs"][n]
         print(f"{n}: right {c['right']}/{c['n']}, right and confident {c['right_and_confident']}, "
-              f"confident but wrong {c['confident_wrong']}, not confident {c['not_confident']}, ECE {c['ece']:.1f}")
+              f"confident but wrong {c['confident_wrong']}, not confident {c['not_confident']}, ECE {c['ece']:.1f}; "
+              f"a list judged by its first item: right {c['first_item_right']}, right and confident "
+              f"{c['first_item_right_and_confident']}")
         if "unannotated_topics" in c:
             u = c["unannotated_topics"]
             print(f"{n}, topics no annotation covers: right {u['right']}/{u['n']}, right and confident "

@@ -16,9 +16,19 @@ pytestmark = pytest.mark.unit
 def test_counts_separate_right_confident_and_confidently_wrong():
     rows = [{"right": True, "confident": True}, {"right": False, "confident": True},
             {"right": True, "confident": False}, {"right": False, "confident": False}]
-    assert bench.counts(rows) == {"right": 2, "right_and_confident": 1, "confident_wrong": 1,
-                                  "not_confident": 2, "n": 4}
+    assert bench.counts(rows) == {"right": 2, "first_item_right": 2, "first_item_right_and_confident": 1,
+                                  "right_and_confident": 1, "confident_wrong": 1, "not_confident": 2, "n": 4}
     assert bench.counts([])["n"] == 0
+
+
+def test_a_list_whose_first_item_is_wrong_is_right_only_as_a_whole():
+    """README's glaucoma list ("open-angle glaucoma; one or both eyes; slowly lose their peripheral
+    vision") passes the pattern through its third item; judged by the first item it is wrong."""
+    rows = [{"right": True, "first_right": False, "confident": True},
+            {"right": True, "first_right": True, "confident": True},
+            {"right": False, "first_right": False, "confident": True}]
+    c = bench.counts(rows)
+    assert (c["right"], c["first_item_right"], c["first_item_right_and_confident"], c["confident_wrong"]) == (2, 1, 1, 1)
 
 
 def test_summarize_adds_the_unannotated_subset_only_when_asked():
@@ -29,7 +39,8 @@ def test_summarize_adds_the_unannotated_subset_only_when_asked():
     assert "unannotated_topics" not in whole and whole["n"] == 3 and whole["confident_wrong"] == 1
     assert whole["rows"] == rows and whole["ece"] > 0
     sub = bench.summarize(rows, frozenset({"What causes gout?", "Who gets gout?"}))["unannotated_topics"]
-    assert sub == {"right": 0, "right_and_confident": 0, "confident_wrong": 1, "not_confident": 1, "n": 2}
+    assert sub == {"right": 0, "first_item_right": 0, "first_item_right_and_confident": 0, "right_and_confident": 0,
+                   "confident_wrong": 1, "not_confident": 1, "n": 2}
 
 
 def test_unannotated_questions_reads_only_records_flagged_false(tmp_path):
