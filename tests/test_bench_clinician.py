@@ -1,14 +1,11 @@
 """benchmarks/bench_clinician.py: the counts it reports and the unannotated-topic subset."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("bench_clinician", ROOT / "benchmarks" / "bench_clinician.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from repo_scripts import ROOT, load_script
+
+bench = load_script("benchmarks/bench_clinician.py")
 
 pytestmark = pytest.mark.unit
 

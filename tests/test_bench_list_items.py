@@ -1,13 +1,9 @@
 """benchmarks/bench_list_items.py: the item scoring behind the list rule's measurement."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("bench_list_items", ROOT / "benchmarks" / "bench_list_items.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from repo_scripts import load_script
+
+bench = load_script("benchmarks/bench_list_items.py")
 
 pytestmark = pytest.mark.unit
 

@@ -1,16 +1,13 @@
 """benchmarks/bench_read_passages.py: answer recall@k of the passages the reader would get."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from reader.testing import write_squad
+from repo_scripts import load_script
 
-_spec = importlib.util.spec_from_file_location(
-    "bench_read_passages", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_read_passages.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+bench = load_script("benchmarks/bench_read_passages.py")
 
 
 @pytest.mark.unit

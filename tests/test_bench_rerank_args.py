@@ -1,19 +1,15 @@
 """benchmarks/bench_rerank.py: its options are checked before any model loads, and by default it
 measures the product's own blend beside the reranker alone."""
 import argparse
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 from retriever.rerank import RerankerConfig
+from repo_scripts import load_script
 
 pytestmark = pytest.mark.unit
 
-_spec = importlib.util.spec_from_file_location(
-    "bench_rerank", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rerank.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+bench = load_script("benchmarks/bench_rerank.py")
 
 
 def test_blend_weight_parses_fused_or_a_number():

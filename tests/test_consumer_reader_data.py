@@ -1,18 +1,14 @@
 """scripts/consumer_reader_data.py: our consumer-health span annotations -> SQuAD train/dev files."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from reader.squad import load_squad
+from repo_scripts import ROOT, load_script
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).parents[1]
-_spec = importlib.util.spec_from_file_location("consumer_reader_data", ROOT / "scripts" / "consumer_reader_data.py")
-crd = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(crd)
+crd = load_script("scripts/consumer_reader_data.py")
 
 CTX = "Head lice are treated with permethrin lotion or malathion. Combing with a fine-tooth comb also helps."
 

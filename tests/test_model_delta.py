@@ -1,5 +1,4 @@
 """scripts/model_delta.py: a model trained with frozen word embeddings ships as base + delta."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -7,12 +6,11 @@ import pytest
 import torch
 
 from tasks.testing import make_tiny_base
+from repo_scripts import load_script
 
 pytestmark = pytest.mark.integration
 
-_spec = importlib.util.spec_from_file_location("model_delta", Path(__file__).parents[1] / "scripts" / "model_delta.py")
-model_delta = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(model_delta)
+model_delta = load_script("scripts/model_delta.py")
 
 
 def _fine_tuned(base: Path, out: Path) -> Path:
