@@ -80,9 +80,8 @@ def run(index: Path, configs: list[str], questions: list[PatternQuestion],
             for q in questions:
                 res = engine.ask(q.question)
                 top = res.answers[0] if res.answers else None
-                text = "; ".join(r.answer.text for r in res.list_answer) if res.list_answer else (
-                    top.answer.text if top else "")
-                first = res.list_answer[0].answer.text if res.list_answer else (top.answer.text if top else "")
+                shown = [r.answer.text for r in res.list_answer] or ([top.answer.text] if top else [""])
+                text, first = "; ".join(shown), shown[0]
                 rows.append({"question": q.question, "answer": text,
                              "probability": round(top.final_score, 3) if top else None,
                              "confident": bool(res.confident), "right": q.judge(text),
